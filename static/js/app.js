@@ -1,0 +1,99 @@
+/* Small helpers for job progress, the check-in result overlay and the camera. */
+var Vision = (function () {
+  function getJSON(url) {
+    return fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+      .then(function (r) { return r.json(); });
+  }
+  function isActive(j) { return j.state === "queued" || j.state === "running"; }
+
+  /* Poll /api/jobs/<id> until it finishes; onUpdate(job) each time. */
+  function followJob(id, onUpdate, interval) {
+    var delay = interval || 400;
+    function tick() {
+      getJSON("/api/jobs/" + id).then(function (j) {
+        onUpdate(j);
+        if (isActive(j)) setTimeout(tick, delay = Math.min(delay * 1.3, 2000));
+      }).catch(function () { setTimeout(tick, 2000); });
+    }
+    tick();
+  }
+
+  function fillJobBox(box, j) {
+    var p = box.querySelector("progress"), m = box.querySelector(".jobmsg");
+    if (p) p.value = j.progress;
+    if (m) m.textContent = j.error || j.message || j.state;
+    if (m && j.error) m.className = "jobmsg err";
+  }
+
+  function autoRefreshWhileActive() {
+    if (document.querySelector(".badge.queued, .badge.running")) setTimeout(function () { location.reload(); }, 2500);
+  }
+
+  var SVG = "http://www.w3.org/2000/svg";
+  function drawFaces(svg, list, faces) {
+    svg.innerHTML = ""; list.innerHTML = "";
+    faces.forEach(function (f, i) {
+      var b = f.box, color = f.member_id ? (f.status === "repeat" ? "#d97706" : "#16a34a") : "#dc2626";
+      var r = document.createElementNS(SVG, "rect");
+      r.setAttribute("x", b[0]); r.setAttribute("y", b[1]);
+      r.setAttribute("width", b[2] - b[0]); r.setAttribute("height", b[3] - b[1]);
+      r.setAttribute("fill", "none"); r.setAttribute("stroke", color);
+      r.setAttribute("stroke-width", Math.max(2, (b[2] - b[0]) / 30));
+      svg.appendChild(r);
+      var t = document.createElementNS(SVG, "text");
+      var size = Math.max(12, (b[2] - b[0]) / 6);
+      t.setAttribute("x", b[0]); t.setAttribute("y", Math.max(size, b[1] - 4));
+      t.setAttribute("fill", color); t.setAttribute("font-size", size); t.setAttribute("font-weight", "700");
+      t.setAttribute("paint-order", "stroke"); t.setAttribute("stroke", "#fff"); t.setAttribute("stroke-width", size / 6);
+      t.textContent = (i + 1) + ". " + f.name;
+      svg.appendChild(t);
+      var li = document.createElement("li");
+      li.className = f.status;
+      var what = f.status === "logged" ? "checked in" : f.status === "repeat" ? "already checked in at " +
+        new Date(f.previous_at).toLocaleTimeString() + ", not logged again" : "not a member";
+      var dist = f.distance === null ? "" : " · distance " + f.distance.toFixed(3) +
+        (f.margin === null ? "" : " (margin " + f.margin.toFixed(3) + ")");
+      var near = (!f.member_id && f.nearest_name) ? " · nearest: " + f.nearest_name : "";
+      li.textContent = (i + 1) + ". " + f.name + " — " + what + dist + near;
+      list.appendChild(li);
+    });
+  }
+
+  function checkinResult(el) {
+    var box = el.querySelector(".jobbox"), svg = el.querySelector("#overlay"), list = el.querySelector("#faces");
+    function show(j) {
+      fillJobBox(box, j);
+      if (!isActive(j)) {
+        box.querySelector("progress").hidden = true;
+        if (j.result && j.result.faces) drawFaces(svg, list, j.result.faces);
+      }
+    }
+    var data = JSON.parse(document.getElementById("job-data").textContent || "null");
+    if (!data) { fillJobBox(box, {message: "No job was started for this photo.", progress: 0}); return; }
+    show(data);
+    if (isActive(data)) followJob(data.id, show, 250);
+  }
+
+  function cameraCheckin() {
+    var startBtn = document.getElementById("start-cam"), wrap = document.querySelector(".camera");
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { startBtn.hidden = true; return; }
+    startBtn.addEventListener("click", function () {
+      navigator.mediaDevices.getUserMedia({video: {facingMode: "user"}}).then(function (stream) {
+        var v = document.getElementById("cam"); v.srcObject = stream; wrap.hidden = false; startBtn.hidden = true;
+      }).catch(function (e) { alert("The camera is not available: " + e.message); });
+    });
+    document.getElementById("snap").addEventListener("click", function () {
+      var v = document.getElementById("cam"), c = document.createElement("canvas");
+      c.width = v.videoWidth; c.height = v.videoHeight; c.getContext("2d").drawImage(v, 0, 0);
+      c.toBlob(function (blob) {
+        var form = document.getElementById("checkin-form"), fd = new FormData(form);
+        fd.set("photo", blob, "camera.jpg"); fd.set("source", "camera");
+        fetch(form.action || location.href, {method: "POST", body: fd, credentials: "same-origin"})
+          .then(function (r) { if (r.redirected) location.href = r.url; else return r.text().then(function (h) { document.open(); document.write(h); document.close(); }); });
+      }, "image/jpeg", 0.92);
+    });
+  }
+
+  return {followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
+          checkinResult: checkinResult, cameraCheckin: cameraCheckin};
+})();

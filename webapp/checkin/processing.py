@@ -1,0 +1,136 @@
+"""Worker-side face work: the one place that converts between check-in rows
+and ``vision`` types. Called by ``workers.faces``; never by the web process."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Count, Max
+
+from vision import faces as vfaces
+from vision.errors import VisionError
+from vision.images import crop_box, image_to_jpeg_bytes, load_image, thumbnail
+from vision.matching import Gallery
+from webapp.jobs.services import JobFailed
+from webapp.checkin.models import CheckIn, CheckInPhoto, FaceSample, Member, embedding_to_bytes, embeddings_from_bytes
+
+_gallery_cache: dict = {"key": None, "gallery": None}
+
+
+def _detect(pixels: np.ndarray) -> list[vfaces.Face]:
+    return vfaces.detect_faces(pixels, detector=settings.FACE_DETECTOR, upsample=settings.FACE_UPSAMPLE)
+
+
+def _crop_file(pixels: np.ndarray, box) -> ContentFile:
+    crop = thumbnail(crop_box(pixels, box, margin=0.25), 200)
+    return ContentFile(image_to_jpeg_bytes(crop, quality=88), name=f"{uuid.uuid4().hex}.jpg")
+
+
+def _accepted_samples():
+    return FaceSample.objects.filter(status=FaceSample.Status.ACCEPTED, member__active=True)
+
+
+def gallery_load(*, exclude_member_id: int | None = None) -> Gallery:
+    """All accepted embeddings of active members in one query, as a ``Gallery``
+    labelled by member id. The full gallery is cached per worker process and
+    reloaded when a cheap fingerprint query (count, newest id, last member
+    change) says it changed."""
+    qs = _accepted_samples()
+    if exclude_member_id is not None:
+        rows = list(qs.exclude(member_id=exclude_member_id).values_list("member_id", "embedding"))
+        return Gallery(embeddings_from_bytes([r[1] for r in rows]), [r[0] for r in rows])
+    fp = qs.aggregate(n=Count("id"), last=Max("id"), changed=Max("member__updated_at"))
+    key = (fp["n"], fp["last"], fp["changed"], Member.objects.filter(active=True).count())
+    if _gallery_cache["key"] != key:
+        rows = list(qs.values_list("member_id", "embedding"))
+        _gallery_cache["gallery"] = Gallery(embeddings_from_bytes([r[1] for r in rows]), [r[0] for r in rows])
+        _gallery_cache["key"] = key
+    return _gallery_cache["gallery"]
+
+
+def sample_process(sample: FaceSample) -> dict:
+    """Find the face of one enrolment photo; accept or reject the sample with
+    a reason, and warn when the face is closer than the match threshold to
+    another member's samples. Idempotent. Returns a summary dict."""
+    try:
+        pixels = load_image(sample.photo.path, max_pixels=settings.MAX_IMAGE_PIXELS).pixels
+        found = _detect(pixels)
+        face = vfaces.enrolment_face(pixels, found, min_size=settings.FACE_MIN_SIZE,
+                                     min_sharpness=settings.FACE_MIN_SHARPNESS)
+    except (VisionError, OSError) as err:
+        reason = err.message if isinstance(err, VisionError) else "The stored photo could not be read."
+        sample.status, sample.reason = FaceSample.Status.REJECTED, reason
+        sample.save(update_fields=["status", "reason"])
+        return {"sample_id": sample.pk, "file": sample.original_name, "status": "rejected", "reason": reason}
+    warning = ""
+    others = gallery_load(exclude_member_id=sample.member_id)
+    if len(others):
+        match = others.match(face.embedding[None, :], settings.FACE_MATCH_THRESHOLD)[0]
+        if match.nearest_label is not None and match.distance < settings.FACE_MATCH_THRESHOLD:
+            other = Member.objects.filter(pk=match.nearest_label).first()
+            warning = (f"This face is close to {other} (distance {match.distance:.2f} < "
+                       f"{settings.FACE_MATCH_THRESHOLD}): a relative, a twin, or a wrong photo?")
+    if sample.crop:
+        sample.crop.delete(save=False)
+    sample.crop = _crop_file(pixels, face.box)
+    sample.status, sample.reason, sample.warning = FaceSample.Status.ACCEPTED, "", warning
+    sample.box, sample.embedding = list(face.box), embedding_to_bytes(face.embedding)
+    sample.detector_score, sample.face_size = face.score, face.size
+    sample.sharpness = vfaces.face_sharpness(pixels, face.box)
+    sample.save()
+    return {"sample_id": sample.pk, "file": sample.original_name, "status": "accepted", "warning": warning}
+
+
+def checkin_process(photo: CheckInPhoto) -> dict:
+    """Detect and identify every face of a check-in photo and log them.
+
+    A member already logged within ``CHECKIN_REPEAT_MINUTES`` is not logged
+    again (reported as ``repeat``); strangers are always logged. Re-running
+    for the same photo replaces its earlier rows (idempotent).
+
+    Returns:
+        ``{"width", "height", "faces": [{"box", "member_id", "name",
+        "distance", "margin", "status", "checkin_id", "previous_at"}]}``,
+        boxes in pixels of the EXIF-corrected photo.
+
+    Raises:
+        VisionError: unreadable photo, or no face (code ``no_face``).
+    """
+    loaded = load_image(photo.photo.path, max_pixels=settings.MAX_IMAGE_PIXELS)
+    pixels = loaded.pixels
+    found = _detect(pixels)
+    base = {"width": loaded.width, "height": loaded.height, "faces": []}
+    if not found:
+        raise JobFailed("No face was found in this photo. Face the camera in good light and try again.",
+                        "no_face", result=base)
+    gallery = gallery_load()
+    matches = gallery.match(np.stack([f.embedding for f in found]), settings.FACE_MATCH_THRESHOLD)
+    names = dict(Member.objects.filter(pk__in=[m.nearest_label for m in matches if m.nearest_label]).values_list("pk", "name"))
+    window = timedelta(minutes=settings.CHECKIN_REPEAT_MINUTES)
+    with transaction.atomic():
+        for old in photo.checkins.all():
+            old.delete()
+        now = photo.created_at
+        for face, match in zip(found, matches):
+            entry = {"box": list(face.box), "member_id": match.label, "name": names.get(match.label, "Stranger"),
+                     "distance": None if not np.isfinite(match.distance) else round(match.distance, 4),
+                     "margin": None if match.margin is None else round(match.margin, 4),
+                     "nearest_name": names.get(match.nearest_label), "checkin_id": None, "previous_at": None}
+            if match.label is not None:
+                previous = (CheckIn.objects.filter(member_id=match.label, time__gt=now - window, time__lte=now)
+                            .exclude(photo=photo).order_by("-time").first())
+                if previous:
+                    entry.update(status="repeat", previous_at=previous.time.isoformat())
+                    base["faces"].append(entry)
+                    continue
+            ci = CheckIn.objects.create(
+                time=now, member_id=match.label, distance=entry["distance"], margin=entry["margin"],
+                box=list(face.box), crop=_crop_file(pixels, face.box), photo=photo, source=photo.source)
+            entry.update(status="stranger" if match.label is None else "logged", checkin_id=ci.pk)
+            base["faces"].append(entry)
+    return base

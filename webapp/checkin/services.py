@@ -1,0 +1,102 @@
+"""Writes for the check-in area (web side): members, enrolment uploads and
+check-in uploads. Face work itself runs in workers (``processing.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from webapp.checkin.models import CheckIn, CheckInPhoto, FaceSample, Member
+from webapp.core.uploads import display_name, image_upload_check, stored_file
+from webapp.jobs.models import Job
+from webapp.jobs.services import job_create
+
+ENROL_TASK = "workers.faces.enroll"
+CHECKIN_TASK = "workers.faces.checkin"
+
+
+@dataclass
+class EnrolOutcome:
+    job: Job | None
+    samples: list[FaceSample] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+
+
+def member_enroll(*, member: Member, photos: list, user=None) -> EnrolOutcome:
+    """Store each readable photo as a pending sample and start one job that
+    finds the face in each. Unreadable files are refused here, each with its
+    reason; they never stop the others.
+
+    Raises:
+        ValidationError: no photo at all.
+        QueueUnavailable: the broker is down (samples stay stored, pending).
+    """
+    if not photos:
+        raise ValidationError("Choose at least one photo.", code="required")
+    outcome = EnrolOutcome(job=None)
+    checked = []
+    for f in photos:
+        try:
+            checked.append((display_name(f), *image_upload_check(f)))
+        except ValidationError as err:
+            outcome.refused.append((display_name(f), err.messages[0]))
+    if not checked:
+        return outcome
+    with transaction.atomic():
+        for name, loaded, data in checked:
+            outcome.samples.append(FaceSample.objects.create(member=member, photo=stored_file(loaded, data), original_name=name))
+        outcome.job, _ = job_create(
+            kind="enrol", task_name=ENROL_TASK, user=user,
+            key=f"enrol:samples:{outcome.samples[0].pk}",
+            params={"member_id": member.pk, "sample_ids": [s.pk for s in outcome.samples]},
+        )
+        FaceSample.objects.filter(pk__in=[s.pk for s in outcome.samples]).update(job=outcome.job)
+    return outcome
+
+
+def member_delete(*, member: Member) -> dict:
+    """Delete a member and all their biometric data: samples (photos, crops,
+    embeddings), check-ins (face crops) and the check-in photos they appear
+    in. Files are removed when the transaction commits.
+
+    Returns:
+        Counts of what was deleted.
+    """
+    with transaction.atomic():
+        photo_ids = list(CheckIn.objects.filter(member=member, photo__isnull=False).values_list("photo_id", flat=True))
+        counts = {
+            "samples": member.samples.count(),
+            "checkins": member.checkins.count(),
+            "photos": len(set(photo_ids)),
+        }
+        # .delete() on querysets still sends post_delete per row, so files go too
+        CheckInPhoto.objects.filter(pk__in=photo_ids).delete()
+        member.delete()
+    return counts
+
+
+def checkin_create(*, upload, source: str = CheckInPhoto.Source.UPLOAD, user=None) -> CheckInPhoto:
+    """Store a check-in photo and start its job.
+
+    Raises:
+        ValidationError: the upload is empty, too big or not a readable image.
+        QueueUnavailable: the broker is down (the photo stays stored, the job failed).
+    """
+    if source not in CheckInPhoto.Source.values:
+        raise ValidationError(f"Unknown source {source!r}.", code="invalid")
+    loaded, data = image_upload_check(upload)
+    with transaction.atomic():
+        photo = CheckInPhoto.objects.create(
+            photo=stored_file(loaded, data), source=source, width=loaded.width, height=loaded.height,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        photo.job, _ = job_create(kind="checkin", task_name=CHECKIN_TASK, user=user,
+                                  key=f"checkin:photo:{photo.pk}", params={"photo_id": photo.pk})
+        photo.save(update_fields=["job"])
+    return photo
+
+
+def sample_delete(*, sample: FaceSample) -> None:
+    sample.delete()

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import csv
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from webapp.checkin import selectors, services
+from webapp.checkin.forms import CheckInFilterForm, CheckInForm, EnrolForm, MemberForm
+from webapp.checkin.models import CheckInPhoto, FaceSample, Member
+from webapp.core.permissions import staff_required
+from webapp.core.views import json_error, page_error
+from webapp.jobs.selectors import job_to_dict
+from webapp.jobs.services import QueueUnavailable
+
+
+# ----- members (staff) -----
+@staff_required
+def member_list(request):
+    q = request.GET.get("q", "").strip()
+    page = Paginator(selectors.member_list(query=q), 25).get_page(request.GET.get("page"))
+    return render(request, "checkin/member_list.html", {"page": page, "q": q})
+
+
+@staff_required
+def member_create(request):
+    form = MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        member = form.save()
+        messages.success(request, f"{member} was added. Now enrol a few photos of their face.")
+        return redirect("checkin:member_detail", member_id=member.pk)
+    return render(request, "checkin/member_form.html", {"form": form, "title": "New member"})
+
+
+@staff_required
+def member_edit(request, member_id: int):
+    member = get_object_or_404(Member, pk=member_id)
+    form = MemberForm(request.POST or None, instance=member)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"{member} was saved.")
+        return redirect("checkin:member_detail", member_id=member.pk)
+    return render(request, "checkin/member_form.html", {"form": form, "title": f"Edit {member}", "member": member})
+
+
+@staff_required
+def member_delete(request, member_id: int):
+    member = get_object_or_404(Member, pk=member_id)
+    if request.method == "POST":
+        counts = services.member_delete(member=member)
+        messages.success(request, f"{member} was deleted with {counts['samples']} face samples, "
+                                  f"{counts['checkins']} check-ins and {counts['photos']} check-in photos.")
+        return redirect("checkin:member_list")
+    return render(request, "checkin/member_delete.html", {
+        "member": member, "n_samples": member.samples.count(), "n_checkins": member.checkins.count()})
+
+
+@staff_required
+def member_detail(request, member_id: int):
+    member = get_object_or_404(Member, pk=member_id)
+    form = EnrolForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = services.member_enroll(member=member, photos=form.cleaned_data["photos"], user=request.user)
+        except QueueUnavailable as err:
+            return page_error(request, err)
+        except ValidationError as err:
+            form.add_error("photos", err)
+        else:
+            for name, reason in outcome.refused:
+                messages.error(request, reason if name in reason else f"“{name}”: {reason}")
+            if outcome.samples:
+                messages.info(request, f"{len(outcome.samples)} photo(s) uploaded; looking for the face in each…")
+                return redirect(f"{request.path}?job={outcome.job.pk}")
+            return redirect(request.path)
+    samples = member.samples.select_related("job")
+    job_id = request.GET.get("job")
+    return render(request, "checkin/member_detail.html", {
+        "member": member, "form": form, "samples": samples, "job_id": job_id if (job_id or "").isdigit() else None,
+        "pending": samples.filter(status=FaceSample.Status.PENDING).exists(),
+        "recent": member.checkins.all()[:10]})
+
+
+@staff_required
+@require_POST
+def sample_delete(request, sample_id: int):
+    sample = get_object_or_404(FaceSample, pk=sample_id)
+    member_id = sample.member_id
+    services.sample_delete(sample=sample)
+    messages.success(request, "The sample and its photo were deleted.")
+    return redirect("checkin:member_detail", member_id=member_id)
+
+
+# ----- check-in (any logged-in user) -----
+def checkin_new(request):
+    form = CheckInForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            photo = services.checkin_create(upload=form.cleaned_data["photo"],
+                                            source=form.cleaned_data.get("source") or "upload", user=request.user)
+        except QueueUnavailable as err:
+            return page_error(request, err)
+        except ValidationError as err:
+            form.add_error("photo", err)
+        else:
+            return redirect("checkin:checkin_result", photo_id=photo.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "checkin/checkin_new.html", {"form": form, "repeat_minutes": settings.CHECKIN_REPEAT_MINUTES}, status=status)
+
+
+def checkin_result(request, photo_id: int):
+    photo = get_object_or_404(CheckInPhoto.objects.select_related("job"), pk=photo_id)
+    return render(request, "checkin/checkin_result.html", {
+        "photo": photo, "job_json": job_to_dict(photo.job) if photo.job else None,
+        "repeat_minutes": settings.CHECKIN_REPEAT_MINUTES})
+
+
+@require_POST
+def checkin_api(request):
+    """``POST /api/checkins`` (multipart ``photo``) -> ``{photo_id, job}``; poll
+    ``/api/jobs/<id>`` for the result."""
+    upload = request.FILES.get("photo")
+    try:
+        if upload is None:
+            raise ValidationError("Send the photo as the multipart field “photo”.", code="required")
+        photo = services.checkin_create(upload=upload, source=CheckInPhoto.Source.API, user=request.user)
+    except (ValidationError, QueueUnavailable) as err:
+        return json_error(err)
+    return JsonResponse({"photo_id": photo.pk, "job": job_to_dict(photo.job)}, status=202)
+
+
+# ----- log -----
+def checkin_log(request):
+    form = CheckInFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    qs = selectors.checkin_list(member=filters.get("member"), strangers=bool(filters.get("strangers")),
+                                date_from=filters.get("date_from"), date_to=filters.get("date_to"))
+    if request.GET.get("format") == "csv":
+        return _csv(qs)
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "checkin/log.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+def _csv(qs) -> HttpResponse:
+    resp = HttpResponse(content_type="text/csv; charset=utf-8")
+    resp["Content-Disposition"] = f'attachment; filename="checkins-{timezone.localdate():%Y%m%d}.csv"'
+    resp.write("\ufeff")  # BOM so spreadsheet programs read UTF-8 names correctly
+    w = csv.writer(resp)
+    w.writerow(["time", "member_id", "member", "external_id", "stranger", "distance", "margin", "source",
+                "xmin", "ymin", "xmax", "ymax"])
+    for c in qs.iterator(chunk_size=2000):
+        name = c.member.name if c.member else ""
+        if name[:1] in ("=", "+", "-", "@"):  # keep spreadsheets from running a name as a formula
+            name = "'" + name
+        w.writerow([timezone.localtime(c.time).isoformat(timespec="seconds"), c.member_id or "", name,
+                    (c.member.external_id or "") if c.member else "", "yes" if c.member_id is None else "no",
+                    "" if c.distance is None else f"{c.distance:.4f}", "" if c.margin is None else f"{c.margin:.4f}",
+                    c.source, *(c.box or ["", "", "", ""])])
+    return resp

@@ -1,0 +1,71 @@
+"""Home page, private media, and the one error renderer for pages and JSON."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from webapp.jobs.services import QueueUnavailable
+
+STAFF_ONLY_MEDIA = ("faces/",)  # enrolment photos and face crops: biometric data
+
+
+def home(request):
+    from webapp.checkin.selectors import dashboard_counts
+    from webapp.jobs.selectors import job_list
+
+    return render(request, "core/home.html", {"counts": dashboard_counts(), "jobs": job_list(user=request.user)[:5]})
+
+
+@require_GET
+def media(request, path: str):
+    """Serve an uploaded file to logged-in users (staff only for face data).
+    Paths are resolved inside MEDIA_ROOT; anything escaping it is a 404."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    target = (root / path).resolve()
+    if root not in target.parents or not target.is_file():
+        raise Http404("No such file")
+    if path.startswith(STAFF_ONLY_MEDIA) and not request.user.is_staff:
+        return HttpResponseForbidden("Staff only")
+    content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    resp = FileResponse(open(target, "rb"), content_type=content_type)
+    resp["X-Content-Type-Options"] = "nosniff"
+    resp["Cache-Control"] = "private, max-age=3600"
+    return resp
+
+
+def error_payload(err: Exception) -> tuple[dict, int]:
+    """``({message, code, fields}, status)`` for a service error."""
+    if isinstance(err, QueueUnavailable):
+        return {"message": err.message, "code": "queue_unavailable", "fields": {}}, 503
+    if isinstance(err, ValidationError):
+        fields = {k: [str(m) for m in v] for k, v in err.message_dict.items()} if hasattr(err, "error_dict") else {}
+        code = getattr(err, "code", None) or (err.error_list[0].code if hasattr(err, "error_list") else None) or "invalid"
+        return {"message": " ".join(err.messages), "code": code, "fields": fields}, 400
+    raise err
+
+
+def json_error(err: Exception) -> JsonResponse:
+    payload, status = error_payload(err)
+    return JsonResponse(payload, status=status)
+
+
+def page_error(request, err: Exception):
+    payload, status = error_payload(err)
+    return render(request, "core/error.html", payload, status=status)
+
+
+@login_not_required
+def healthz(request):
+    return JsonResponse({"ok": True})
+
+
+def server_error(request):
+    return render(request, "500.html", status=500)

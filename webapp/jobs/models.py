@@ -1,0 +1,66 @@
+"""The Job: one row per long operation of any kind (check-in, enrolment,
+embedding, training, ...), written by workers and read by pages."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Job(models.Model):
+    """A background job and everything a person needs to follow it.
+
+    ``progress`` is 0..1; ``params`` and ``result`` are JSON whose shape
+    depends on ``kind``; ``error`` is a sentence for the user, ``traceback``
+    for operators. ``key`` (``kind:target:id``) lets a second request for the
+    same work get the job already queued or running.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    kind = models.CharField(max_length=50, db_index=True)
+    key = models.CharField(max_length=200, db_index=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)
+    message = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    traceback = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    celery_task_id = models.CharField(max_length=255, blank=True)
+    task_name = models.CharField(max_length=100, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+    @property
+    def queue_seconds(self) -> float | None:
+        if self.started_at:
+            return (self.started_at - self.created_at).total_seconds()
+        return None
+
+    @property
+    def run_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

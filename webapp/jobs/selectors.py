@@ -1,0 +1,38 @@
+"""Reads of Job rows, in the one JSON shape every page and API uses."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from webapp.jobs.models import Job
+from webapp.jobs.services import jobs_fail_stale
+
+
+def job_list(*, user, kind: str = "", state: str = "") -> QuerySet[Job]:
+    """Jobs visible to ``user`` (staff see all, others their own), newest first."""
+    jobs_fail_stale(stale_seconds=settings.JOB_STALE_SECONDS)
+    qs = Job.objects.select_related("created_by")
+    if not user.is_staff:
+        qs = qs.filter(created_by=user)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if state:
+        qs = qs.filter(state=state)
+    return qs
+
+
+def job_get(*, user, job_id: int) -> Job | None:
+    return job_list(user=user).filter(pk=job_id).first()
+
+
+def job_to_dict(job: Job) -> dict:
+    """The JSON shape of ``/api/jobs/<id>``."""
+    iso = lambda t: t.isoformat() if t else None  # noqa: E731
+    return {
+        "id": job.pk, "kind": job.kind, "state": job.state, "progress": round(job.progress, 4),
+        "message": job.message, "error": job.error, "error_code": job.error_code,
+        "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
+        "queue_seconds": job.queue_seconds, "run_seconds": job.run_seconds,
+        "params": job.params, "result": job.result, "attempts": job.attempts,
+    }

@@ -1,0 +1,148 @@
+"""Writes to Job rows: create and enqueue (web side), state changes and
+progress (worker side). The web process enqueues by task *name*, so it never
+imports the worker's ML code."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback as tb
+
+from django.db import transaction
+from django.utils import timezone
+
+from webapp.jobs.models import Job
+
+log = logging.getLogger(__name__)
+PROGRESS_MIN_INTERVAL = 1.0  # seconds between progress writes
+
+
+class JobFailed(Exception):
+    """A domain failure with a user-facing sentence (e.g. "no face"): the job
+    fails at once, without retry, optionally keeping a partial ``result``."""
+
+    def __init__(self, message: str, code: str = "error", result: dict | None = None):
+        super().__init__(message, code, result)
+        self.message, self.code, self.result = message, code, result
+
+
+class QueueUnavailable(Exception):
+    """The broker could not be reached: the job was marked failed; pages answer 503."""
+
+    def __init__(self, message="The job queue is not reachable right now; please try again in a minute."):
+        super().__init__(message)
+        self.message = message
+
+
+def job_create(*, kind: str, task_name: str, params: dict | None = None, key: str = "", user=None) -> tuple[Job, bool]:
+    """Create a queued job and enqueue it when the surrounding transaction commits.
+
+    A job with the same non-empty ``key`` already queued or running is
+    returned instead (``created`` False).
+
+    Raises:
+        QueueUnavailable: the broker is down (the job is marked failed first).
+    """
+    if key:
+        existing = Job.objects.filter(key=key, state__in=Job.ACTIVE_STATES).first()
+        if existing:
+            return existing, False
+    job = Job.objects.create(
+        kind=kind, key=key, task_name=task_name, params=params or {},
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+        message="Waiting for a worker…",
+    )
+    transaction.on_commit(lambda: job_enqueue(job=job))
+    return job, True
+
+
+def job_enqueue(*, job: Job) -> None:
+    """Send the job's task (its only argument is the job id) to the broker."""
+    from workers.celery import app
+
+    try:
+        res = app.send_task(job.task_name, args=[job.pk], retry=True,
+                            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.3, "interval_max": 1})
+    except Exception as exc:  # kombu raises several connection error types
+        log.exception("could not enqueue job %s", job.pk)
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.FAILED, error=QueueUnavailable().message, error_code="queue_unavailable",
+            traceback="".join(tb.format_exception(exc)), finished_at=timezone.now(),
+        )
+        raise QueueUnavailable() from exc
+    Job.objects.filter(pk=job.pk).update(celery_task_id=res.id or "")
+
+
+def job_start(*, job_id: int, task_id: str = "") -> Job | None:
+    """Mark a job running for this worker; ``None`` if it must not run
+    (finished, cancelled, or deleted). A job found ``running`` was
+    redelivered after its worker died: the tasks are idempotent, so it runs again."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state not in Job.ACTIVE_STATES:
+            return None
+        now = timezone.now()
+        job.state = Job.State.RUNNING
+        job.started_at = job.started_at or now
+        job.heartbeat_at = now
+        job.attempts += 1
+        job.worker = f"{socket.gethostname()}:{os.getpid()}"
+        job.celery_task_id = task_id or job.celery_task_id
+        job.message = "Started"
+        job.save()
+    return job
+
+
+class ProgressReporter:
+    """Writes ``progress`` (0..1) and a message at most once a second."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self._last = 0.0
+
+    def __call__(self, fraction: float, message: str = "", *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < PROGRESS_MIN_INTERVAL:
+            return
+        self._last = now
+        fields = {"progress": max(0.0, min(1.0, float(fraction))), "heartbeat_at": timezone.now()}
+        if message:
+            fields["message"] = message[:500]
+        Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(**fields)
+
+
+def job_succeed(*, job_id: int, result: dict, message: str = "Done") -> None:
+    Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(
+        state=Job.State.SUCCEEDED, progress=1.0, result=result, message=message[:500],
+        finished_at=timezone.now(), heartbeat_at=timezone.now(), error="", error_code="",
+    )
+
+
+def job_fail(*, job_id: int, error: str, code: str = "error", traceback: str = "", result: dict | None = None) -> None:
+    fields = dict(state=Job.State.FAILED, error=error, error_code=code[:50], traceback=traceback,
+                  message="Failed", finished_at=timezone.now(), heartbeat_at=timezone.now())
+    if result is not None:
+        fields["result"] = result
+    Job.objects.filter(pk=job_id, state__in=Job.ACTIVE_STATES).update(**fields)
+
+
+def job_cancel(*, job: Job) -> bool:
+    """Cancel a queued or running job; a running task sees the state at its
+    next check and stops. Returns False if it had already finished."""
+    n = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES).update(
+        state=Job.State.CANCELLED, message="Cancelled", finished_at=timezone.now())
+    return bool(n)
+
+
+def jobs_fail_stale(*, stale_seconds: int) -> int:
+    """Mark ``running`` jobs whose heartbeat is older than ``stale_seconds``
+    as failed: their worker died (killed, out of memory, machine restarted).
+    Returns how many were marked."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=stale_seconds)
+    return Job.objects.filter(state=Job.State.RUNNING, heartbeat_at__lt=cutoff).update(
+        state=Job.State.FAILED, error_code="worker_lost", finished_at=timezone.now(),
+        error="The worker running this job stopped responding (it crashed or was restarted). Please try again.",
+        message="Failed",
+    )

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from webapp.jobs import views
+
+app_name = "jobs"
+urlpatterns = [
+    path("", views.job_list_view, name="list"),
+    path("<int:job_id>/", views.job_detail_view, name="detail"),
+    path("<int:job_id>/cancel/", views.job_cancel_view, name="cancel"),
+]
+api_urlpatterns = [path("jobs/<int:job_id>", views.job_api_view, name="api_job")]

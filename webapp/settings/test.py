@@ -1,0 +1,24 @@
+"""pytest: whatever DATABASE_URL/REDIS_URL say (``make test`` points them at
+the real PostgreSQL and Redis, then runs the ``embedded`` tests without them).
+A SQLite test database is a file, so a real worker process sees the rows the
+test writes. MEDIA_ROOT is a temporary folder exported to the environment so
+a worker started by the tests shares it."""
+import os
+import tempfile
+from pathlib import Path
+
+from .base import *  # noqa: F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+# A worker started by the tests connects straight to the test database.
+if os.environ.get("WORKER_DB_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["WORKER_DB_NAME"]
+
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="vision-test-media-"))
+os.environ["MEDIA_ROOT"] = str(MEDIA_ROOT)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

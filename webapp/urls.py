@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from webapp.checkin.urls import api_urlpatterns as checkin_api
+from webapp.core import views as core
+from webapp.jobs.urls import api_urlpatterns as jobs_api
+
+urlpatterns = [
+    path("", core.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("jobs/", include("webapp.jobs.urls")),
+    path("api/", include((jobs_api + checkin_api, "api"))),
+    path("media/<path:path>", core.media, name="media"),
+    path("healthz", core.healthz, name="healthz"),
+    path("", include("webapp.checkin.urls")),
+]
+handler500 = "webapp.core.views.server_error"

@@ -1,0 +1,1 @@
+"""Celery app and thin tasks: load rows by id, call ``vision/``, save results."""

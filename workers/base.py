@@ -1,0 +1,53 @@
+"""The task boundary: every task runs through ``run_job``, which loads the
+Job by id, marks it running, catches everything, and records the outcome in
+words on the Job row."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Callable
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import close_old_connections
+
+from vision.errors import VisionError
+from webapp.jobs.models import Job
+from webapp.jobs.services import JobFailed, ProgressReporter, job_fail, job_start, job_succeed
+
+log = logging.getLogger(__name__)
+
+
+def run_job(task, job_id: int, work: Callable[[Job, ProgressReporter], tuple[dict, str]]) -> str:
+    """Run ``work(job, progress) -> (result, message)`` for job ``job_id``.
+
+    Returns the final state. Expected failures (``JobFailed``,
+    ``VisionError``, the soft time limit) fail the job with their sentence;
+    anything else fails it with a generic sentence and the traceback, and is
+    re-raised so Celery logs it. The worker process survives either way.
+    """
+    close_old_connections()
+    job = job_start(job_id=job_id, task_id=getattr(task.request, "id", "") or "")
+    if job is None:
+        log.info("job %s skipped: finished, cancelled or deleted", job_id)
+        return "skipped"
+    progress = ProgressReporter(job_id)
+    try:
+        result, message = work(job, progress)
+    except JobFailed as err:
+        job_fail(job_id=job_id, error=err.message, code=err.code, result=err.result)
+        return Job.State.FAILED
+    except VisionError as err:
+        job_fail(job_id=job_id, error=err.message, code=err.code)
+        return Job.State.FAILED
+    except SoftTimeLimitExceeded:
+        job_fail(job_id=job_id, error="The job took longer than its time limit and was stopped.", code="time_limit")
+        return Job.State.FAILED
+    except Exception as exc:
+        job_fail(job_id=job_id, error="An unexpected error stopped this job; an operator can see the details.",
+                 code="internal", traceback=traceback.format_exc())
+        raise exc
+    finally:
+        close_old_connections()
+    job_succeed(job_id=job_id, result=result, message=message)
+    return Job.objects.filter(pk=job_id).values_list("state", flat=True).first() or "deleted"

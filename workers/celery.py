@@ -1,0 +1,38 @@
+"""The Celery app. Start a worker with ``celery -A workers.celery worker``.
+
+Queue settings for long ML jobs come from Django settings (``CELERY_*``):
+prefetch 1 and late acknowledgement so a message is only removed once its
+task has finished, a Redis visibility timeout longer than the longest task,
+and soft/hard time limits on every task.
+"""
+
+import os
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
+
+app = Celery("vision_platform")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.imports = ("workers.faces",)
+app.conf.task_default_queue = os.environ.get("CELERY_QUEUE", "celery")
+
+
+@app.on_after_configure.connect
+def _make_broker_folders(sender, **kwargs):
+    # kombu's filesystem transport expects its folders to exist
+    opts = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if opts.get(key):
+            os.makedirs(opts[key], exist_ok=True)
+
+
+@worker_process_init.connect
+def _warm_models(**kwargs):
+    # Load models in each child after the fork: dlib objects are not fork-safe
+    # to share, and the first job should not pay the load time.
+    if os.environ.get("WORKER_PRELOAD_MODELS", "1") == "1":
+        from workers.faces import preload
+
+        preload()
