@@ -12,7 +12,8 @@ from webapp.checkin.models import CheckIn, FaceSample, Member
 
 def member_list(*, query: str = "") -> QuerySet[Member]:
     qs = Member.objects.annotate(
-        n_samples=Count("samples", filter=Q(samples__status=FaceSample.Status.ACCEPTED), distinct=True))
+        n_samples=Count("samples", filter=Q(samples__status=FaceSample.Status.ACCEPTED), distinct=True)
+    ).order_by("name", "id")
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(external_id__icontains=query))
     return qs

@@ -10,10 +10,11 @@ from webapp.jobs.services import jobs_fail_stale
 
 
 def job_list(*, user, kind: str = "", state: str = "") -> QuerySet[Job]:
-    """Jobs visible to ``user`` (staff see all, others their own), newest first."""
+    """Jobs visible to ``user`` (staff and the ``operators`` group see all,
+    others their own), newest first. Jobs whose worker died are marked failed first."""
     jobs_fail_stale(stale_seconds=settings.JOB_STALE_SECONDS)
     qs = Job.objects.select_related("created_by")
-    if not user.is_staff:
+    if not (user.is_staff or user.groups.filter(name="operators").exists()):
         qs = qs.filter(created_by=user)
     if kind:
         qs = qs.filter(kind=kind)
