@@ -216,9 +216,16 @@ def enrolment_face(image: np.ndarray, faces: list[Face], *, min_size: int = MIN_
 
 
 def _largest_face_embedding(path: str, detector: str, upsample: int) -> np.ndarray:
+    from vision.errors import InvalidImageError
     from vision.images import load_image
 
-    faces = detect_faces(load_image(path).pixels, detector=detector, upsample=upsample)
+    try:
+        pixels = load_image(path).pixels
+    except InvalidImageError as err:
+        raise InvalidImageError(f"{path}: {err.message}", err.code) from err
+    except OSError as err:
+        raise InvalidImageError(f"{path}: cannot be read ({err.strerror or err}).", "unreadable") from err
+    faces = detect_faces(pixels, detector=detector, upsample=upsample)
     if not faces:
         raise NoFaceFoundError(f"No face found in {path}")
     return faces[0].embedding
@@ -244,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         a = _largest_face_embedding(args.a, args.detector, args.upsample)
         b = _largest_face_embedding(args.b, args.detector, args.upsample)
     except VisionError as err:
-        print(err.message if isinstance(err, NoFaceFoundError) else f"{err.message}")
+        print(err.message)
         return 1
     d = float(face_distance(a[None, :], b)[0])
     print(f"{'Same person' if d < args.threshold else 'Two people'} (distance {d:.3f}, threshold {args.threshold})")

@@ -9,7 +9,6 @@ import traceback
 from typing import Callable
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import close_old_connections
 
 from vision.errors import VisionError
 from webapp.jobs.models import Job
@@ -26,7 +25,7 @@ def run_job(task, job_id: int, work: Callable[[Job, ProgressReporter], tuple[dic
     anything else fails it with a generic sentence and the traceback, and is
     re-raised so Celery logs it. The worker process survives either way.
     """
-    close_old_connections()
+    # Celery's Django fix-up closes stale DB connections around each task.
     job = job_start(job_id=job_id, task_id=getattr(task.request, "id", "") or "")
     if job is None:
         log.info("job %s skipped: finished, cancelled or deleted", job_id)
@@ -47,7 +46,5 @@ def run_job(task, job_id: int, work: Callable[[Job, ProgressReporter], tuple[dic
         job_fail(job_id=job_id, error="An unexpected error stopped this job; an operator can see the details.",
                  code="internal", traceback=traceback.format_exc())
         raise exc
-    finally:
-        close_old_connections()
     job_succeed(job_id=job_id, result=result, message=message)
     return Job.objects.filter(pk=job_id).values_list("state", flat=True).first() or "deleted"
