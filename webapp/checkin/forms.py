@@ -18,9 +18,10 @@ class MultipleImageField(forms.FileField):
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
-        if isinstance(data, (list, tuple)):
-            return [super(MultipleImageField, self).clean(d, initial) for d in data]
-        return [super().clean(data, initial)] if data else []
+        files = [d for d in (data if isinstance(data, (list, tuple)) else [data]) if d]
+        if not files and self.required:
+            raise ValidationError(self.error_messages["required"], code="required")
+        return files
 
 
 class MemberForm(forms.ModelForm):

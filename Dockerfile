@@ -1,0 +1,34 @@
+# One image for web, worker and flower (docker-compose.yml picks the command).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VAR_DIR=/data \
+    MEDIA_ROOT=/data/media
+
+WORKDIR /app
+
+# Dependencies before the code, so a code change reuses this layer. Every pin
+# is a self-contained manylinux wheel (dlib-bin too: no compiler needed)
+# except face_recognition_models, an sdist pip builds in an isolated env
+# with setuptools fetched for the build.
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+# Non-root. /data is the only place it writes (VAR_DIR: static files, media);
+# a new named volume mounted there takes this ownership.
+RUN groupadd --gid 10001 app \
+ && useradd --uid 10001 --gid app --create-home app \
+ && mkdir -p /data/media \
+ && chown -R app:app /data
+
+# Code stays root-owned: the app user can read it, not change it.
+COPY . .
+
+USER 10001:10001
+EXPOSE 8000
+# Via sh so the script needs no exec bit from the checkout.
+ENTRYPOINT ["/bin/sh", "/app/scripts/docker-entrypoint.sh"]
+CMD ["gunicorn", "webapp.wsgi", "--bind", "0.0.0.0:8000"]

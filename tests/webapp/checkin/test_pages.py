@@ -1,0 +1,227 @@
+"""Pages of the check-in area: access rules, forms, bad uploads, log, CSV,
+deleting biometric data. Jobs are not run here (see tests/workers)."""
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tests.shared_data import shared_path
+from webapp.checkin.models import CheckIn, CheckInPhoto, FaceSample, Member
+from webapp.jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+BAD_INPUTS = {  # file -> words the message must contain
+    "I-18_empty.jpg": "empty",
+    "I-17_html_named.jpg": "not an image",
+    "I-07_truncated.jpg": "truncated or damaged",
+    "I-08_bomb_20000x20000.png": "20000 × 20000",
+}
+
+
+def _upload(path: Path, name: str | None = None, content_type="image/jpeg"):
+    return SimpleUploadedFile(name or path.name, path.read_bytes(), content_type=content_type)
+
+
+def _face(person="Barack_Obama", n=1):
+    return shared_path("datasets", "faces", person, f"{n}.jpg")
+
+
+# ----- access -----
+@pytest.mark.embedded
+@pytest.mark.parametrize("url", ["/", "/members/", "/checkin/", "/checkins/", "/jobs/", "/api/jobs/1"])
+def test_login_required_everywhere(client, url):
+    r = client.get(url)
+    assert r.status_code == 302 and r.url.startswith("/login/")
+
+
+@pytest.mark.parametrize("url", ["/members/", "/members/new/"])
+def test_members_are_staff_only(kiosk_client, url):
+    assert kiosk_client.get(url).status_code == 403
+
+
+def test_face_media_is_staff_only(kiosk_client, staff_user, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "faces").mkdir()
+    (tmp_path / "faces" / "x.jpg").write_bytes(b"x")
+    assert kiosk_client.get("/media/faces/x.jpg").status_code == 403
+    assert kiosk_client.get("/media/../../etc/passwd").status_code == 404
+    kiosk_client.force_login(staff_user)
+    assert kiosk_client.get("/media/faces/x.jpg").status_code == 200
+
+
+def test_csrf_enforced(staff_user):
+    from django.test import Client
+
+    c = Client(enforce_csrf_checks=True)
+    c.force_login(staff_user)
+    assert c.post("/members/new/", {"name": "X"}).status_code == 403
+    assert not Member.objects.exists()
+
+
+# ----- members -----
+def test_member_create_edit_search_deactivate(staff_client):
+    r = staff_client.post("/members/new/", {"name": "Ada Lovelace", "external_id": "E-1", "active": "on"})
+    m = Member.objects.get()
+    assert r.status_code == 302 and r.url == f"/members/{m.pk}/"
+    assert "Ada Lovelace" in staff_client.get("/members/?q=lovel").content.decode()
+    assert "No member matches" in staff_client.get("/members/?q=zzz").content.decode()
+    staff_client.post(f"/members/{m.pk}/edit/", {"name": "Ada King", "external_id": "E-1"})
+    m.refresh_from_db()
+    assert m.name == "Ada King" and m.active is False
+    # a duplicate external id is a form error, not a 500
+    r = staff_client.post("/members/new/", {"name": "Other", "external_id": "E-1"})
+    assert r.status_code == 200 and "already exists" in r.content.decode()
+
+
+def test_enrol_stores_readable_photos_and_names_refused_ones(staff_client):
+    m = Member.objects.create(name="Obama")
+    files = [_upload(_face(n=1)), _upload(_face(n=2))] + [_upload(shared_path("bad-inputs", f)) for f in BAD_INPUTS]
+    r = staff_client.post(f"/members/{m.pk}/", {"photos": files}, follow=True)
+    assert r.status_code == 200
+    page = r.content.decode()
+    for name, words in BAD_INPUTS.items():
+        assert name in page and words in page, (name, words)
+    assert FaceSample.objects.filter(member=m, status="pending").count() == 2
+    job = Job.objects.get(kind="enrol")
+    assert job.params["sample_ids"] == sorted(job.params["sample_ids"]) and len(job.params["sample_ids"]) == 2
+    # stored names are random, extension from the content
+    for s in FaceSample.objects.all():
+        assert s.photo.name.endswith(".jpg") and "Obama" not in s.photo.name and s.original_name.endswith(".jpg")
+
+
+def test_enrol_with_only_bad_files_stores_nothing(staff_client):
+    m = Member.objects.create(name="Nobody")
+    r = staff_client.post(f"/members/{m.pk}/", {"photos": [_upload(shared_path("bad-inputs", "I-18_empty.jpg"))]}, follow=True)
+    assert "empty" in r.content.decode()
+    assert not FaceSample.objects.exists() and not Job.objects.exists()
+
+
+def test_oversized_upload_is_refused(staff_client, settings):
+    settings.MAX_UPLOAD_BYTES = 50_000
+    m = Member.objects.create(name="Big")
+    r = staff_client.post(f"/members/{m.pk}/", {"photos": [_upload(_face(n=1))]}, follow=True)  # ~100+ KB
+    assert "limit is" in r.content.decode() and not FaceSample.objects.exists()
+    r = staff_client.post("/checkin/", {"photo": _upload(_face(n=1))})
+    assert r.status_code == 400 and "limit is" in r.content.decode()
+
+
+# ----- check-in -----
+@pytest.mark.embedded
+def test_checkin_upload_creates_photo_and_job(kiosk_client):
+    r = kiosk_client.post("/checkin/", {"photo": _upload(_face(n=3), name="../../evil name.jpg")})
+    photo = CheckInPhoto.objects.get()
+    assert r.status_code == 302 and r.url == f"/checkin/{photo.pk}/"
+    assert photo.job.kind == "checkin" and photo.job.params == {"photo_id": photo.pk}
+    assert ".." not in photo.photo.name and "evil" not in photo.photo.name
+    assert (photo.width, photo.height) == (photo.photo.width if hasattr(photo.photo, "width") else photo.width, photo.height)
+    page = kiosk_client.get(r.url).content.decode()
+    assert "job-data" in page and f'viewBox="0 0 {photo.width} {photo.height}"' in page
+
+
+@pytest.mark.embedded
+@pytest.mark.parametrize("name,words", list(BAD_INPUTS.items()))
+def test_checkin_bad_upload_is_a_clear_400(kiosk_client, name, words):
+    r = kiosk_client.post("/checkin/", {"photo": _upload(shared_path("bad-inputs", name))})
+    assert r.status_code == 400 and words in r.content.decode()
+    assert not CheckInPhoto.objects.exists() and not Job.objects.exists()
+
+
+def test_checkin_api_json(kiosk_client):
+    r = kiosk_client.post("/api/checkins", {"photo": _upload(_face(n=3))})
+    assert r.status_code == 202 and r.json()["job"]["state"] == "queued"
+    r = kiosk_client.post("/api/checkins", {"photo": _upload(shared_path("bad-inputs", "I-17_html_named.jpg"))})
+    assert r.status_code == 400 and r.json()["code"] == "not_image" and "not an image" in r.json()["message"]
+    r = kiosk_client.post("/api/checkins", {})
+    assert r.status_code == 400 and r.json()["code"] == "required"
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit runs for real, inside the request
+def test_broker_down_is_a_503_and_keeps_the_photo(kiosk_client, monkeypatch):
+    from workers.celery import app
+
+    def down(*a, **k):
+        raise ConnectionRefusedError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(app, "send_task", down)
+    r = kiosk_client.post("/checkin/", {"photo": _upload(_face(n=3))})
+    assert r.status_code == 503 and "not reachable" in r.content.decode()
+    photo = CheckInPhoto.objects.get()
+    assert photo.photo.storage.exists(photo.photo.name)
+    assert photo.job.state == "failed" and photo.job.error_code == "queue_unavailable"
+
+
+# ----- log -----
+def _log_rows():
+    a, b = Member.objects.create(name="Alice"), Member.objects.create(name="=cmd|' /C calc'!A0")
+    CheckIn.objects.create(time="2026-01-05T09:00:00Z", member=a, distance=0.31, margin=0.2, box=[1, 2, 3, 4])
+    CheckIn.objects.create(time="2026-01-06T09:00:00Z", member=b, distance=0.41, box=[5, 6, 7, 8])
+    CheckIn.objects.create(time="2026-01-07T09:00:00Z", member=None, distance=0.8, box=[9, 9, 19, 19])
+    return a, b
+
+
+def test_log_filters_and_paging(kiosk_client):
+    a, _ = _log_rows()
+
+    def rows(query=""):
+        return [(c.time.date().isoformat(), c.member.name if c.member else None)
+                for c in kiosk_client.get("/checkins/" + query).context["page"].object_list]
+
+    assert [d for d, _ in rows()] == ["2026-01-07", "2026-01-06", "2026-01-05"]  # newest first
+    assert rows(f"?member={a.pk}") == [("2026-01-05", "Alice")]
+    assert rows("?strangers=on") == [("2026-01-07", None)]
+    assert [d for d, _ in rows("?date_from=2026-01-06&date_to=2026-01-06")] == ["2026-01-06"]
+    assert "Stranger" in kiosk_client.get("/checkins/").content.decode()
+    bad = kiosk_client.get("/checkins/?date_from=2026-01-08&date_to=2026-01-01")
+    assert bad.status_code == 200 and "must be on or before" in bad.content.decode()
+    for i in range(40):
+        CheckIn.objects.create(time="2026-02-01T09:00:00Z", member=a)
+    r = kiosk_client.get("/checkins/?page=2")
+    assert r.context["page"].number == 2 and "Page 2 of 2" in r.content.decode()
+
+
+def test_log_csv_export(kiosk_client):
+    a, _ = _log_rows()
+    r = kiosk_client.get("/checkins/?format=csv")
+    assert r["Content-Type"].startswith("text/csv") and "attachment" in r["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:5] == ["time", "member_id", "member", "external_id", "stranger"]
+    assert len(rows) == 4 and rows[1][4] == "yes" and rows[3][2] == "Alice" and rows[3][8:] == ["1", "2", "3", "4"]
+    assert rows[2][2].startswith("'=")  # formula injection neutralised
+    filtered = kiosk_client.get(f"/checkins/?member={a.pk}&format=csv").content.decode("utf-8-sig")
+    assert len(list(csv.reader(io.StringIO(filtered)))) == 2
+
+
+# ----- deleting a member deletes all their biometric data -----
+def test_member_delete_removes_samples_checkins_and_files(staff_client, django_capture_on_commit_callbacks):
+    from django.core.files.base import ContentFile
+
+    m, other = Member.objects.create(name="Gone"), Member.objects.create(name="Stays")
+    s = FaceSample.objects.create(member=m, photo=ContentFile(b"p", "p.jpg"), crop=ContentFile(b"c", "c.jpg"),
+                                  status="accepted", embedding=b"\0" * 512)
+    photo = CheckInPhoto.objects.create(photo=ContentFile(b"x", "x.jpg"))
+    ci = CheckIn.objects.create(time="2026-01-05T09:00:00Z", member=m, photo=photo, crop=ContentFile(b"k", "k.jpg"))
+    kept = CheckIn.objects.create(time="2026-01-05T09:00:00Z", member=other, photo=photo)
+    paths = [s.photo.path, s.crop.path, photo.photo.path, ci.crop.path]
+    assert all(Path(p).exists() for p in paths)
+    assert "permanently deletes" in staff_client.get(f"/members/{m.pk}/delete/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = staff_client.post(f"/members/{m.pk}/delete/", follow=True)
+    assert "was deleted with 1 face samples, 1 check-ins and 1 check-in photos" in r.content.decode()
+    assert not Member.objects.filter(pk=m.pk).exists() and not FaceSample.objects.exists()
+    assert list(CheckIn.objects.all()) == [kept]
+    assert not any(Path(p).exists() for p in paths)
+
+
+def test_pages_render(admin_client):
+    m = Member.objects.create(name="Page")
+    for url in ["/", "/members/", f"/members/{m.pk}/", f"/members/{m.pk}/edit/", "/members/new/", "/checkin/",
+                "/checkins/", "/jobs/", "/admin/", "/admin/checkin/member/", "/admin/checkin/checkin/",
+                "/admin/checkin/facesample/", "/admin/checkin/checkinphoto/", "/admin/jobs/job/",
+                f"/admin/checkin/member/{m.pk}/change/"]:
+        assert admin_client.get(url).status_code == 200, url
+    assert admin_client.get("/members/99999/").status_code == 404
