@@ -3,7 +3,7 @@
 # database, static files, the first admin and the model files, as `make run`
 # does; any other command (celery worker, flower, manage.py ...) runs as given.
 set -eu
-cd /app
+cd "$(dirname "$0")/.."
 if [ "${1:-}" = "gunicorn" ]; then
   python manage.py migrate --noinput
   python manage.py collectstatic --noinput -v0

@@ -23,7 +23,7 @@ app.conf.task_default_queue = os.environ.get("CELERY_QUEUE", "celery")
 def _make_broker_folders(sender, **kwargs):
     # kombu's filesystem transport expects its folders to exist
     opts = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if opts.get(key):
             os.makedirs(opts[key], exist_ok=True)
 

@@ -129,6 +129,7 @@ else:
         "data_folder_in": str(CELERY_FS_DIR / "queue"),
         "data_folder_out": str(CELERY_FS_DIR / "queue"),
         "processed_folder": str(CELERY_FS_DIR / "processed"),
+        "control_folder": str(CELERY_FS_DIR / "control"),  # kombu's default is ./control
         "store_processed": False,
         "polling_interval": 0.05,  # seconds; kombu's default of 1 s would dominate a check-in
     }

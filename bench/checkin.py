@@ -1,0 +1,538 @@
+"""Check-in benchmark: prints figures, tests nothing.
+
+Run from the repository root (``make bench`` does)::
+
+    .venv/bin/python bench/checkin.py [--repeats N] [--backends redis,embedded]
+
+On one real photo with one face (``../shared/datasets/faces/Barack_Obama/1.jpg``)
+it prints the median and 90th percentile, in milliseconds, of:
+
+1. **Raw dlib pipeline**, in this process: ``vision.faces.detect_faces``
+   (HOG detection, 68 landmarks, ResNet embedding) on decoded pixels, with the
+   product's ``FACE_DETECTOR``/``FACE_UPSAMPLE`` (default ``hog``/1). Decoding
+   (``vision.images.load_image``) and each of the three steps are also shown
+   alone. This is the reference of the ratios below.
+2. **The product's check-in path, upload to stored result, job included**:
+   ``webapp.checkin.services.checkin_create`` (decode, store the file, rows,
+   enqueue), then a real Celery worker (prefork, one child) runs the job, and
+   the time stops when polling the ``Job`` row (every 2 ms) sees it finished.
+   It runs twice, each in a child process of this script with its own
+   settings (``webapp.settings.local``):
+
+   * ``redis``: PostgreSQL (a database created for the run and dropped after)
+     and Redis (db 14, a queue of its own);
+   * ``embedded``: the default without environment variables: SQLite and
+     kombu's filesystem broker in a temporary ``VAR_DIR``.
+
+   One member is enrolled first through the enrolment job (photos 2 and 3 of
+   the same person), then two warm-up check-ins run, then the timed ones.
+   Every job must succeed and name the member. The breakdown rows split the
+   time with the ``Job`` row's timestamps: ``submit`` (``checkin_create``
+   call), ``pickup`` (return of the call to ``job_start``), ``in worker``
+   (``job_start`` to ``job_succeed``) and ``noticed`` (to the poll that saw it).
+3. **Matching** one embedding against 10,000 and 100,000 synthetic enrolled
+   embeddings (1,000 members with 10 or 100 samples each) with
+   ``vision.matching.Gallery.match``, for a query close to a member and for a
+   stranger; plus the seed's method (a Python loop of ``np.linalg.norm`` per
+   enrolled embedding, then the minimum) on 10,000, for comparison.
+
+Targets (from the issue): product path with Redis within 1.3x the raw
+pipeline, the embedded default within 2x, matching 100,000 under 10 ms. Each
+is reported PASS or MISS; the exit status does not depend on them.
+
+Exit status: 0 when every figure was measured, 1 when a backend failed or was
+unreachable (the other figures are still printed), 2 when ``../shared`` is
+missing. Environment: ``BENCH_PG_ADMIN_URL`` (default
+``postgres://postgres@127.0.0.1:5432/postgres``, used to create and drop the
+bench database) and ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/14``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared").resolve()
+FACES = SHARED / "datasets" / "faces" / "Barack_Obama"
+PHOTO = FACES / "1.jpg"
+ENROL_PHOTOS = (FACES / "2.jpg", FACES / "3.jpg")
+MEMBER_NAME = "Barack Obama"
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+TARGET_REDIS = 1.3  # x raw pipeline
+TARGET_EMBEDDED = 2.0  # x raw pipeline
+TARGET_MATCH_MS = 10.0  # 100,000 enrolled embeddings
+
+JOB_TIMEOUT_S = 60.0  # one check-in job
+ENROL_TIMEOUT_S = 180.0  # worker start + model load + enrolment job
+POLL_S = 0.002  # sleep between two reads of the Job row
+RESULT_PREFIX = "BENCH_RESULT "
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+# ----- small helpers ----------------------------------------------------------
+
+
+def _stats(ms: list[float]) -> dict:
+    import numpy as np
+
+    return {"median": statistics.median(ms), "p90": float(np.percentile(ms, 90)), "n": len(ms)}
+
+
+def _timed(fn, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1e3)
+    return out
+
+
+def _face_settings() -> tuple[str, int]:
+    """The product's detector settings (same environment variables and
+    defaults as ``webapp/settings/base.py``)."""
+    return os.environ.get("FACE_DETECTOR", "hog"), int(os.environ.get("FACE_UPSAMPLE", 1))
+
+
+# ----- 1. raw pipeline -----------------------------------------------------------
+
+
+def bench_raw(repeats: int) -> dict:
+    import numpy as np
+
+    from vision import faces as vfaces
+    from vision import registry
+    from vision.images import load_image
+
+    detector, upsample = _face_settings()
+    data = PHOTO.read_bytes()
+    pixels = load_image(data).pixels
+    found = vfaces.detect_faces(pixels, detector=detector, upsample=upsample)  # warm-up, loads the models
+    if len(found) != 1:
+        raise SystemExit(f"{PHOTO} should show exactly one face, {len(found)} found")
+
+    decode = _timed(lambda: load_image(data), repeats)
+    pipeline = _timed(lambda: vfaces.detect_faces(pixels, detector=detector, upsample=upsample), repeats)
+
+    # the three steps alone, as vision.faces.detect_faces calls them
+    import dlib
+
+    box = found[0].box
+    predictor, encoder = registry.load("dlib_landmarks_68"), registry.load("dlib_resnet_v1")
+    image = np.ascontiguousarray(pixels)
+    rect = dlib.rectangle(box[0], box[1], box[2] - 1, box[3] - 1)
+    shape = predictor(image, rect)
+    detect = _timed(lambda: vfaces.face_locations(image, detector=detector, upsample=upsample), repeats)
+    landmarks = _timed(lambda: predictor(image, rect), repeats)
+    embedding = _timed(lambda: encoder.compute_face_descriptor(image, shape, 0), repeats)
+    return {
+        "size": (int(pixels.shape[1]), int(pixels.shape[0])),
+        "detector": detector, "upsample": upsample,
+        "decode": _stats(decode), "pipeline": _stats(pipeline),
+        "detect": _stats(detect), "landmarks": _stats(landmarks), "embedding": _stats(embedding),
+    }
+
+
+# ----- 3. matching -----------------------------------------------------------------
+
+
+def _synthetic_gallery(rng, n_members: int, per_member: int):
+    """dlib-like embeddings: norm about 1 (std 1/sqrt(128) per value), a
+    member's samples within about 0.35 of each other, members about 1.4 apart."""
+    import numpy as np
+
+    centres = rng.normal(0.0, 1.0 / np.sqrt(128), size=(n_members, 128)).astype(np.float32)
+    noise = rng.normal(0.0, 0.25 / np.sqrt(128), size=(n_members, per_member, 128)).astype(np.float32)
+    emb = (centres[:, None, :] + noise).reshape(-1, 128)
+    labels = np.repeat(np.arange(1, n_members + 1), per_member)
+    perm = rng.permutation(len(emb))  # stored order is not grouped by member
+    return centres, emb[perm], labels[perm]
+
+
+def bench_matching(runs: int) -> dict:
+    import numpy as np
+
+    from vision.matching import Gallery
+
+    rng = np.random.default_rng(20240601)
+    out = {}
+    for n_members, per_member in ((1000, 10), (1000, 100)):
+        centres, emb, labels = _synthetic_gallery(rng, n_members, per_member)
+        gallery = Gallery(emb, labels.tolist())
+        member_q = (centres[7] + rng.normal(0, 0.25 / np.sqrt(128), 128)).astype(np.float32)
+        stranger_q = rng.normal(0.0, 1.0 / np.sqrt(128), 128).astype(np.float32)
+        m = gallery.match(member_q[None, :])[0]
+        s = gallery.match(stranger_q[None, :])[0]
+        if m.label != 8 or s.label is not None:
+            raise SystemExit(f"synthetic gallery is wrong: member query -> {m}, stranger query -> {s}")
+        n = len(emb)
+        out[n] = {
+            "members": n_members, "per_member": per_member,
+            "member": _stats(_timed(lambda: gallery.match(member_q[None, :]), runs)),
+            "stranger": _stats(_timed(lambda: gallery.match(stranger_q[None, :]), runs)),
+        }
+        if n == 10_000:
+            rows, labs = list(emb), labels.tolist()
+
+            def seed_match():
+                best, who = float("inf"), None
+                for e, label in zip(rows, labs):
+                    d = np.linalg.norm(e - member_q)
+                    if d < best:
+                        best, who = d, label
+                return who if best < 0.6 else None
+
+            assert seed_match() == 8
+            out["seed_10000"] = _stats(_timed(seed_match, max(5, runs // 10)))
+    return out
+
+
+# ----- 2. product path: parent side -----------------------------------------------
+
+
+def _pg_url(dbname: str) -> str:
+    u = urlparse(PG_ADMIN_URL)
+    return urlunparse(u._replace(path=f"/{dbname}"))
+
+
+def _pg_admin(sql: str, *params) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=3) as c:
+        c.execute(sql, params or None)
+
+
+def _pg_drop(dbname: str) -> None:
+    from psycopg import sql as psql
+
+    _pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", dbname)
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=3) as c:
+        c.execute(psql.SQL("DROP DATABASE IF EXISTS {}").format(psql.Identifier(dbname)))
+
+
+def _pg_create(dbname: str) -> None:
+    import psycopg
+    from psycopg import sql as psql
+
+    _pg_drop(dbname)
+    with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=3) as c:
+        c.execute(psql.SQL("CREATE DATABASE {}").format(psql.Identifier(dbname)))
+
+
+def _redis_client():
+    import redis
+
+    return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=5)
+
+
+def _redis_cleanup(queue: str) -> None:
+    r = _redis_client()
+    keys = list(r.scan_iter(match=f"*{queue}*"))
+    if keys:
+        r.delete(*keys)
+
+
+def _child_env(var_dir: str, queue: str) -> dict:
+    env = dict(os.environ)
+    for k in ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT", "WORKER_DB_NAME", "CELERY_QUEUE", "DJANGO_SETTINGS_MODULE"):
+        env.pop(k, None)
+    env.update(DJANGO_SETTINGS_MODULE="webapp.settings.local", VAR_DIR=var_dir, CELERY_QUEUE=queue,
+               LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+    return env
+
+
+def bench_product(backend: str, repeats: int, warmup: int) -> dict:
+    """Run one backend in a child process of this script; returns its JSON."""
+    tag = f"{os.getpid()}-{backend}"
+    queue = f"bench-checkin-{tag}"
+    var_dir = tempfile.mkdtemp(prefix=f"bench-checkin-{backend}-")
+    env = _child_env(var_dir, queue)
+    dbname = f"bench_checkin_{os.getpid()}"
+    created_db = False
+    try:
+        if backend == "redis":
+            try:
+                _redis_client().ping()
+            except Exception as exc:
+                return {"error": f"Redis not reachable at {REDIS_URL}: {exc}"}
+            try:
+                _pg_create(dbname)
+                created_db = True
+            except Exception as exc:
+                return {"error": f"PostgreSQL not reachable or database not created ({PG_ADMIN_URL}): {exc}"}
+            env.update(DATABASE_URL=_pg_url(dbname), REDIS_URL=REDIS_URL)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--product-child", backend,
+               "--repeats", str(repeats), "--warmup", str(warmup)]
+        limit = ENROL_TIMEOUT_S + (repeats + warmup) * JOB_TIMEOUT_S + 120
+        try:
+            proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            return {"error": f"the {backend} run took longer than {limit:.0f} s and was stopped"}
+        for line in proc.stdout.splitlines():
+            if line.startswith(RESULT_PREFIX):
+                return json.loads(line[len(RESULT_PREFIX):])
+        return {"error": f"the {backend} run printed no result (exit {proc.returncode}):\n"
+                         f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"}
+    finally:
+        if created_db:
+            try:
+                _pg_drop(dbname)
+            except Exception as exc:
+                print(f"warning: could not drop database {dbname}: {exc}", file=sys.stderr)
+        if backend == "redis":
+            try:
+                _redis_cleanup(queue)
+            except Exception:
+                pass
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+# ----- 2. product path: child side (Django configured by the environment) --------
+
+
+class BenchError(Exception):
+    pass
+
+
+def _start_worker(log_path: Path) -> subprocess.Popen:
+    queue = os.environ["CELERY_QUEUE"]
+    cmd = [sys.executable, "-m", "celery", "-A", "workers.celery", "worker", "-c", "1", "-P", "prefork",
+           "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING",
+           "-Q", queue, "-n", f"{queue}@%h"]
+    log = open(log_path, "wb")
+    try:
+        return subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # own process group: stopped with its pool child
+    finally:
+        log.close()
+
+
+def _stop_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is not None:
+        return
+    try:
+        os.killpg(worker.pid, signal.SIGTERM)  # warm shutdown of the main process and its child
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+    try:  # a pool child left behind in the group
+        os.killpg(worker.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _log_tail(path: Path, n: int = 2500) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return ""
+
+
+def _wait_job(job_id: int, timeout: float, worker: subprocess.Popen, log_path: Path, sleep: float):
+    """Poll the Job row until it leaves queued/running; returns (state, wall time seen)."""
+    from webapp.jobs.models import Job
+
+    active = tuple(Job.ACTIVE_STATES)
+    rows = Job.objects.filter(pk=job_id).values_list("state", flat=True)
+    deadline = time.perf_counter() + timeout
+    while True:
+        state = rows.first()
+        if state not in active:
+            return state, time.time()
+        if time.perf_counter() > deadline:
+            raise BenchError(f"job {job_id} still {state} after {timeout:.0f} s; worker log:\n{_log_tail(log_path)}")
+        if worker.poll() is not None:
+            raise BenchError(f"the worker exited (code {worker.returncode}); its log:\n{_log_tail(log_path)}")
+        time.sleep(sleep)
+
+
+def product_child(backend: str, repeats: int, warmup: int) -> int:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+    from django.db import connections
+
+    from webapp.checkin.models import Member
+    from webapp.checkin.services import checkin_create, member_enroll
+    from webapp.jobs.models import Job
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    out: dict = {"backend": backend, "database": engine, "broker": settings.CELERY_BROKER_URL.split(":", 1)[0]}
+    call_command("migrate", verbosity=0)
+    log_path = Path(settings.VAR_DIR) / "worker.log"
+    worker = _start_worker(log_path)
+    try:
+        # enrol one member through the product's enrolment job
+        member = Member.objects.create(name=MEMBER_NAME)
+        photos = [SimpleUploadedFile(p.name, p.read_bytes(), content_type="image/jpeg") for p in ENROL_PHOTOS]
+        t = time.perf_counter()
+        enrol = member_enroll(member=member, photos=photos)
+        if enrol.job is None:
+            raise BenchError(f"enrolment refused every photo: {enrol.refused}")
+        state, _ = _wait_job(enrol.job.pk, ENROL_TIMEOUT_S, worker, log_path, 0.05)
+        job = Job.objects.get(pk=enrol.job.pk)
+        if state != Job.State.SUCCEEDED or not job.result.get("accepted"):
+            raise BenchError(f"enrolment job {state}: {job.error or job.result}")
+        out["enrol_s"] = time.perf_counter() - t  # includes worker start and model load
+        out["enrolled"] = job.result["accepted"]
+
+        data = PHOTO.read_bytes()
+        total, submit, pickup, in_worker, noticed = [], [], [], [], []
+        for i in range(warmup + repeats):
+            upload = SimpleUploadedFile(PHOTO.name, data, content_type="image/jpeg")
+            w0, t0 = time.time(), time.perf_counter()
+            photo = checkin_create(upload=upload, source="upload")
+            w1 = time.time()
+            state, w2 = _wait_job(photo.job_id, JOB_TIMEOUT_S, worker, log_path, POLL_S)
+            t2 = time.perf_counter()
+            job = Job.objects.get(pk=photo.job_id)
+            faces = (job.result or {}).get("faces", [])
+            if state != Job.State.SUCCEEDED:
+                raise BenchError(f"check-in job {job.pk} {state}: {job.error_code} {job.error}")
+            if len(faces) != 1 or faces[0].get("member_id") != member.pk or faces[0].get("name") != MEMBER_NAME:
+                raise BenchError(f"check-in job {job.pk} did not name the member: {faces}")
+            if i < warmup:
+                continue
+            total.append((t2 - t0) * 1e3)
+            submit.append((w1 - w0) * 1e3)
+            pickup.append((job.started_at.timestamp() - w1) * 1e3)
+            in_worker.append((job.finished_at.timestamp() - job.started_at.timestamp()) * 1e3)
+            noticed.append((w2 - job.finished_at.timestamp()) * 1e3)
+        out.update(total=_stats(total), submit=_stats(submit), pickup=_stats(pickup),
+                   in_worker=_stats(in_worker), noticed=_stats(noticed), raw_total_ms=total)
+        code = 0
+    except Exception as exc:  # reported by the parent
+        out["error"] = f"{type(exc).__name__}: {exc}"
+        code = 1
+    finally:
+        _stop_worker(worker)
+        connections.close_all()
+    print(RESULT_PREFIX + json.dumps(out), flush=True)
+    return code
+
+
+# ----- report -------------------------------------------------------------------
+
+
+def _row(label: str, s: dict | None, ratio: str = "", target: str = "", verdict: str = "") -> str:
+    med = f"{s['median']:9.1f}" if s else f"{'-':>9}"
+    p90 = f"{s['p90']:9.1f}" if s else f"{'-':>9}"
+    return f"{label:<58}{med}{p90}  {ratio:>7}  {target:>9}  {verdict}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs of the pipeline and of each product path (default 15)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed check-ins before the timed ones (default 2)")
+    parser.add_argument("--match-runs", type=int, default=50, help="timed runs of each matching figure (default 50)")
+    parser.add_argument("--backends", default="redis,embedded", help="product paths to run: redis, embedded or both (default)")
+    parser.add_argument("--product-child", choices=("redis", "embedded"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+
+    if not PHOTO.is_file() or not all(p.is_file() for p in ENROL_PHOTOS):
+        print(f"The shared data folder is missing: {FACES} should hold 1.jpg, 2.jpg and 3.jpg "
+              f"(expected next to the repository, in ../shared).", file=sys.stderr)
+        return 2
+    if args.product_child:
+        return product_child(args.product_child, args.repeats, args.warmup)
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    for b in backends:
+        if b not in ("redis", "embedded"):
+            parser.error(f"unknown backend {b!r}")
+
+    import dlib
+    import numpy as np
+
+    print(f"Check-in benchmark: {PHOTO.relative_to(SHARED.parent)}  ({args.repeats} timed runs, medians)", flush=True)
+    print(f"Machine: {platform.platform()}, {os.cpu_count()} CPUs (os.cpu_count), {platform.processor() or platform.machine()}; "
+          f"Python {platform.python_version()}, dlib {dlib.__version__}, numpy {np.__version__}", flush=True)
+
+    print("measuring the raw pipeline...", file=sys.stderr, flush=True)
+    raw = bench_raw(args.repeats)
+    products = {}
+    for b in backends:
+        print(f"measuring the product path on {b} (worker start, enrolment, {args.warmup}+{args.repeats} check-ins)...",
+              file=sys.stderr, flush=True)
+        products[b] = bench_product(b, args.repeats, args.warmup)
+    print("measuring matching...", file=sys.stderr, flush=True)
+    match = bench_matching(args.match_runs)
+
+    ref = raw["pipeline"]["median"]
+    w, h = raw["size"]
+    print()
+    print(f"{'figure':<58}{'median':>9}{'p90':>9}  {'x raw':>7}  {'target':>9}  verdict")
+    print(f"{'':<58}{'ms':>9}{'ms':>9}")
+    print("-" * 104)
+    print(_row(f"decode only (load_image, {w}x{h} JPEG)", raw["decode"]))
+    print(_row(f"raw dlib pipeline (detect_faces, {raw['detector']}, upsample {raw['upsample']})", raw["pipeline"], "1.00"))
+    print(_row("  detect (face_locations)", raw["detect"]))
+    print(_row("  landmarks (68 points)", raw["landmarks"]))
+    print(_row("  embedding (ResNet, 0 jitters)", raw["embedding"]))
+
+    names = {"redis": ("Redis + PostgreSQL", TARGET_REDIS), "embedded": ("embedded: SQLite + filesystem broker", TARGET_EMBEDDED)}
+    failed = False
+    for b, res in products.items():
+        label, target = names[b]
+        if "error" in res:
+            failed = True
+            print(_row(f"product check-in, {label}", None, "", f"<={target:.1f}x", "ERROR"))
+            continue
+        ratio = res["total"]["median"] / ref
+        verdict = "PASS" if ratio <= target else "MISS"
+        print(_row(f"product check-in, {label}", res["total"], f"{ratio:.2f}x", f"<={target:.1f}x", verdict))
+        print(_row("  submit (checkin_create: decode, store, rows, enqueue)", res["submit"]))
+        print(_row("  pickup (broker delivery + job_start)", res["pickup"]))
+        print(_row("  in worker (job_start -> job_succeed)", res["in_worker"]))
+        print(_row("  noticed (job_succeed -> poll sees it, 2 ms polls)", res["noticed"]))
+
+    for n in (10_000, 100_000):
+        m = match[n]
+        target = f"<{TARGET_MATCH_MS:.0f} ms" if n == 100_000 else ""
+        for kind in ("member", "stranger"):
+            s = m[kind]
+            verdict = ("PASS" if s["median"] < TARGET_MATCH_MS else "MISS") if target else ""
+            print(_row(f"match 1 vs {n:,} ({m['members']:,} members x {m['per_member']}), {kind} query", s,
+                       "", target, verdict))
+    seed = match["seed_10000"]
+    speedup = seed["median"] / match[10_000]["member"]["median"]
+    print(_row("seed method vs 10,000 (Python loop of np.linalg.norm)", seed, "", "", f"{speedup:.0f}x slower than Gallery"))
+    print("-" * 104)
+    print("x raw: median of the product path / median of the raw dlib pipeline. Breakdown rows use the Job row's timestamps.")
+    for b, res in products.items():
+        if "error" in res:
+            print(f"\nERROR in the {b} product path:\n{res['error']}")
+        else:
+            print(f"{b}: database {res['database']}, broker {res['broker']}; enrolment of {res['enrolled']} photos "
+                  f"took {res['enrol_s']:.1f} s including worker start and model load.")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

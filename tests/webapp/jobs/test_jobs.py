@@ -1,0 +1,75 @@
+import pytest
+from django.utils import timezone
+
+from webapp.jobs.models import Job
+from webapp.jobs.services import ProgressReporter, job_cancel, job_create, job_start, jobs_fail_stale
+
+pytestmark = pytest.mark.django_db
+
+
+def test_queue_settings_are_safe_for_long_jobs(settings):
+    from workers.celery import app
+    from workers.faces import checkin, enroll
+
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.task_acks_late is True and app.conf.task_reject_on_worker_lost is True
+    for task in (checkin, enroll):
+        assert 0 < task.soft_time_limit < task.time_limit
+    if settings.REDIS_URL:
+        longest = max(t.time_limit for t in (checkin, enroll))
+        assert app.conf.broker_transport_options["visibility_timeout"] > longest
+    else:
+        assert app.conf.broker_url.startswith("filesystem://")
+
+
+def test_same_key_returns_running_job():
+    a, created_a = job_create(kind="x", task_name="t", key="x:y:1")
+    b, created_b = job_create(kind="x", task_name="t", key="x:y:1")
+    assert created_a and not created_b and a.pk == b.pk
+
+
+def test_stale_running_job_is_shown_failed(admin_client):
+    job, _ = job_create(kind="checkin", task_name="t")
+    job_start(job_id=job.pk)
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timezone.timedelta(hours=2))
+    data = admin_client.get(f"/api/jobs/{job.pk}").json()
+    assert data["state"] == "failed" and data["error_code"] == "worker_lost" and "stopped responding" in data["error"]
+    assert jobs_fail_stale(stale_seconds=60) == 0
+
+
+def test_progress_is_throttled_and_clamped():
+    job, _ = job_create(kind="x", task_name="t")
+    job_start(job_id=job.pk)
+    p = ProgressReporter(job.pk)
+    p(0.5, "half")
+    p(0.9, "ignored: within a second")
+    job.refresh_from_db()
+    assert job.progress == 0.5 and job.message == "half"
+    p(7, "done", force=True)
+    job.refresh_from_db()
+    assert job.progress == 1.0
+
+
+def test_cancel(admin_client):
+    job, _ = job_create(kind="x", task_name="t")
+    r = admin_client.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    job.refresh_from_db()
+    assert job.state == "cancelled" and "cancelled" in r.content.decode()
+    assert job_start(job_id=job.pk) is None  # a cancelled job never starts
+    assert not job_cancel(job=job)
+
+
+def test_api_shape_and_visibility(client, django_user_model, admin_user):
+    owner = django_user_model.objects.create_user("o", password="x")
+    other = django_user_model.objects.create_user("p", password="x")
+    job, _ = job_create(kind="checkin", task_name="t", user=owner, params={"photo_id": 3})
+    client.force_login(owner)
+    data = client.get(f"/api/jobs/{job.pk}").json()
+    assert set(data) >= {"id", "kind", "state", "progress", "message", "error", "created_at", "started_at",
+                         "finished_at", "params", "result"}
+    client.force_login(other)
+    assert client.get(f"/api/jobs/{job.pk}").status_code == 404
+    assert client.get(f"/jobs/{job.pk}/").status_code == 404
+    client.force_login(admin_user)
+    assert client.get(f"/jobs/{job.pk}/").status_code == 200
+    assert "checkin" in client.get("/jobs/?kind=checkin").content.decode()
