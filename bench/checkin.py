@@ -259,7 +259,7 @@ def _child_env(var_dir: str, queue: str) -> dict:
     return env
 
 
-def bench_product(backend: str, repeats: int, warmup: int) -> dict:
+def bench_product(backend: str, repeats: int, warmup: int, poll_ms: float) -> dict:
     """Run one backend in a child process of this script; returns its JSON."""
     tag = f"{os.getpid()}-{backend}"
     queue = f"bench-checkin-{tag}"
@@ -280,7 +280,7 @@ def bench_product(backend: str, repeats: int, warmup: int) -> dict:
                 return {"error": f"PostgreSQL not reachable or database not created ({PG_ADMIN_URL}): {exc}"}
             env.update(DATABASE_URL=_pg_url(dbname), REDIS_URL=REDIS_URL)
         cmd = [sys.executable, str(Path(__file__).resolve()), "--product-child", backend,
-               "--repeats", str(repeats), "--warmup", str(warmup)]
+               "--repeats", str(repeats), "--warmup", str(warmup), "--poll-ms", str(poll_ms)]
         limit = ENROL_TIMEOUT_S + (repeats + warmup) * JOB_TIMEOUT_S + 120
         try:
             proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=limit)
@@ -367,7 +367,7 @@ def _wait_job(job_id: int, timeout: float, worker: subprocess.Popen, log_path: P
         time.sleep(sleep)
 
 
-def product_child(backend: str, repeats: int, warmup: int) -> int:
+def product_child(backend: str, repeats: int, warmup: int, poll_s: float = POLL_S) -> int:
     import django
 
     django.setup()
@@ -407,7 +407,7 @@ def product_child(backend: str, repeats: int, warmup: int) -> int:
             w0, t0 = time.time(), time.perf_counter()
             photo = checkin_create(upload=upload, source="upload")
             w1 = time.time()
-            state, w2 = _wait_job(photo.job_id, JOB_TIMEOUT_S, worker, log_path, POLL_S)
+            state, w2 = _wait_job(photo.job_id, JOB_TIMEOUT_S, worker, log_path, poll_s)
             t2 = time.perf_counter()
             job = Job.objects.get(pk=photo.job_id)
             faces = (job.result or {}).get("faces", [])
@@ -449,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15, help="timed runs of the pipeline and of each product path (default 15)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed check-ins before the timed ones (default 2)")
     parser.add_argument("--match-runs", type=int, default=50, help="timed runs of each matching figure (default 50)")
+    parser.add_argument("--poll-ms", type=float, default=POLL_S * 1e3, help="sleep between two reads of the Job row (default 2)")
     parser.add_argument("--backends", default="redis,embedded", help="product paths to run: redis, embedded or both (default)")
     parser.add_argument("--product-child", choices=("redis", "embedded"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -460,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(expected next to the repository, in ../shared).", file=sys.stderr)
         return 2
     if args.product_child:
-        return product_child(args.product_child, args.repeats, args.warmup)
+        return product_child(args.product_child, args.repeats, args.warmup, args.poll_ms / 1e3)
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     for b in backends:
@@ -480,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     for b in backends:
         print(f"measuring the product path on {b} (worker start, enrolment, {args.warmup}+{args.repeats} check-ins)...",
               file=sys.stderr, flush=True)
-        products[b] = bench_product(b, args.repeats, args.warmup)
+        products[b] = bench_product(b, args.repeats, args.warmup, args.poll_ms)
     print("measuring matching...", file=sys.stderr, flush=True)
     match = bench_matching(args.match_runs)
 
@@ -510,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_row("  submit (checkin_create: decode, store, rows, enqueue)", res["submit"]))
         print(_row("  pickup (broker delivery + job_start)", res["pickup"]))
         print(_row("  in worker (job_start -> job_succeed)", res["in_worker"]))
-        print(_row("  noticed (job_succeed -> poll sees it, 2 ms polls)", res["noticed"]))
+        print(_row(f"  noticed (job_succeed -> poll sees it, {args.poll_ms:g} ms polls)", res["noticed"]))
 
     for n in (10_000, 100_000):
         m = match[n]
