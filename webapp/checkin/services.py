@@ -50,7 +50,8 @@ def member_enroll(*, member: Member, photos: list, user=None) -> EnrolOutcome:
         outcome.job, _ = job_create(
             kind="enrol", task_name=ENROL_TASK, user=user,
             key=f"enrol:samples:{outcome.samples[0].pk}",
-            params={"member_id": member.pk, "sample_ids": [s.pk for s in outcome.samples]},
+            params={"member_id": member.pk, "sample_ids": [s.pk for s in outcome.samples],
+                    "refused": [{"file": n, "reason": r} for n, r in outcome.refused]},
         )
         FaceSample.objects.filter(pk__in=[s.pk for s in outcome.samples]).update(job=outcome.job)
     return outcome

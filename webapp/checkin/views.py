@@ -16,6 +16,7 @@ from webapp.checkin.forms import CheckInFilterForm, CheckInForm, EnrolForm, Memb
 from webapp.checkin.models import CheckInPhoto, FaceSample, Member
 from webapp.core.permissions import staff_required
 from webapp.core.views import json_error, page_error
+from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
 from webapp.jobs.services import QueueUnavailable
 
@@ -73,18 +74,20 @@ def member_detail(request, member_id: int):
         except ValidationError as err:
             form.add_error("photos", err)
         else:
-            for name, reason in outcome.refused:
-                messages.error(request, reason if name in reason else f"“{name}”: {reason}")
-            if outcome.samples:
+            if outcome.samples:  # refused files are listed from the job's params
                 messages.info(request, f"{len(outcome.samples)} photo(s) uploaded; looking for the face in each…")
                 return redirect(f"{request.path}?job={outcome.job.pk}")
+            for _name, reason in outcome.refused:
+                messages.error(request, reason)
             return redirect(request.path)
     samples = member.samples.select_related("job")
     job_id = request.GET.get("job")
+    last_enrol = Job.objects.filter(kind="enrol", params__member_id=member.pk).order_by("-id").first()
     return render(request, "checkin/member_detail.html", {
         "member": member, "form": form, "samples": samples, "job_id": job_id if (job_id or "").isdigit() else None,
         "pending": samples.filter(status=FaceSample.Status.PENDING).exists(),
-        "recent": member.checkins.all()[:10]})
+        "recent": member.checkins.all()[:10],
+        "last_refused": (last_enrol.params.get("refused") if last_enrol else None) or []})
 
 
 @staff_required
