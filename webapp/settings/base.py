@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "webapp.core",
     "webapp.jobs",
     "webapp.checkin",
+    "webapp.datasets",
+    "webapp.registry",
 ]
 
 MIDDLEWARE = [

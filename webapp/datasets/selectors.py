@@ -1,0 +1,30 @@
+"""Reads for datasets."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q
+
+from webapp.datasets.models import Dataset, DatasetImage
+
+FEW_PHOTOS = 10  # a class with fewer photos than this gets a warning
+
+
+def dataset_list(*, user, kind: str = ""):
+    qs = Dataset.objects.annotate(n_images=Count("images", filter=Q(images__status="ok")))
+    if not user.is_staff:
+        qs = qs.filter(Q(members=user) | Q(created_by=user)).distinct()
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("-created_at", "-id")
+
+
+def dataset_class_counts(*, dataset: Dataset) -> list[dict]:
+    """``[{class_id, name, count, few}]`` for readable photos, in label-map order."""
+    counts = dict(dataset.images.filter(status=DatasetImage.Status.OK).values("label").annotate(n=Count("id"))
+                  .values_list("label", "n"))
+    return [{"id": c.pk, "class_id": c.class_id, "name": c.name, "count": counts.get(c.pk, 0),
+             "few": counts.get(c.pk, 0) < FEW_PHOTOS} for c in dataset.classes.all()]
+
+
+def dataset_unreadable(*, dataset: Dataset):
+    return dataset.images.filter(status=DatasetImage.Status.UNREADABLE)

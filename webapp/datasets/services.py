@@ -1,0 +1,181 @@
+"""Writes for datasets: add photos (one by one, or a whole zip / folder,
+deduplicated by content), label maps, and the seeded stratified split."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from vision.errors import InvalidImageError
+from vision.images import image_to_jpeg_bytes, load_image, thumbnail
+from webapp.core.uploads import EXTENSIONS
+from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
+
+THUMB_SIDE = 256
+IGNORED_PARTS = ("__MACOSX",)
+
+
+@dataclass
+class AddReport:
+    """What happened to each file of an import, for the user."""
+
+    added: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # not imported at all (unsafe path, folder, …)
+
+    def as_dict(self) -> dict:
+        return {"added": self.added, "duplicates": self.duplicates,
+                "unreadable": [{"file": n, "reason": r} for n, r in self.unreadable],
+                "skipped": [{"file": n, "reason": r} for n, r in self.skipped]}
+
+
+def dataset_class_get_or_create(*, dataset: Dataset, name: str) -> DatasetClass:
+    """The label-map entry called ``name`` (stripped), created with the next id."""
+    name = name.strip()
+    if not name:
+        raise ValueError("A class name cannot be empty.")
+    existing = dataset.classes.filter(name=name).first()
+    if existing:
+        return existing
+    last = dataset.classes.order_by("-class_id").values_list("class_id", flat=True).first() or 0
+    return DatasetClass.objects.create(dataset=dataset, class_id=last + 1, name=name)
+
+
+def dataset_image_add(*, dataset: Dataset, name: str, data: bytes, label: DatasetClass | None = None,
+                      report: AddReport | None = None) -> DatasetImage | None:
+    """Store one photo. Unreadable bytes are kept as an ``unreadable`` row
+    with the reason (so the page can list them); the same content twice in
+    one dataset is stored once. Returns the row, or None for a duplicate."""
+    report = report or AddReport()
+    digest = hashlib.sha256(data).hexdigest()
+    if DatasetImage.objects.filter(dataset=dataset, sha256=digest).exists():
+        report.duplicates.append(name)
+        return None
+    row = DatasetImage(dataset=dataset, original_name=name[:500], sha256=digest, label=label)
+    try:
+        loaded = load_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+    except InvalidImageError as err:
+        row.status, row.error = DatasetImage.Status.UNREADABLE, err.message
+        row.save()
+        report.unreadable.append((name, err.message))
+        return row
+    stem = uuid.uuid4().hex
+    row.file = ContentFile(data, name=f"{stem}.{EXTENSIONS.get(loaded.format, 'img')}")
+    row.thumbnail = ContentFile(image_to_jpeg_bytes(thumbnail(loaded.pixels, THUMB_SIDE), quality=85), name=f"{stem}.jpg")
+    row.width, row.height, row.format = loaded.width, loaded.height, loaded.format
+    row.save()
+    report.added += 1
+    return row
+
+
+def _safe_parts(name: str) -> tuple[str, ...] | None:
+    """Path components of an archive member, or None if it could escape the
+    folder (absolute, drive letter, ``..``) — the "zip slip" of CVE-2018-1002200."""
+    name = name.replace("\\", "/")
+    p = PurePosixPath(name)
+    if p.is_absolute() or (p.parts and ":" in p.parts[0]) or ".." in p.parts:
+        return None
+    return tuple(part for part in p.parts if part not in ("", "."))
+
+
+def _entries_from_zip(path: Path) -> Iterable[tuple[str, tuple[str, ...] | None, Callable[[], bytes], int]]:
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            yield info.filename, _safe_parts(info.filename), (lambda i=info: zf.read(i)), info.file_size
+
+
+def _entries_from_folder(root: Path):
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            rel = p.relative_to(root).as_posix()
+            yield rel, tuple(PurePosixPath(rel).parts), p.read_bytes, p.stat().st_size
+
+
+def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool | None = None,
+                   progress: Callable[[float, str], None] | None = None) -> AddReport:
+    """Import a zip file or a folder into ``dataset``.
+
+    For a classification dataset each top-level folder is a class (a single
+    folder wrapping everything is looked through); files deeper inside a
+    class folder belong to it. Entries that could escape the folder, hidden
+    files, ``__MACOSX`` and files over the upload size limit are skipped and
+    reported; unreadable images are kept as ``unreadable`` rows.
+
+    Raises:
+        ValueError: ``source`` is neither a zip file nor a folder (sentence for the user).
+    """
+    if labels_from_folders is None:
+        labels_from_folders = dataset.kind == Dataset.Kind.CLASSIFICATION
+    source = Path(source)
+    if source.is_dir():
+        entries = list(_entries_from_folder(source))
+    elif zipfile.is_zipfile(source):
+        entries = list(_entries_from_zip(source))
+    else:
+        raise ValueError("This is not a zip file or a folder.")
+    report = AddReport()
+    wanted = []
+    for name, parts, read, size in entries:
+        if parts is None:
+            report.skipped.append((name, "The path points outside the archive's folder; skipped for safety."))
+        elif not parts or any(p.startswith(".") or p in IGNORED_PARTS for p in parts):
+            continue  # hidden files and macOS resource forks: silently ignored
+        elif size > settings.MAX_UPLOAD_BYTES:
+            report.skipped.append((name, f"Larger than the {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB limit."))
+        else:
+            wanted.append((name, parts, read))
+    # look through one folder that wraps everything ("flowers/daisy/1.jpg")
+    while wanted and all(len(p) > 2 for _, p, _ in wanted) and len({p[0] for _, p, _ in wanted}) == 1:
+        wanted = [(n, p[1:], r) for n, p, r in wanted]
+    if source.is_file():
+        with zipfile.ZipFile(source) as zf:  # re-open: the readers above closed with their generator
+            wanted = [(n, p, (lambda i=n: zf.read(i))) for n, p, _ in wanted]
+            _add_all(dataset, wanted, labels_from_folders, report, progress)
+    else:
+        _add_all(dataset, wanted, labels_from_folders, report, progress)
+    return report
+
+
+def _add_all(dataset, wanted, labels_from_folders, report, progress):
+    for i, (name, parts, read) in enumerate(wanted):
+        label = None
+        if labels_from_folders:
+            if len(parts) < 2:
+                report.skipped.append((name, "Not inside a class folder: put each class's photos in a folder named after it."))
+                continue
+            label = dataset_class_get_or_create(dataset=dataset, name=parts[0])
+        with transaction.atomic():
+            dataset_image_add(dataset=dataset, name=name, data=read(), label=label, report=report)
+        if progress:
+            progress((i + 1) / len(wanted), f"Imported {i + 1} of {len(wanted)} files")
+
+
+def dataset_split_assign(*, dataset: Dataset) -> dict:
+    """Assign every readable photo to train or validation: stratified by
+    label when the dataset is labelled, reproducible from ``split_seed``
+    (scikit-learn ``train_test_split``). Returns counts per split."""
+    from sklearn.model_selection import train_test_split
+
+    rows = list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id").values_list("id", "label_id"))
+    if len(rows) < 2:
+        raise ValueError("A split needs at least two readable photos.")
+    ids = [r[0] for r in rows]
+    labels = [r[1] for r in rows]
+    stratify = labels if all(labels) and min(labels.count(x) for x in set(labels)) >= 2 else None
+    train, val = train_test_split(ids, test_size=dataset.validation_fraction, random_state=dataset.split_seed,
+                                  stratify=stratify)
+    with transaction.atomic():
+        DatasetImage.objects.filter(pk__in=train).update(split=DatasetImage.Split.TRAIN)
+        DatasetImage.objects.filter(pk__in=val).update(split=DatasetImage.Split.VALIDATION)
+    return {"train": len(train), "val": len(val), "stratified": stratify is not None}
