@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from webapp.annotation.urls import api_urlpatterns as annotation_api
 from webapp.checkin.urls import api_urlpatterns as checkin_api
 from webapp.core import views as core
 from webapp.jobs.urls import api_urlpatterns as jobs_api
@@ -12,9 +13,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("jobs/", include("webapp.jobs.urls")),
-    path("api/", include((jobs_api + checkin_api, "api"))),
+    path("api/", include((jobs_api + checkin_api + annotation_api, "api"))),
     path("media/<path:path>", core.media, name="media"),
     path("healthz", core.healthz, name="healthz"),
+    path("", include("webapp.annotation.urls")),
     path("", include("webapp.checkin.urls")),
 ]
 handler500 = "webapp.core.views.server_error"

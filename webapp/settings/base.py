@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "webapp.checkin",
     "webapp.datasets",
     "webapp.registry",
+    "webapp.annotation",
 ]
 
 MIDDLEWARE = [

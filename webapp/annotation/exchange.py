@@ -1,0 +1,363 @@
+"""Import and export of a detection dataset's boxes (the one place that
+converts between rows and ``vision.detection_io`` types).
+
+Export writes one zip, streaming: each photo is read, written and dropped
+before the next, and TFRecord shards are written as the photos pass, so a
+dataset much larger than memory exports fine. Layout::
+
+    annotations.csv        filename,xmin,ymin,xmax,ymax,class (filenames relative to images/)
+    label_map.pbtxt
+    coco/instances.json
+    voc/Annotations/*.xml
+    tfrecords/train.record-0000i-of-0000N, tfrecords/val.record-...
+    images/<filename>
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from vision.detection_io import ImageAnnotation, LabeledBox, ParseResult, Problem
+from vision.detection_io.coco import coco_json_build, coco_json_read
+from vision.detection_io.csv_format import annotations_csv_read, annotations_csv_write
+from vision.detection_io.label_map import label_map_parse, label_map_pbtxt
+from vision.detection_io.voc import voc_xml_bytes, voc_xml_read
+from webapp.annotation.models import Box, ImageState
+from webapp.annotation.services import class_name_clean
+from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
+from webapp.datasets.services import dataset_split_assign
+
+MAX_ANNOTATION_FILE_BYTES = 50 * 1024 * 1024
+
+
+# ----- names -----
+def _export_names(images: list[DatasetImage]) -> dict[int, str]:
+    """A safe, unique relative file name per photo for the export: the
+    uploaded path with unsafe parts dropped; ``<id>_`` prefixed on clashes."""
+    names = {}
+    for img in images:
+        parts = [p for p in PurePosixPath(img.original_name.replace("\\", "/")).parts
+                 if p not in ("", ".", "..", "/") and ":" not in p]
+        name = "/".join(parts) or f"photo_{img.pk}"
+        names[img.pk] = name
+    clashes = {n for n, k in Counter(names.values()).items() if k > 1}
+    for pk, n in names.items():
+        if n in clashes:
+            p = PurePosixPath(n)
+            names[pk] = str(p.with_name(f"{pk}_{p.name}"))
+    return names
+
+
+def _name_index(images: Iterable[DatasetImage]) -> dict[str, DatasetImage]:
+    """Every path suffix of every photo's name (``a/b/c.jpg``, ``b/c.jpg``,
+    ``c.jpg``) -> that photo, leaving out suffixes shared by two photos. An
+    annotation file written elsewhere matches whether or not it kept the folders."""
+    seen: dict[str, DatasetImage | None] = {}
+    for img in images:
+        parts = PurePosixPath(img.original_name.replace("\\", "/")).parts
+        for i in range(len(parts)):
+            key = "/".join(parts[i:])
+            seen[key] = None if (key in seen and seen[key] is not None and seen[key].pk != img.pk) else img
+    return {k: v for k, v in seen.items() if v is not None}
+
+
+# ----- import -----
+@dataclass
+class ImportReport:
+    """Outcome of an import, for the page and the command line."""
+
+    imported: bool = False
+    boxes: int = 0
+    photos: int = 0
+    new_classes: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self):
+        return [p for p in self.problems if p.fatal]
+
+    @property
+    def notices(self):
+        return [p for p in self.problems if not p.fatal]
+
+    def as_dict(self) -> dict:
+        return {"imported": self.imported, "boxes": self.boxes, "photos": self.photos, "new_classes": self.new_classes,
+                "errors": [str(p) for p in self.errors], "notices": [str(p) for p in self.notices]}
+
+
+def _read_upload(name: str, data: bytes, sizes, classes) -> ParseResult | None:
+    low = name.lower()
+    if low.endswith(".csv"):
+        return annotations_csv_read(data, sizes=sizes, classes=classes)
+    if low.endswith(".json"):
+        return coco_json_read(data, sizes=sizes, classes=classes)
+    return None
+
+
+def annotations_import(*, dataset: Dataset, files: list[tuple[str, bytes]], user=None, add_classes: bool = False,
+                       replace: bool = False) -> ImportReport:
+    """Import boxes from ``annotations.csv``, COCO ``.json``, Pascal VOC
+    ``.xml`` files (or a zip of them), with an optional ``label_map.pbtxt``.
+
+    All or nothing: when any line or object is refused (unknown photo or
+    class, non-numeric, empty or wholly outside box, unreadable file) nothing
+    is stored and the report lists every problem; boxes partly outside a
+    photo are clipped and reported. Photos are matched by name, with or
+    without their folders.
+
+    Args:
+        files: ``(file name, bytes)``; the name only chooses the reader.
+        add_classes: add unknown class names to the label map instead of refusing them.
+        replace: delete the existing boxes of the photos the files mention first.
+    """
+    report = ImportReport()
+    files = list(_expand_zips(files, report))
+    images = list(dataset.images.filter(status=DatasetImage.Status.OK))
+    index = _name_index(images)
+    sizes = {k: (img.width, img.height) for k, img in index.items()}
+    existing = {c.name: c for c in dataset.classes.all()}
+    wanted_ids: dict[str, int] = {}
+    for name, data in files:
+        if name.lower().endswith(".pbtxt"):
+            try:
+                entries = label_map_parse(data.decode("utf-8-sig"))
+            except (ValueError, UnicodeDecodeError) as err:
+                report.problems.append(Problem(name, str(err)))
+                continue
+            taken = {c.class_id: c.name for c in existing.values()}
+            for cid, cname in entries:
+                try:
+                    cname = class_name_clean(cname)
+                except ValidationError as err:
+                    report.problems.append(Problem(name, f"{cname[:50]!r}: {' '.join(err.messages)}"))
+                    continue
+                if cname in existing and existing[cname].class_id != cid:
+                    report.problems.append(Problem(name, f"Class “{cname}” has id {existing[cname].class_id} in this "
+                                                         f"dataset but {cid} in the file."))
+                elif cname not in existing and taken.get(cid, cname) != cname:
+                    report.problems.append(Problem(name, f"Id {cid} is already “{taken[cid]}” in this dataset."))
+                else:
+                    wanted_ids[cname] = cid
+    classes = None if add_classes else set(existing) | set(wanted_ids)
+    results: list[ParseResult] = []
+    xml_files = [(n, d) for n, d in files if n.lower().endswith(".xml")]
+    if xml_files:
+        results.append(voc_xml_read(xml_files, sizes=sizes, classes=classes))
+    for name, data in files:
+        low = name.lower()
+        if low.endswith((".xml", ".pbtxt")):
+            continue
+        r = _read_upload(name, data, sizes, classes)
+        if r is None:
+            report.problems.append(Problem(name, "Not an annotation file this platform reads "
+                                                 "(annotations.csv, COCO .json, Pascal VOC .xml, label_map.pbtxt)."))
+            continue
+        results.append(ParseResult(r.images, tuple(Problem(f"{name}, {p.where}", p.message, p.fatal) for p in r.problems)))
+    for r in results:
+        report.problems.extend(r.problems)
+    new_names = []
+    for r in results:
+        for img in r.images:
+            for b in img.boxes:
+                try:
+                    cname = class_name_clean(b.label)
+                except ValidationError as err:
+                    report.problems.append(Problem(img.filename, f"Class {b.label[:50]!r}: {' '.join(err.messages)}"))
+                    continue
+                if cname not in existing and cname not in new_names:
+                    new_names.append(cname)
+    if not files:
+        report.problems.append(Problem("upload", "No file was given."))
+    if report.errors:
+        return report
+    with transaction.atomic():
+        last = max([c.class_id for c in existing.values()] + list(wanted_ids.values()) + [0])
+        for cname, cid in wanted_ids.items():
+            if cname not in existing:
+                existing[cname] = DatasetClass.objects.create(dataset=dataset, class_id=cid, name=cname)
+                report.new_classes.append(cname)
+        for cname in new_names:
+            if cname not in existing:
+                last += 1
+                existing[cname] = DatasetClass.objects.create(dataset=dataset, class_id=last, name=cname)
+                report.new_classes.append(cname)
+        touched = {}
+        rows = []
+        for r in results:
+            for ia in r.images:
+                img = index[ia.filename]
+                touched[img.pk] = img
+                for b in ia.boxes:
+                    x0, y0, x1, y1 = (round(v, 2) for v in b.box)
+                    rows.append(Box(image=img, label=existing[b.label.strip()], xmin=x0, ymin=y0, xmax=x1, ymax=y1,
+                                    created_by=user, updated_by=user))
+        if replace:
+            Box.objects.filter(image_id__in=list(touched)).delete()
+        Box.objects.bulk_create(rows, batch_size=500)
+        ImageState.objects.filter(image_id__in={b.image_id for b in rows}, no_objects=True).update(no_objects=False)
+    report.imported, report.boxes, report.photos = True, len(rows), len(touched)
+    return report
+
+
+def _expand_zips(files, report):
+    for name, data in files:
+        if not name.lower().endswith(".zip"):
+            yield name, data
+            continue
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile:
+            report.problems.append(Problem(name, "Not a readable zip file."))
+            continue
+        with zf:
+            for info in zf.infolist():
+                inner = info.filename.replace("\\", "/")
+                parts = PurePosixPath(inner).parts
+                if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                    continue
+                if inner.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+                    report.problems.append(Problem(f"{name}: {inner[:200]}", "The path points outside the archive's "
+                                                                             "folder; refused for safety.", fatal=False))
+                    continue
+                if not inner.lower().endswith((".csv", ".json", ".xml", ".pbtxt")):
+                    continue  # photos and notes inside an annotation zip are ignored
+                if info.file_size > MAX_ANNOTATION_FILE_BYTES:
+                    report.problems.append(Problem(f"{name}: {inner}", "Too large for an annotation file."))
+                    continue
+                yield f"{name}: {inner}", zf.read(info)
+
+
+# ----- export -----
+def dataset_annotations(*, dataset: Dataset, images: list[DatasetImage] | None = None,
+                        names: dict[int, str] | None = None, accepted_only: bool = True) -> list[ImageAnnotation]:
+    """Every readable photo of the dataset with its boxes, as vision types
+    (machine boxes nobody accepted are left out unless ``accepted_only`` is False)."""
+    images = images if images is not None else list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id"))
+    names = names or _export_names(images)
+    boxes: dict[int, list[LabeledBox]] = {}
+    qs = Box.objects.filter(image__in=[i.pk for i in images]).select_related("label").order_by("image_id", "id")
+    if accepted_only:
+        qs = qs.filter(accepted=True)
+    for b in qs:
+        boxes.setdefault(b.image_id, []).append(LabeledBox(b.xyxy, b.label.name))
+    return [ImageAnnotation(names[i.pk], i.width, i.height, tuple(boxes.get(i.pk, ()))) for i in images]
+
+
+def annotations_csv_stream(*, dataset: Dataset):
+    """``annotations.csv`` for a download, produced photo batch by photo batch (an iterator of strings)."""
+    from vision.detection_io.csv_format import HEADER, annotations_csv_text
+
+    images = list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id"))
+    names = _export_names(images)
+    yield ",".join(HEADER) + "\r\n"
+    for i in range(0, len(images), 200):
+        chunk = dataset_annotations(dataset=dataset, images=images[i:i + 200], names=names)
+        yield annotations_csv_text(chunk).split("\r\n", 1)[1]
+
+
+def dataset_label_map(*, dataset: Dataset) -> str:
+    return label_map_pbtxt((c.class_id, c.name) for c in dataset.classes.all())
+
+
+class NothingToExport(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+def dataset_export_zip(*, dataset: Dataset, path: Path, num_shards: int = 10, tfrecords: bool = True,
+                       progress: Callable[[float, str], None] | None = None) -> dict:
+    """Write the export zip to ``path`` (see the module docstring).
+
+    Photos are assigned to train/validation first if they were not (seeded,
+    ``Dataset.validation_fraction``, 30 % by default, as in the seed).
+
+    Returns:
+        ``{photos, boxes, classes, train, val, shards}``.
+
+    Raises:
+        NothingToExport: the dataset has no (accepted) box yet.
+    """
+    from vision.detection_io.photos import photo_for_export
+
+    images = list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id"))
+    n_boxes = Box.objects.filter(image__dataset=dataset, accepted=True).count()
+    if not n_boxes:
+        raise NothingToExport("This dataset has no boxes yet, so there is nothing to export: draw or import boxes first "
+                              "(machine boxes count once accepted).")
+    if len(images) >= 2 and any(not i.split for i in images):
+        dataset_split_assign(dataset=dataset)
+        images = list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id"))
+    names = _export_names(images)
+    class_ids = {c.name: c.class_id for c in dataset.classes.all()}
+    done = [0]
+    total = len(images)
+    out_annotations: dict[int, ImageAnnotation] = {}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf, \
+            tempfile.TemporaryDirectory(prefix="export-") as tmp:
+
+        def photos(split_images):
+            for img in split_images:
+                ann = dataset_annotations(dataset=dataset, images=[img], names=names)[0]
+                with img.file.open("rb") as fh:
+                    data = fh.read()
+                encoded, fmt = photo_for_export(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+                del data
+                name = ann.filename
+                if fmt == "jpeg" and not name.lower().endswith((".jpg", ".jpeg")):
+                    name = str(PurePosixPath(name).with_suffix(".jpg"))
+                    ann = ImageAnnotation(name, ann.width, ann.height, ann.boxes)
+                zf.writestr(zipfile.ZipInfo(f"images/{name}", date_time=(2020, 1, 1, 0, 0, 0)), encoded,
+                            compress_type=zipfile.ZIP_STORED)
+                out_annotations[img.pk] = ann
+                done[0] += 1
+                if progress:
+                    progress(0.95 * done[0] / total, f"Exported {done[0]} of {total} photos")
+                yield img, ann, encoded, fmt
+
+        shards = []
+        splits = [("train", [i for i in images if i.split != DatasetImage.Split.VALIDATION]),
+                  ("val", [i for i in images if i.split == DatasetImage.Split.VALIDATION])]
+        for split, split_images in splits:
+            if tfrecords:
+                from vision.detection_io.tfrecord import tf_example_bytes, tfrecords_write
+
+                examples = (tf_example_bytes(encoded=enc, image_format=fmt, filename=ann.filename,
+                                             source_id=str(img.pk), width=ann.width, height=ann.height,
+                                             boxes=[b.box for b in ann.boxes], labels=[b.label for b in ann.boxes],
+                                             label_ids=[class_ids[b.label] for b in ann.boxes])
+                            for img, ann, enc, fmt in photos(split_images))
+                paths, _ = tfrecords_write(examples, prefix=Path(tmp) / f"{split}.record", num_shards=num_shards)
+                for p in paths:
+                    zf.write(p, f"tfrecords/{p.name}")
+                    p.unlink()
+                    shards.append(f"tfrecords/{p.name}")
+            else:
+                for _ in photos(split_images):
+                    pass
+        ordered = [out_annotations[i.pk] for i in images]
+        with zf.open("annotations.csv", "w") as fh, io.TextIOWrapper(fh, encoding="utf-8", newline="") as text:
+            annotations_csv_write(ordered, text)
+        zf.writestr("label_map.pbtxt", dataset_label_map(dataset=dataset))
+        classes = [(c.class_id, c.name) for c in dataset.classes.all()]
+        zf.writestr("coco/instances.json", json.dumps(coco_json_build(ordered, classes), ensure_ascii=False))
+        stems = Counter()
+        for ann in ordered:
+            stem = PurePosixPath(ann.filename).stem
+            stems[stem] += 1
+            xml_name = stem if stems[stem] == 1 else f"{stem}_{stems[stem]}"
+            zf.writestr(f"voc/Annotations/{xml_name}.xml", voc_xml_bytes(ann))
+    n_val = sum(1 for i in images if i.split == DatasetImage.Split.VALIDATION)
+    return {"photos": total, "boxes": n_boxes, "classes": len(class_ids), "train": total - n_val, "val": n_val,
+            "shards": shards}

@@ -1,0 +1,66 @@
+from django import forms
+
+from vision.detectors import DETECTORS
+from webapp.checkin.forms import MultipleFileInput
+
+DETECTOR_CHOICES = [(k, v[1]) for k, v in DETECTORS.items()]
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django docs, "Uploading multiple files")."""
+
+    def __init__(self, *args, accept: str = "", **kwargs):
+        attrs = {"multiple": True, **({"accept": accept} if accept else {})}
+        kwargs.setdefault("widget", MultipleFileInput(attrs=attrs))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = [d for d in (data if isinstance(data, (list, tuple)) else [data]) if d]
+        if not files and self.required:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        return files
+
+
+class DatasetCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    classes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                              help_text="One class per line (its label-map id follows the order: 1, 2, 3…). "
+                                        "Any letters, spaces, commas and quotes are fine.")
+
+    def clean_classes(self):
+        return [line.strip() for line in self.cleaned_data["classes"].splitlines() if line.strip()]
+
+
+class ClassAddForm(forms.Form):
+    name = forms.CharField(max_length=200, label="New class")
+
+
+class AnnotatorAddForm(forms.Form):
+    username = forms.CharField(max_length=150, label="Assign annotator (user name)")
+
+
+class PhotosForm(forms.Form):
+    photos = MultipleFileField(label="Photos", accept="image/*", required=False)
+    archive = forms.FileField(label="…or a zip of photos", required=False,
+                              widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}))
+
+
+class ImportForm(forms.Form):
+    files = MultipleFileField(label="Annotation files",
+                              help_text="annotations.csv, COCO .json, Pascal VOC .xml files (or a zip of them), "
+                                        "optionally label_map.pbtxt.")
+    add_classes = forms.BooleanField(required=False, label="Add unknown classes to the label map")
+    replace = forms.BooleanField(required=False, label="Replace the boxes of the photos these files mention")
+
+
+class PreannotateForm(forms.Form):
+    detector = forms.ChoiceField(choices=DETECTOR_CHOICES)
+    min_score = forms.FloatField(initial=0.0, label="Minimum score",
+                                 help_text="Detections scoring lower are dropped (higher: fewer, surer boxes).")
+    skip_annotated = forms.BooleanField(required=False, initial=True, label="Skip photos already annotated")
+
+
+class DetectForm(forms.Form):
+    photo = forms.FileField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+    detector = forms.ChoiceField(choices=DETECTOR_CHOICES)

@@ -1,0 +1,72 @@
+"""Worker-side work for annotation jobs: run a pretrained detector on a photo
+or over a dataset. Only the worker calls these (they load dlib/OpenCV models
+through ``vision.detectors``)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from django.conf import settings
+from django.db import transaction
+
+from vision.detectors import DETECTORS, detect_objects
+from vision.images import load_image
+from webapp.annotation.models import Box, DetectPhoto, ImageState
+from webapp.datasets.models import Dataset, DatasetImage
+from webapp.datasets.services import dataset_class_get_or_create
+
+
+def photo_detect(*, photo: DetectPhoto) -> dict:
+    """Boxes of the chosen detector on a Detect-page photo.
+
+    Returns:
+        ``{detector, label, width, height, boxes: [{box, label, score}]}``.
+    """
+    with photo.file.open("rb") as fh:
+        img = load_image(fh.read(), max_pixels=settings.MAX_IMAGE_PIXELS)
+    found = detect_objects(img.pixels, detector=photo.detector)
+    return {"detector": photo.detector, "label": DETECTORS[photo.detector][0], "width": img.width, "height": img.height,
+            "boxes": [{"box": [round(v, 1) for v in d.box], "label": d.label, "score": round(d.score, 4)} for d in found]}
+
+
+def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | None = None,
+                        skip_annotated: bool = True, user=None,
+                        progress: Callable[[float, str], None] | None = None) -> dict:
+    """Propose machine boxes on every readable photo (``accepted=False``
+    until an annotator accepts or corrects each).
+
+    Idempotent: the unaccepted machine boxes of the same detector on a photo
+    are replaced. Photos already annotated (an accepted box, or "no objects")
+    are skipped when ``skip_annotated``.
+
+    Returns:
+        ``{photos, boxes, skipped, detector}``.
+    """
+    if detector not in DETECTORS:
+        raise ValueError(f"Unknown detector {detector!r}")
+    label = dataset_class_get_or_create(dataset=dataset, name=DETECTORS[detector][0])
+    images = list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id"))
+    done_ids = set()
+    if skip_annotated:
+        done_ids = set(Box.objects.filter(image__dataset=dataset, accepted=True).values_list("image_id", flat=True))
+        done_ids |= set(ImageState.objects.filter(image__dataset=dataset, no_objects=True).values_list("image_id", flat=True))
+    n_boxes = n_photos = skipped = 0
+    for i, img in enumerate(images):
+        if img.pk in done_ids:
+            skipped += 1
+            continue
+        with img.file.open("rb") as fh:
+            pixels = load_image(fh.read(), max_pixels=settings.MAX_IMAGE_PIXELS).pixels
+        found = detect_objects(pixels, detector=detector, min_score=min_score)
+        with transaction.atomic():
+            Box.objects.filter(image=img, source=Box.Source.MACHINE, detector=detector, accepted=False).delete()
+            Box.objects.bulk_create([
+                Box(image=img, label=label, xmin=round(d.box[0], 2), ymin=round(d.box[1], 2), xmax=round(d.box[2], 2),
+                    ymax=round(d.box[3], 2), source=Box.Source.MACHINE, detector=detector, score=d.score,
+                    accepted=False, created_by=user, updated_by=user)
+                for d in found if d.box[2] - d.box[0] >= 0.01 and d.box[3] - d.box[1] >= 0.01])
+        n_boxes += len(found)
+        n_photos += 1
+        if progress:
+            progress((i + 1) / len(images), f"Detected on {i + 1} of {len(images)} photos")
+    return {"photos": n_photos, "boxes": n_boxes, "skipped": skipped, "detector": detector}

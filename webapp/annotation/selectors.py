@@ -1,0 +1,112 @@
+"""Reads for annotation: which datasets a user may annotate, progress,
+neighbours of a photo, and the JSON shapes of the annotation API."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404
+from django.urls import reverse
+
+from webapp.annotation.models import Box, ImageState
+from webapp.datasets.models import Dataset, DatasetImage
+from webapp.datasets.selectors import dataset_list
+
+
+def can_manage(user) -> bool:
+    """Staff create datasets, upload photos, import, export and pre-annotate."""
+    return bool(user.is_staff)
+
+
+def annotation_datasets(*, user):
+    """Detection datasets ``user`` may annotate (staff: all; others: those
+    they are assigned to), with ``n_images``."""
+    return dataset_list(user=user, kind=Dataset.Kind.DETECTION)
+
+
+def annotation_dataset_get(*, user, dataset_id: int) -> Dataset:
+    """The dataset if ``user`` may annotate it; 404 otherwise (its existence is not revealed)."""
+    ds = annotation_datasets(user=user).filter(pk=dataset_id).first()
+    if ds is None:
+        raise Http404("No such dataset")
+    return ds
+
+
+def readable_images(dataset: Dataset):
+    """Readable photos of a dataset, with ``is_annotated`` (an accepted box
+    or marked "no objects"), ``n_boxes`` and ``n_pending`` (machine boxes
+    not yet accepted)."""
+    accepted = Box.objects.filter(image=OuterRef("pk"), accepted=True)
+    no_obj = ImageState.objects.filter(image=OuterRef("pk"), no_objects=True)
+    return (dataset.images.filter(status=DatasetImage.Status.OK)
+            .annotate(is_annotated=Exists(accepted) | Exists(no_obj), is_no_objects=Exists(no_obj),
+                      n_boxes=Count("boxes", distinct=True),
+                      n_pending=Count("boxes", filter=Q(boxes__accepted=False), distinct=True))
+            .order_by("id"))
+
+
+def dataset_progress(*, dataset: Dataset) -> dict:
+    """``{annotated, total, boxes, pending}`` for the dataset's readable photos."""
+    qs = readable_images(dataset)
+    total = qs.count()
+    annotated = qs.filter(is_annotated=True).count()
+    boxes = Box.objects.filter(image__dataset=dataset)
+    return {"annotated": annotated, "total": total, "boxes": boxes.filter(accepted=True).count(),
+            "pending": boxes.filter(accepted=False).count()}
+
+
+def annotation_image_get(*, dataset: Dataset, image_id: int) -> DatasetImage:
+    img = dataset.images.filter(pk=image_id, status=DatasetImage.Status.OK).first()
+    if img is None:
+        raise Http404("No such photo")
+    return img
+
+
+def image_neighbours(*, dataset: Dataset, image: DatasetImage) -> dict:
+    """Ids of the previous and next photo and of the next photo still to
+    annotate (after this one, wrapping round; None when all are done)."""
+    qs = readable_images(dataset)
+    prev_id = qs.filter(pk__lt=image.pk).order_by("-id").values_list("id", flat=True).first()
+    next_id = qs.filter(pk__gt=image.pk).values_list("id", flat=True).first()
+    todo = qs.filter(is_annotated=False).exclude(pk=image.pk)
+    nxt = todo.filter(pk__gt=image.pk).values_list("id", flat=True).first() or todo.values_list("id", flat=True).first()
+    index = qs.filter(pk__lt=image.pk).count() + 1
+    return {"prev_id": prev_id, "next_id": next_id, "next_unannotated_id": nxt, "index": index}
+
+
+def first_unannotated(*, dataset: Dataset) -> int | None:
+    qs = readable_images(dataset)
+    return qs.filter(is_annotated=False).values_list("id", flat=True).first() or qs.values_list("id", flat=True).first()
+
+
+def _iso(t):
+    return t.isoformat() if t else None
+
+
+def box_to_dict(box: Box) -> dict:
+    """The JSON shape of a box in the annotation API."""
+    return {
+        "id": box.pk, "class_id": box.label_id, "class_name": box.label.name, "label_map_id": box.label.class_id,
+        "xmin": box.xmin, "ymin": box.ymin, "xmax": box.xmax, "ymax": box.ymax,
+        "source": box.source, "detector": box.detector, "score": box.score, "accepted": box.accepted,
+        "revision": box.revision,
+        "created_by": box.created_by.get_username() if box.created_by else None, "created_at": _iso(box.created_at),
+        "updated_by": box.updated_by.get_username() if box.updated_by else None, "updated_at": _iso(box.updated_at),
+    }
+
+
+def image_payload(*, dataset: Dataset, image: DatasetImage) -> dict:
+    """Everything the annotation screen needs for one photo."""
+    state = ImageState.objects.filter(image=image).first()
+    boxes = image.boxes.select_related("label", "created_by", "updated_by").order_by("id")
+    nb = image_neighbours(dataset=dataset, image=image)
+    url = lambda i: reverse("annotation:annotate", args=[dataset.pk, i]) if i else None  # noqa: E731
+    return {
+        "image": {"id": image.pk, "name": image.original_name, "width": image.width, "height": image.height,
+                  "url": image.file.url if image.file else None,
+                  "no_objects": bool(state and state.no_objects), **nb,
+                  "prev_url": url(nb["prev_id"]), "next_url": url(nb["next_id"]),
+                  "next_unannotated_url": url(nb["next_unannotated_id"])},
+        "boxes": [box_to_dict(b) for b in boxes],
+        "classes": [{"id": c.pk, "label_map_id": c.class_id, "name": c.name} for c in dataset.classes.all()],
+        "progress": dataset_progress(dataset=dataset),
+    }

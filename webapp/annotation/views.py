@@ -1,0 +1,368 @@
+"""Pages and JSON API of the annotation screen, detection datasets and the
+Detect page. Writes go through ``services``/``exchange``, reads through
+``selectors``; long work becomes a Job (``jobs``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zipfile
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_http_methods, require_POST
+
+from webapp.annotation import exchange, jobs, selectors, services
+from webapp.annotation.forms import (AnnotatorAddForm, ClassAddForm, DatasetCreateForm, DetectForm, ImportForm,
+                                     PhotosForm, PreannotateForm)
+from webapp.annotation.models import Box, DetectPhoto
+from webapp.core.uploads import image_upload_check, stored_file
+from webapp.core.views import json_error, page_error
+from webapp.jobs.models import Job
+from webapp.jobs.selectors import job_to_dict
+from webapp.jobs.services import QueueUnavailable
+
+
+MAX_ZIP_BYTES = int(getattr(settings, "MAX_ZIP_BYTES", 2 * 10**9))
+
+
+def _manager(request):
+    if not selectors.can_manage(request.user):
+        raise PermissionDenied("Only staff can manage detection datasets.")
+
+
+# ----- datasets -----
+def dataset_list(request):
+    form = DatasetCreateForm(request.POST or None)
+    if request.method == "POST":
+        _manager(request)
+        if form.is_valid():
+            try:
+                ds = services.detection_dataset_create(user=request.user, **form.cleaned_data)
+            except ValidationError as err:
+                form.add_error("classes", err)
+            else:
+                messages.success(request, f"Dataset “{ds}” created. Add photos next.")
+                return redirect("annotation:dataset", dataset_id=ds.pk)
+    rows = [(ds, selectors.dataset_progress(dataset=ds)) for ds in selectors.annotation_datasets(user=request.user)]
+    return render(request, "annotation/dataset_list.html",
+                  {"rows": rows, "form": form, "can_manage": selectors.can_manage(request.user)},
+                  status=400 if request.method == "POST" else 200)
+
+
+def dataset_detail(request, dataset_id: int):
+    ds = selectors.annotation_dataset_get(user=request.user, dataset_id=dataset_id)
+    images = selectors.readable_images(ds)
+    page = Paginator(images, 48).get_page(request.GET.get("page"))
+    manage = selectors.can_manage(request.user)
+    last = lambda kind: Job.objects.filter(kind=kind, params__dataset_id=ds.pk).order_by("-id").first()  # noqa: E731
+    import_report = request.session.pop(f"import-report-{ds.pk}", None)
+    return render(request, "annotation/dataset_detail.html", {
+        "ds": ds, "page": page, "progress": selectors.dataset_progress(dataset=ds), "can_manage": manage,
+        "classes": ds.classes.all(), "unreadable": ds.images.filter(status="unreadable")[:50],
+        "members": ds.members.all(), "class_form": ClassAddForm(), "member_form": AnnotatorAddForm(),
+        "photos_form": PhotosForm(), "import_form": ImportForm(), "preannotate_form": PreannotateForm(),
+        "export_job": last(jobs.EXPORT) if manage else None, "preannotate_job": last(jobs.PREANNOTATE) if manage else None,
+        "photos_job": last(jobs.IMPORT_PHOTOS) if manage else None, "import_report": import_report,
+        "first_todo": selectors.first_unannotated(dataset=ds)})
+
+
+def _managed_dataset(request, dataset_id):
+    _manager(request)
+    return selectors.annotation_dataset_get(user=request.user, dataset_id=dataset_id)
+
+
+@require_POST
+def class_add(request, dataset_id: int):
+    ds = _managed_dataset(request, dataset_id)
+    form = ClassAddForm(request.POST)
+    if form.is_valid():
+        try:
+            c = services.detection_class_add(dataset=ds, name=form.cleaned_data["name"])
+            messages.success(request, f"Class {c.class_id}: “{c.name}”.")
+        except ValidationError as err:
+            messages.error(request, " ".join(err.messages))
+    else:
+        messages.error(request, "Type a class name.")
+    return redirect("annotation:dataset", dataset_id=ds.pk)
+
+
+@require_POST
+def annotator_add(request, dataset_id: int):
+    ds = _managed_dataset(request, dataset_id)
+    form = AnnotatorAddForm(request.POST)
+    if form.is_valid():
+        try:
+            user = services.dataset_annotator_add(dataset=ds, username=form.cleaned_data["username"])
+            messages.success(request, f"{user.get_username()} can now annotate this dataset.")
+        except ValidationError as err:
+            messages.error(request, " ".join(err.messages))
+    return redirect("annotation:dataset", dataset_id=ds.pk)
+
+
+@require_POST
+def photos_add(request, dataset_id: int):
+    ds = _managed_dataset(request, dataset_id)
+    form = PhotosForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "The upload could not be read; please try again.")
+        return redirect("annotation:dataset", dataset_id=ds.pk)
+    archive = form.cleaned_data.get("archive")
+    if archive:
+        if archive.size > MAX_ZIP_BYTES:
+            messages.error(request, f"The zip file is larger than {MAX_ZIP_BYTES / 1e9:.0f} GB; split it in parts.")
+            return redirect("annotation:dataset", dataset_id=ds.pk)
+        rel = f"uploads/tmp/{uuid.uuid4().hex}.zip"
+        path = Path(settings.MEDIA_ROOT) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            for chunk in archive.chunks():
+                fh.write(chunk)
+        if not zipfile.is_zipfile(path):
+            path.unlink(missing_ok=True)
+            messages.error(request, f"“{archive.name[:120]}” is not a zip file.")
+            return redirect("annotation:dataset", dataset_id=ds.pk)
+        try:
+            jobs.import_photos_enqueue(dataset=ds, user=request.user, zip_name=rel, display_name=archive.name[:200])
+        except QueueUnavailable as err:
+            path.unlink(missing_ok=True)
+            return page_error(request, err)
+        messages.info(request, "The zip is being imported; follow the progress below.")
+    photos = form.cleaned_data.get("photos") or []
+    if photos:
+        report = services.dataset_photos_add(dataset=ds, files=photos)
+        messages.success(request, f"{report.added} photo(s) added.")
+        for name in report.duplicates:
+            messages.warning(request, f"“{name}” is already in this dataset (same content); not added twice.")
+        for name, reason in report.unreadable + report.skipped:
+            messages.error(request, f"“{name}”: {reason}")
+    if not photos and not archive:
+        messages.error(request, "Choose photos or a zip file.")
+    return redirect("annotation:dataset", dataset_id=ds.pk)
+
+
+@require_POST
+def annotations_import(request, dataset_id: int):
+    ds = _managed_dataset(request, dataset_id)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose the annotation files to import.")
+        return redirect("annotation:dataset", dataset_id=ds.pk)
+    files = []
+    for f in form.cleaned_data["files"]:
+        if f.size > exchange.MAX_ANNOTATION_FILE_BYTES:
+            messages.error(request, f"“{f.name[:120]}” is larger than {exchange.MAX_ANNOTATION_FILE_BYTES // 2**20} MB.")
+            return redirect("annotation:dataset", dataset_id=ds.pk)
+        files.append((f.name.replace("\\", "/").rsplit("/", 1)[-1][:200], f.read()))
+    report = exchange.annotations_import(dataset=ds, files=files, user=request.user,
+                                         add_classes=form.cleaned_data["add_classes"], replace=form.cleaned_data["replace"])
+    d = report.as_dict()
+    d["errors"], d["notices"] = d["errors"][:200], d["notices"][:200]
+    request.session[f"import-report-{ds.pk}"] = d
+    if report.imported:
+        messages.success(request, f"Imported {report.boxes} boxes on {report.photos} photos.")
+    else:
+        messages.error(request, f"Nothing was imported: {len(report.errors)} problem(s) must be fixed first (listed below).")
+    return redirect("annotation:dataset", dataset_id=ds.pk)
+
+
+@require_POST
+def export_start(request, dataset_id: int):
+    ds = _managed_dataset(request, dataset_id)
+    try:
+        jobs.export_enqueue(dataset=ds, user=request.user)
+    except QueueUnavailable as err:
+        return page_error(request, err)
+    messages.info(request, "The export is being written; the download link appears when it is done.")
+    return redirect("annotation:dataset", dataset_id=ds.pk)
+
+
+def export_download(request, job_id: int):
+    _manager(request)
+    job = get_object_or_404(Job, pk=job_id, kind=jobs.EXPORT, state=Job.State.SUCCEEDED)
+    ds = selectors.annotation_dataset_get(user=request.user, dataset_id=job.params.get("dataset_id"))
+    path = (Path(settings.MEDIA_ROOT) / job.result.get("file", "")).resolve()
+    if Path(settings.MEDIA_ROOT).resolve() not in path.parents or not path.is_file():
+        raise Http404("The export file is gone; export again.")
+    name = f"{slugify(ds.name) or 'dataset'}-detection.zip"
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=name, content_type="application/zip")
+
+
+def csv_download(request, dataset_id: int):
+    ds = _managed_dataset(request, dataset_id)
+    resp = StreamingHttpResponse(exchange.annotations_csv_stream(dataset=ds), content_type="text/csv; charset=utf-8")
+    resp["Content-Disposition"] = 'attachment; filename="annotations.csv"'
+    return resp
+
+
+def label_map_download(request, dataset_id: int):
+    ds = _managed_dataset(request, dataset_id)
+    resp = HttpResponse(exchange.dataset_label_map(dataset=ds), content_type="text/plain; charset=utf-8")
+    resp["Content-Disposition"] = 'attachment; filename="label_map.pbtxt"'
+    return resp
+
+
+@require_POST
+def preannotate_start(request, dataset_id: int):
+    ds = _managed_dataset(request, dataset_id)
+    form = PreannotateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a detector and a minimum score.")
+        return redirect("annotation:dataset", dataset_id=ds.pk)
+    try:
+        jobs.preannotate_enqueue(dataset=ds, user=request.user, **form.cleaned_data)
+    except QueueUnavailable as err:
+        return page_error(request, err)
+    messages.info(request, "The detector is running over the photos; its boxes appear as machine boxes to accept or correct.")
+    return redirect("annotation:dataset", dataset_id=ds.pk)
+
+
+# ----- the annotation screen -----
+def annotate_start(request, dataset_id: int):
+    ds = selectors.annotation_dataset_get(user=request.user, dataset_id=dataset_id)
+    first = selectors.first_unannotated(dataset=ds)
+    if first is None:
+        messages.error(request, "This dataset has no readable photos yet.")
+        return redirect("annotation:dataset", dataset_id=ds.pk)
+    return redirect("annotation:annotate", dataset_id=ds.pk, image_id=first)
+
+
+def annotate(request, dataset_id: int, image_id: int):
+    ds = selectors.annotation_dataset_get(user=request.user, dataset_id=dataset_id)
+    image = selectors.annotation_image_get(dataset=ds, image_id=image_id)
+    payload = selectors.image_payload(dataset=ds, image=image)
+    payload["api"] = {"image": f"/api/annotation/images/{image.pk}", "boxes": f"/api/annotation/images/{image.pk}/boxes",
+                      "state": f"/api/annotation/images/{image.pk}/state"}
+    return render(request, "annotation/annotate.html", {"ds": ds, "image": image, "payload": payload})
+
+
+def _api_image(request, image_id: int):
+    image = get_object_or_404(selectors.DatasetImage.objects.select_related("dataset"), pk=image_id,
+                              status=selectors.DatasetImage.Status.OK)
+    ds = selectors.annotation_dataset_get(user=request.user, dataset_id=image.dataset_id)
+    return ds, image
+
+
+def _body(request) -> dict:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise ValidationError("The request body must be a JSON object.", code="invalid_json")
+    return data
+
+
+def _conflict(ds, image, err: services.BoxConflict) -> JsonResponse:
+    return JsonResponse({"message": err.message, "code": "conflict", "fields": {},
+                         "box": selectors.box_to_dict(err.current) if err.current else None,
+                         "boxes": selectors.image_payload(dataset=ds, image=image)["boxes"]}, status=409)
+
+
+def api_image(request, image_id: int):
+    """``GET /api/annotation/images/<id>``: the photo, its boxes, the classes, progress."""
+    ds, image = _api_image(request, image_id)
+    return JsonResponse(selectors.image_payload(dataset=ds, image=image))
+
+
+@require_POST
+def api_boxes(request, image_id: int):
+    """``POST /api/annotation/images/<id>/boxes`` ``{class_id, xmin, ymin, xmax, ymax}`` -> 201 box."""
+    ds, image = _api_image(request, image_id)
+    try:
+        data = _body(request)
+        box = services.box_create(image=image, label_id=data.get("class_id"), user=request.user,
+                                  box=[data.get(k) for k in ("xmin", "ymin", "xmax", "ymax")])
+    except ValidationError as err:
+        return json_error(err)
+    return JsonResponse({"box": selectors.box_to_dict(box), "progress": selectors.dataset_progress(dataset=ds)}, status=201)
+
+
+@require_http_methods(["PATCH", "DELETE"])
+def api_box(request, image_id: int, box_id: int):
+    """``PATCH`` ``{revision, class_id?, xmin.. ymax?, accept?}`` -> box;
+    ``DELETE`` ``{revision}`` -> 204. A stale ``revision`` -> 409 with the
+    current boxes of the photo."""
+    ds, image = _api_image(request, image_id)
+    try:
+        data = _body(request)
+        if request.method == "DELETE":
+            services.box_delete(box_id=box_id, image=image, revision=data.get("revision"), user=request.user)
+            return JsonResponse({"deleted": box_id, "progress": selectors.dataset_progress(dataset=ds)})
+        coords = [data.get(k) for k in ("xmin", "ymin", "xmax", "ymax")]
+        box = services.box_update(box_id=box_id, image=image, revision=data.get("revision"), user=request.user,
+                                  label_id=data.get("class_id"), box=coords if any(c is not None for c in coords) else None,
+                                  accept=bool(data.get("accept")))
+    except services.BoxConflict as err:
+        return _conflict(ds, image, err)
+    except ValidationError as err:
+        return json_error(err)
+    return JsonResponse({"box": selectors.box_to_dict(box), "progress": selectors.dataset_progress(dataset=ds)})
+
+
+@require_POST
+def api_image_state(request, image_id: int):
+    """``POST /api/annotation/images/<id>/state`` ``{no_objects: bool}``."""
+    ds, image = _api_image(request, image_id)
+    try:
+        data = _body(request)
+        services.image_no_objects_set(image=image, value=bool(data.get("no_objects")), user=request.user)
+    except ValidationError as err:
+        return json_error(err)
+    return JsonResponse(selectors.image_payload(dataset=ds, image=image))
+
+
+# ----- Detect page -----
+def _detect_create(request, form) -> DetectPhoto:
+    loaded, data = image_upload_check(form.cleaned_data["photo"])
+    photo = DetectPhoto.objects.create(file=stored_file(loaded, data), detector=form.cleaned_data["detector"],
+                                       width=loaded.width, height=loaded.height, created_by=request.user)
+    job, _ = jobs.detect_enqueue(photo=photo, user=request.user)
+    photo.job = job
+    photo.save(update_fields=["job"])
+    return photo
+
+
+def detect_page(request):
+    form = DetectForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            photo = _detect_create(request, form)
+        except QueueUnavailable as err:
+            return page_error(request, err)
+        except ValidationError as err:
+            form.add_error("photo", err)
+        else:
+            return redirect("annotation:detect_result", photo_id=photo.pk)
+    return render(request, "annotation/detect.html", {"form": form}, status=400 if request.method == "POST" else 200)
+
+
+def detect_result(request, photo_id: int):
+    qs = DetectPhoto.objects.select_related("job")
+    if not request.user.is_staff:
+        qs = qs.filter(created_by=request.user)
+    photo = get_object_or_404(qs, pk=photo_id)
+    return render(request, "annotation/detect_result.html",
+                  {"photo": photo, "job_json": job_to_dict(photo.job) if photo.job else None})
+
+
+@require_POST
+def api_detect(request):
+    """``POST /api/detect`` (multipart ``photo``, ``detector``) -> 202
+    ``{photo_id, job}``; poll ``/api/jobs/<id>``: ``result.boxes`` holds
+    ``[{box: [xmin, ymin, xmax, ymax], label, score}]`` in pixels."""
+    form = DetectForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse({"message": "Send a photo (multipart field “photo”) and a detector.", "code": "invalid",
+                             "fields": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
+    try:
+        photo = _detect_create(request, form)
+    except (ValidationError, QueueUnavailable) as err:
+        return json_error(err)
+    return JsonResponse({"photo_id": photo.pk, "job": job_to_dict(photo.job)}, status=202)

@@ -1,0 +1,101 @@
+"""Annotation tasks: export zip, pre-annotate a dataset, detect on one
+photo, import a zip of photos. Each takes a job id only."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+from webapp.jobs.services import JobFailed
+from workers.base import run_job
+from workers.celery import app
+
+
+@app.task(name="workers.annotation.export", bind=True, soft_time_limit=3600, time_limit=3660)
+def export(self, job_id: int) -> str:
+    def work(job, progress):
+        from webapp.annotation.exchange import NothingToExport, dataset_export_zip
+        from webapp.datasets.models import Dataset
+
+        dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
+        if dataset is None:
+            raise JobFailed("The dataset was deleted before it was exported.", "deleted")
+        rel = f"exports/{uuid.uuid4().hex}.zip"
+        path = Path(settings.MEDIA_ROOT) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            summary = dataset_export_zip(dataset=dataset, path=path, num_shards=int(job.params.get("num_shards", 10)),
+                                         progress=progress)
+        except NothingToExport as err:
+            path.unlink(missing_ok=True)
+            raise JobFailed(err.message, "no_boxes") from None
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        summary.update(file=rel, bytes=path.stat().st_size, dataset_id=dataset.pk)
+        return summary, (f"{summary['photos']} photos, {summary['boxes']} boxes "
+                         f"({summary['train']} train / {summary['val']} validation)")
+
+    return run_job(self, job_id, work)
+
+
+@app.task(name="workers.annotation.preannotate", bind=True, soft_time_limit=3600, time_limit=3660)
+def preannotate(self, job_id: int) -> str:
+    def work(job, progress):
+        from webapp.annotation.processing import dataset_preannotate
+        from webapp.datasets.models import Dataset
+
+        dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
+        if dataset is None:
+            raise JobFailed("The dataset was deleted before it was pre-annotated.", "deleted")
+        result = dataset_preannotate(dataset=dataset, detector=job.params["detector"],
+                                     min_score=job.params.get("min_score"),
+                                     skip_annotated=job.params.get("skip_annotated", True), user=job.created_by,
+                                     progress=progress)
+        return result, f"{result['boxes']} machine boxes on {result['photos']} photos"
+
+    return run_job(self, job_id, work)
+
+
+@app.task(name="workers.annotation.detect", bind=True, soft_time_limit=300, time_limit=330)
+def detect(self, job_id: int) -> str:
+    def work(job, progress):
+        from webapp.annotation.models import DetectPhoto
+        from webapp.annotation.processing import photo_detect
+
+        photo = DetectPhoto.objects.filter(pk=job.params.get("photo_id")).first()
+        if photo is None:
+            raise JobFailed("The photo was deleted before it was processed.", "deleted")
+        result = photo_detect(photo=photo)
+        n = len(result["boxes"])
+        return result, f"{n} {result['label']}{'s' if n != 1 else ''} found"
+
+    return run_job(self, job_id, work)
+
+
+@app.task(name="workers.annotation.import_photos", bind=True, soft_time_limit=3600, time_limit=3660)
+def import_photos(self, job_id: int) -> str:
+    def work(job, progress):
+        from webapp.datasets.models import Dataset
+        from webapp.datasets.services import dataset_import
+
+        path = Path(settings.MEDIA_ROOT) / job.params["zip"]
+        dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
+        try:
+            if dataset is None:
+                raise JobFailed("The dataset was deleted before the photos were imported.", "deleted")
+            if not path.is_file():
+                raise JobFailed("The uploaded zip file is gone; please upload it again.", "missing")
+            try:
+                report = dataset_import(dataset=dataset, source=path, labels_from_folders=False, progress=progress)
+            except ValueError as err:
+                raise JobFailed(str(err), "invalid_zip") from None
+        finally:
+            path.unlink(missing_ok=True)
+        r = report.as_dict()
+        return r, (f"{r['added']} photos added, {len(r['duplicates'])} duplicates, "
+                   f"{len(r['unreadable'])} unreadable, {len(r['skipped'])} skipped")
+
+    return run_job(self, job_id, work)
