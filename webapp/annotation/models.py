@@ -29,10 +29,11 @@ class Box(models.Model):
     image = models.ForeignKey(DatasetImage, on_delete=models.CASCADE, related_name="boxes")
     label = models.ForeignKey(DatasetClass, on_delete=models.CASCADE, related_name="boxes",
                               help_text="The box's class (label-map entry).")
-    xmin = models.FloatField()
-    ymin = models.FloatField()
-    xmax = models.FloatField()
-    ymax = models.FloatField()
+    # PostgreSQL reserves the column names xmin/xmax (system columns), hence db_column.
+    xmin = models.FloatField(db_column="box_xmin")
+    ymin = models.FloatField(db_column="box_ymin")
+    xmax = models.FloatField(db_column="box_xmax")
+    ymax = models.FloatField(db_column="box_ymax")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.HUMAN)
     detector = models.CharField(max_length=50, blank=True, help_text="Detector name for machine boxes.")
     score = models.FloatField(null=True, blank=True, help_text="Detector confidence for machine boxes.")

@@ -75,7 +75,7 @@ def box_create(*, image: DatasetImage, label_id, box, user, source: str = Box.So
 
 
 def _locked_box(*, box_id: int, image: DatasetImage, revision) -> Box:
-    box = Box.objects.select_for_update().select_related("label", "updated_by").filter(pk=box_id, image=image).first()
+    box = Box.objects.select_for_update().filter(pk=box_id, image=image).first()
     if box is None:
         raise BoxConflict("Someone else deleted this box meanwhile; the photo's boxes were reloaded.")
     try:
@@ -97,7 +97,8 @@ def box_update(*, box_id: int, image: DatasetImage, revision, user, label_id=Non
     Args:
         revision: the revision the client last saw; must equal the stored one.
         label_id: new class (``DatasetClass`` pk) or None to keep it.
-        box: new ``(xmin, ymin, xmax, ymax)`` pixels or None.
+        box: new ``(xmin, ymin, xmax, ymax)`` pixels (a None inside keeps that
+            coordinate), or None to keep the box.
         accept: mark a machine box accepted (any change also accepts it).
 
     Raises:
@@ -108,8 +109,9 @@ def box_update(*, box_id: int, image: DatasetImage, revision, user, label_id=Non
         obj = _locked_box(box_id=box_id, image=image, revision=revision)
         if label_id is not None:
             obj.label = _label_of(image, label_id)
-        if box is not None:
-            obj.xmin, obj.ymin, obj.xmax, obj.ymax = _checked_box(image, box)
+        if box is not None:  # a None coordinate keeps the stored one
+            merged = [old if new is None else new for old, new in zip(obj.xyxy, box)]
+            obj.xmin, obj.ymin, obj.xmax, obj.ymax = _checked_box(image, merged)
         obj.accepted = True if (accept or label_id is not None or box is not None) else obj.accepted
         obj.revision += 1
         obj.updated_by = user
