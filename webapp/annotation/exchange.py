@@ -224,11 +224,13 @@ def _expand_zips(files, report):
             for info in zf.infolist():
                 inner = info.filename.replace("\\", "/")
                 parts = PurePosixPath(inner).parts
-                if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                if info.is_dir():
                     continue
                 if inner.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
                     report.problems.append(Problem(f"{name}: {inner[:200]}", "The path points outside the archive's "
                                                                              "folder; refused for safety.", fatal=False))
+                    continue
+                if any(p.startswith(".") or p == "__MACOSX" for p in parts):
                     continue
                 if not inner.lower().endswith((".csv", ".json", ".xml", ".pbtxt")):
                     continue  # photos and notes inside an annotation zip are ignored

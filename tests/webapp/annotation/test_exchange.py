@@ -1,0 +1,248 @@
+"""Import/export of boxes: round trips through every format, validation,
+all-or-nothing imports, awkward class names and photos."""
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from tests.shared_data import shared_path
+from tests.webapp.annotation.conftest import png_bytes
+from webapp.annotation.exchange import NothingToExport, annotations_import, dataset_export_zip
+from webapp.annotation.models import Box
+from webapp.annotation.services import box_create, detection_dataset_create
+from webapp.datasets.services import dataset_image_add
+
+ODD = ["person", "car, parked", 'say "cheese"', "l'arbre", "chữ Việt", "猫", "two  spaces"]
+
+
+def _boxes(ds):
+    return sorted((b.image.original_name.rsplit("/", 1)[-1], b.label.name, b.xyxy)
+                  for b in Box.objects.filter(image__dataset=ds).select_related("image", "label"))
+
+
+def _fill(ds, user=None):
+    classes = {c.name: c for c in ds.classes.all()}
+    for n in ODD:
+        if n not in classes:
+            from webapp.annotation.services import detection_class_add
+
+            classes[n] = detection_class_add(dataset=ds, name=n)
+    for k, img in enumerate(ds.images.order_by("id")):
+        for j, n in enumerate(ODD[k::2]):
+            box_create(image=img, label_id=classes[n].pk, box=(1 + j, 2.5, 20 + j, 30), user=user)
+
+
+def _copy_photos(src, name):
+    dst = detection_dataset_create(name=name)
+    for img in src.images.order_by("id"):
+        with img.file.open("rb") as fh:
+            dataset_image_add(dataset=dst, name=img.original_name, data=fh.read())
+    return dst
+
+
+def _zip_members(path, prefix):
+    with zipfile.ZipFile(path) as zf:
+        return [(n, zf.read(n)) for n in zf.namelist() if n.startswith(prefix)]
+
+
+def test_round_trip_csv_voc_coco(detection_dataset, tmp_path):
+    _fill(detection_dataset)
+    want = _boxes(detection_dataset)
+    out = tmp_path / "export.zip"
+    summary = dataset_export_zip(dataset=detection_dataset, path=out, tfrecords=False)
+    assert summary["boxes"] == len(want) and summary["photos"] == 3
+    for prefix in ("annotations.csv", "voc/Annotations/", "coco/instances.json"):
+        files = _zip_members(out, prefix) + _zip_members(out, "label_map.pbtxt")
+        dst = _copy_photos(detection_dataset, f"copy {prefix}")
+        report = annotations_import(dataset=dst, files=files)
+        assert report.imported, report.as_dict()
+        assert _boxes(dst) == want, prefix
+        # label map ids survive too
+        assert [(c.class_id, c.name) for c in dst.classes.all()] == [(c.class_id, c.name) for c in detection_dataset.classes.all()]
+    with zipfile.ZipFile(out) as zf:
+        csv_text = zf.read("annotations.csv").decode()
+    assert '"car, parked"' in csv_text and '"say ""cheese"""' in csv_text
+
+
+def test_tfrecords_hold_every_box_and_class(detection_dataset, tmp_path):
+    from vision.detection_io.tfrecord import tfrecords_read
+
+    _fill(detection_dataset)
+    out = tmp_path / "export.zip"
+    summary = dataset_export_zip(dataset=detection_dataset, path=out, num_shards=2)
+    assert summary["train"] + summary["val"] == 3 and summary["val"] >= 1
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(tmp_path / "x")
+    shards = sorted((tmp_path / "x" / "tfrecords").iterdir())
+    assert [p.name for p in shards] == ["train.record-00000-of-00002", "train.record-00001-of-00002",
+                                        "val.record-00000-of-00002", "val.record-00001-of-00002"]
+    records = tfrecords_read(shards)
+    ids = {c.name: c.class_id for c in detection_dataset.classes.all()}
+    got = sorted((r["filename"].rsplit("/", 1)[-1], t, tuple(round(v * s, 2) for v, s in zip(b, (r["width"], r["height"]) * 2)), i)
+                 for r in records for b, t, i in zip(r["boxes"], r["labels"], r["label_ids"]))
+    want = sorted((n, lab, xyxy, ids[lab]) for n, lab, xyxy in _boxes(detection_dataset))
+    assert [(g[0], g[1], g[3]) for g in got] == [(w[0], w[1], w[3]) for w in want]
+    for g, w in zip(got, want):
+        assert g[2] == pytest.approx(w[2], abs=0.01)
+
+
+def test_import_is_all_or_nothing_with_every_problem_listed(detection_dataset):
+    csv = ("\ufefffilename,xmin,ymin,xmax,ymax,class\r\n"
+           "img0.png,-4,2,20,30,person\r\n"        # line 2: clipped, a notice
+           "img0.png,5,5,5,9,person\n"             # line 3: empty
+           "img1.png,1,1,5,x,person\r\n"           # line 4: non-numeric
+           "missing.png,1,1,5,5,person\n"          # line 5: unknown file
+           "img2.png,1,1,5,5,bicycle\r\n"          # line 6: unknown class
+           "img2.png,900,900,950,950,person\n")    # line 7: wholly outside
+    report = annotations_import(dataset=detection_dataset, files=[("annotations.csv", csv.encode())])
+    assert not report.imported and Box.objects.count() == 0
+    assert [p.where for p in report.errors] == [f"annotations.csv, line {i}" for i in (3, 4, 5, 6, 7)]
+    assert "clipped" in report.notices[0].message
+    ok = "filename,xmin,ymin,xmax,ymax,class\r\nimg0.png,-4,2,20,30,person\nphotos/img1.png,1,1,5,6,bicycle\r"
+    report = annotations_import(dataset=detection_dataset, files=[("a.csv", ok.encode())], add_classes=True)
+    assert report.imported and report.new_classes == ["bicycle"] and report.boxes == 2
+    assert _boxes(detection_dataset)[0] == ("img0.png", "person", (0, 2, 20, 30))
+
+
+def test_label_map_conflicts_and_bad_files_refused(detection_dataset):
+    pb = "item { id: 1 name: 'car, parked' }"  # id 2 in this dataset
+    report = annotations_import(dataset=detection_dataset, files=[("label_map.pbtxt", pb.encode())])
+    assert not report.imported and "has id 2" in report.errors[0].message
+    report = annotations_import(dataset=detection_dataset, files=[("notes.txt", b"hello")])
+    assert not report.imported and "Not an annotation file" in report.errors[0].message
+    report = annotations_import(dataset=detection_dataset, files=[("x.json", b"{oops")])
+    assert not report.imported and "JSON" in report.errors[0].message
+    assert annotations_import(dataset=detection_dataset, files=[]).errors
+
+
+def test_annotation_zip_with_escaping_paths(detection_dataset):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("../evil.csv", "filename,xmin,ymin,xmax,ymax,class\nimg0.png,1,1,5,5,person\n")
+        zf.writestr("/abs/evil2.csv", "x")
+        zf.writestr("ok/annotations.csv", "filename,xmin,ymin,xmax,ymax,class\nimg0.png,1,1,9,9,person\n")
+        zf.writestr("ok/photo.jpg", b"not read")
+    report = annotations_import(dataset=detection_dataset, files=[("bundle.zip", buf.getvalue())])
+    assert report.imported and report.boxes == 1
+    assert sum("outside the archive" in p.message for p in report.notices) == 2
+    report = annotations_import(dataset=detection_dataset, files=[("broken.zip", b"PK\x03\x04garbage")])
+    assert not report.imported and "zip" in report.errors[0].message
+
+
+def test_exporting_a_dataset_without_boxes_says_so(detection_dataset, tmp_path):
+    with pytest.raises(NothingToExport, match="no boxes yet"):
+        dataset_export_zip(dataset=detection_dataset, path=tmp_path / "e.zip")
+
+
+def test_odd_photos_export_with_matching_pixels(db, tmp_path):
+    """EXIF-rotated, CMYK and 16-bit photos: boxes are in the corrected photo,
+    and the exported image (re-encoded where needed) has that size."""
+    from PIL import Image
+
+    from vision.detection_io.tfrecord import tfrecords_read
+
+    ds = detection_dataset_create(name="odd", classes=["thing"])
+    for name in ("I-04_exif_orientation_6.jpg", "I-09_cmyk.jpg", "I-02_gray16.png", "I-10_palette_transparent.png"):
+        dataset_image_add(dataset=ds, name=name, data=shared_path("bad-inputs", name).read_bytes())
+    rotated = ds.images.get(original_name="I-04_exif_orientation_6.jpg")
+    assert (rotated.width, rotated.height) == (300, 400)
+    for img in ds.images.all():
+        box_create(image=img, label_id=ds.classes.first().pk, box=(10, 20, 60, 90), user=None)
+    out = tmp_path / "odd.zip"
+    dataset_export_zip(dataset=ds, path=out, num_shards=1)
+    with zipfile.ZipFile(out) as zf:
+        names = [n for n in zf.namelist() if n.startswith("images/")]
+        sizes = {n: Image.open(io.BytesIO(zf.read(n))).size for n in names}
+        zf.extractall(tmp_path / "x")
+        coco = json.loads(zf.read("coco/instances.json"))
+    assert sizes["images/I-04_exif_orientation_6.jpg"] == (300, 400)
+    assert Image.open(io.BytesIO(open(tmp_path / "x/images/I-09_cmyk.jpg", "rb").read())).mode == "RGB"
+    assert "images/I-02_gray16.jpg" in sizes  # re-encoded, so named .jpg; the CSV says the same
+    assert {i["file_name"] for i in coco["images"]} == {n[len("images/"):] for n in names}
+    import tensorflow as tf
+
+    for r in tfrecords_read(sorted((tmp_path / "x" / "tfrecords").iterdir())):
+        decoded = tf.io.decode_image(r["encoded"], channels=3).numpy()
+        assert decoded.shape[:2] == (r["height"], r["width"])
+
+
+def test_huge_and_fake_photos_are_kept_as_unreadable_with_the_reason(staff_client, detection_dataset):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files = [SimpleUploadedFile(n, shared_path("bad-inputs", n).read_bytes())
+             for n in ("I-08_bomb_20000x20000.png", "I-17_html_named.jpg", "I-18_empty.jpg", "I-07_truncated.jpg")]
+    files.append(SimpleUploadedFile("good.png", png_bytes((30, 30))))
+    resp = staff_client.post(f"/annotate/{detection_dataset.pk}/upload/", {"photos": files}, follow=True)
+    text = resp.content.decode()
+    assert resp.status_code == 200 and "1 photo(s) added" in text
+    assert "20000" in text and "not an image" in text and "empty" in text.lower()
+    bad = detection_dataset.images.filter(status="unreadable")
+    assert bad.count() == 4 and all(b.error for b in bad)
+    # an unreadable photo cannot be annotated
+    assert staff_client.get(f"/api/annotation/images/{bad.first().pk}").status_code == 404
+
+
+def test_import_and_export_through_the_pages(staff_client, detection_dataset):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    csv = "filename,xmin,ymin,xmax,ymax,class\nimg0.png,1,1,5,5,person\nimg1.png,1,1,5,5,nobody\n"
+    resp = staff_client.post(f"/annotate/{detection_dataset.pk}/import/",
+                             {"files": [SimpleUploadedFile("annotations.csv", csv.encode())]}, follow=True)
+    text = resp.content.decode()
+    assert "Nothing was imported" in text and "line 3" in text and "Unknown class" in text
+    assert Box.objects.count() == 0
+    resp = staff_client.post(f"/annotate/{detection_dataset.pk}/import/",
+                             {"files": [SimpleUploadedFile("annotations.csv", csv.encode())], "add_classes": "on"}, follow=True)
+    assert "Imported 2 boxes on 2 photos" in resp.content.decode()
+    got = b"".join(staff_client.get(f"/annotate/{detection_dataset.pk}/annotations.csv").streaming_content).decode()
+    assert got.splitlines() == ["filename,xmin,ymin,xmax,ymax,class", "photos/img0.png,1,1,5,5,person",
+                                "photos/img1.png,1,1,5,5,nobody"]
+    pbtxt = staff_client.get(f"/annotate/{detection_dataset.pk}/label_map.pbtxt").content.decode()
+    assert "name: 'car, parked'" in pbtxt and "id: 4\n  name: 'nobody'" in pbtxt
+
+
+def test_shared_detection_photos_round_trip_every_format(db, tmp_path):
+    """The real photos and boxes of ../shared/datasets/detection: import the
+    CSV, export in every format, read each back: the same boxes."""
+    from vision.detection_io.coco import coco_json_read
+    from vision.detection_io.csv_format import annotations_csv_read
+    from vision.detection_io.tfrecord import tfrecords_read
+    from vision.detection_io.voc import voc_xml_read
+
+    root = shared_path("datasets", "detection")
+    ds = detection_dataset_create(name="shared")
+    photos = sorted(p for p in root.rglob("*.jpg"))
+    for p in photos:
+        dataset_image_add(dataset=ds, name=p.relative_to(root).as_posix(), data=p.read_bytes())
+    source = (root / "annotations.csv").read_bytes()
+    report = annotations_import(dataset=ds, files=[("annotations.csv", source)], add_classes=True)
+    assert report.imported, report.errors[:5]
+    n_lines = len(source.decode("utf-8-sig").strip().splitlines()) - 1
+    assert report.boxes == n_lines and ds.images.count() == len(photos)
+    sizes = {p.relative_to(root).as_posix(): (i.width, i.height) for p in photos
+             for i in [ds.images.get(original_name=p.relative_to(root).as_posix())]}
+    want = sorted((img.filename, b.label, tuple(round(v, 2) for v in b.box))
+                  for img in annotations_csv_read(source, sizes=sizes).images for b in img.boxes)
+    assert len(want) == n_lines
+
+    out = tmp_path / "shared.zip"
+    dataset_export_zip(dataset=ds, path=out)
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(tmp_path / "x")
+    x = tmp_path / "x"
+
+    def rows(result):
+        assert result.ok, result.errors[:3]
+        return sorted((i.filename, b.label, tuple(round(v, 2) for v in b.box)) for i in result.images for b in i.boxes)
+
+    assert rows(annotations_csv_read((x / "annotations.csv").read_bytes(), sizes=sizes)) == want
+    voc = [(p.name, p.read_bytes()) for p in (x / "voc" / "Annotations").iterdir()]
+    assert rows(voc_xml_read(voc, sizes=sizes)) == want
+    assert rows(coco_json_read((x / "coco" / "instances.json").read_bytes(), sizes=sizes)) == want
+    tf_rows = sorted((r["filename"], t, tuple(round(v * s, 2) for v, s in zip(b, (r["width"], r["height"]) * 2)))
+                     for r in tfrecords_read(sorted((x / "tfrecords").iterdir())) for b, t in zip(r["boxes"], r["labels"]))
+    assert [(f, t) for f, t, _ in tf_rows] == [(f, t) for f, t, _ in want]
+    assert all(a == pytest.approx(b, abs=0.01) for (_, _, a), (_, _, b) in zip(tf_rows, want))
+    assert len(list((x / "images").rglob("*.jpg"))) == len(photos)
