@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("jobs/", include("webapp.jobs.urls")),
+    path("datasets/", include("webapp.datasets.urls")),
     path("api/", include((jobs_api + checkin_api, "api"))),
     path("media/<path:path>", core.media, name="media"),
     path("healthz", core.healthz, name="healthz"),
