@@ -7,12 +7,12 @@ var Vision = (function () {
   function isActive(j) { return j.state === "queued" || j.state === "running"; }
 
   /* Poll /api/jobs/<id> until it finishes; onUpdate(job) each time. */
-  function followJob(id, onUpdate, interval) {
+  function followJob(id, onUpdate, interval, fixed) {
     var delay = interval || 400;
     function tick() {
       getJSON("/api/jobs/" + id).then(function (j) {
         onUpdate(j);
-        if (isActive(j)) setTimeout(tick, delay = Math.min(delay * 1.3, 2000));
+        if (isActive(j)) setTimeout(tick, fixed ? delay : (delay = Math.min(delay * 1.3, 2000)));
       }).catch(function () { setTimeout(tick, 2000); });
     }
     tick();
@@ -71,7 +71,7 @@ var Vision = (function () {
     var data = JSON.parse(document.getElementById("job-data").textContent || "null");
     if (!data) { fillJobBox(box, {message: "No job was started for this photo.", progress: 0}); return; }
     show(data);
-    if (isActive(data)) followJob(data.id, show, 250);
+    if (isActive(data)) followJob(data.id, show, 100, true);  // a kiosk waits on this: poll briskly
   }
 
   function cameraCheckin() {

@@ -133,7 +133,7 @@ else:
         "processed_folder": str(CELERY_FS_DIR / "processed"),
         "control_folder": str(CELERY_FS_DIR / "control"),  # kombu's default is ./control
         "store_processed": False,
-        "polling_interval": 0.05,  # seconds; kombu's default of 1 s would dominate a check-in
+        "polling_interval": 0.02,  # seconds; kombu's default of 1 s would dominate a check-in (bench/checkin.py)
     }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_IGNORE_RESULT = True  # results live on the Job row
