@@ -20,7 +20,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
 
 app = Celery("vision_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.imports = ("workers.faces", "workers.datasets")
+app.conf.imports = ("workers.faces", "workers.datasets", "workers.training")
 app.conf.task_default_queue = os.environ.get("CELERY_QUEUE", "celery")
 
 

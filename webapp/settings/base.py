@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "webapp.checkin",
     "webapp.datasets",
     "webapp.registry",
+    "webapp.training",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +100,9 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 SERVE_MEDIA = True  # media is private: served by a login-protected view
+# Trained models (versioned, see webapp/registry) and caches of computed features.
+MODELS_DIR = Path(os.environ.get("MODELS_DIR", VAR_DIR / "models"))
+CACHE_DIR = Path(os.environ.get("CACHE_DIR", VAR_DIR / "cache"))
 
 # Uploads: refused over this many bytes per file, checked by content.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024))
@@ -123,7 +127,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than the longest task's hard limit, or Redis redelivers a
         # message that is still being worked on (Celery docs, "Caveats").
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)),
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 12 * 3600)),
     }
 else:
     CELERY_BROKER_URL = "filesystem://"

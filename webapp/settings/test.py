@@ -18,6 +18,10 @@ if os.environ.get("WORKER_DB_NAME"):
 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="vision-test-media-"))
 os.environ["MEDIA_ROOT"] = str(MEDIA_ROOT)
+# Trained models go to a temporary folder; the feature cache (keyed by photo
+# content) is kept under var/ between runs.
+MODELS_DIR = Path(os.environ.get("MODELS_DIR") or tempfile.mkdtemp(prefix="vision-test-models-"))
+os.environ["MODELS_DIR"] = str(MODELS_DIR)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
