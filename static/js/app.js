@@ -119,6 +119,8 @@ var Vision = (function () {
     });
   }
 
-  return {drawCurves: drawCurves, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
+  function escape(text) { var d = document.createElement("div"); d.textContent = text; return d.innerHTML; }
+
+  return {escape: escape, drawCurves: drawCurves, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
           checkinResult: checkinResult, cameraCheckin: cameraCheckin};
 })();

@@ -77,8 +77,12 @@ def kernels_png(model, max_kernels: int = 64) -> bytes | None:
 
 def conv_layer_names(model) -> list[str]:
     """Names of the top-level layers whose output is a 4-D feature map."""
+    import keras
+
     names = []
     for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
         try:
             if len(layer.output.shape) == 4:
                 names.append(layer.name)
