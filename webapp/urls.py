@@ -5,6 +5,7 @@ from django.urls import include, path
 from webapp.checkin.urls import api_urlpatterns as checkin_api
 from webapp.core import views as core
 from webapp.jobs.urls import api_urlpatterns as jobs_api
+from webapp.search.urls import api_urlpatterns as search_api
 
 urlpatterns = [
     path("", core.home, name="home"),
@@ -12,7 +13,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("jobs/", include("webapp.jobs.urls")),
-    path("api/", include((jobs_api + checkin_api, "api"))),
+    path("api/", include((jobs_api + checkin_api + search_api, "api"))),
+    path("search/", include("webapp.search.urls")),
     path("media/<path:path>", core.media, name="media"),
     path("healthz", core.healthz, name="healthz"),
     path("", include("webapp.checkin.urls")),

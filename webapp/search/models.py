@@ -46,6 +46,7 @@ class QueryPhoto(models.Model):
     photo = models.FileField(upload_to="search/queries/%Y/%m/")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
