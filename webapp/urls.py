@@ -5,6 +5,7 @@ from django.urls import include, path
 from webapp.checkin.urls import api_urlpatterns as checkin_api
 from webapp.core import views as core
 from webapp.jobs.urls import api_urlpatterns as jobs_api
+from webapp.search.urls import api_urlpatterns as search_api
 from webapp.training.urls import api_urlpatterns as training_api
 
 urlpatterns = [
@@ -14,8 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("jobs/", include("webapp.jobs.urls")),
     path("datasets/", include("webapp.datasets.urls")),
-    path("api/", include((jobs_api + checkin_api + training_api, "api"))),
+    path("api/", include((jobs_api + checkin_api + training_api + search_api, "api"))),
     path("training/", include("webapp.training.urls")),
+    path("search/", include("webapp.search.urls")),
     path("media/<path:path>", core.media, name="media"),
     path("healthz", core.healthz, name="healthz"),
     path("", include("webapp.checkin.urls")),

@@ -20,7 +20,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
 
 app = Celery("vision_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.imports = ("workers.faces", "workers.datasets", "workers.training")
+app.conf.imports = ("workers.faces", "workers.datasets", "workers.training", "workers.search")
 app.conf.task_default_queue = os.environ.get("CELERY_QUEUE", "celery")
 
 
@@ -39,5 +39,7 @@ def _warm_models(**kwargs):
     # to share, and the first job should not pay the load time.
     if os.environ.get("WORKER_PRELOAD_MODELS", "1") == "1":
         from workers.faces import preload
+        from workers.search import preload as preload_search
 
         preload()
+        preload_search()

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "webapp.datasets",
     "webapp.registry",
     "webapp.training",
+    "webapp.search",
 ]
 
 MIDDLEWARE = [
@@ -101,7 +102,7 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 SERVE_MEDIA = True  # media is private: served by a login-protected view
 # Trained models (versioned, see webapp/registry) and caches of computed features.
-MODELS_DIR = Path(os.environ.get("MODELS_DIR", VAR_DIR / "models"))
+TRAINED_MODELS_DIR = Path(os.environ.get("TRAINED_MODELS_DIR", VAR_DIR / "models" / "trained"))
 CACHE_DIR = Path(os.environ.get("CACHE_DIR", VAR_DIR / "cache"))
 
 # Uploads: refused over this many bytes per file, checked by content.
@@ -118,6 +119,16 @@ FACE_UPSAMPLE = int(os.environ.get("FACE_UPSAMPLE", 1))
 FACE_MIN_SIZE = int(os.environ.get("FACE_MIN_SIZE", 60))
 FACE_MIN_SHARPNESS = float(os.environ.get("FACE_MIN_SHARPNESS", 15))
 CHECKIN_REPEAT_MINUTES = int(os.environ.get("CHECKIN_REPEAT_MINUTES", 5))
+
+# ----- search by image (seed section 8) -----
+# Imported/converted weights (EfficientNet-Lite0's Keras file) and built search indexes live here.
+MODELS_DIR = Path(os.environ.get("MODELS_DIR", VAR_DIR / "models"))
+# Folders searched, in order, for Keras applications' ImageNet weight files (never downloaded).
+KERAS_WEIGHTS_DIRS = [p for p in (os.environ.get("KERAS_WEIGHTS_DIR", ""), "~/.keras/models") if p]
+# Built search indexes (FAISS files, one folder per gallery, one file per version).
+SEARCH_INDEX_DIR = Path(os.environ.get("SEARCH_INDEX_DIR", VAR_DIR / "indexes"))
+SEARCH_BACKBONE = os.environ.get("SEARCH_BACKBONE", "efficientnet_lite0")
+SEARCH_EMBED_BATCH = int(os.environ.get("SEARCH_EMBED_BATCH", 16))
 
 # ----- Celery -----
 REDIS_URL = os.environ.get("REDIS_URL", "")
