@@ -96,3 +96,20 @@ def wait_for_job(job_id: int, timeout: float = 120.0):
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} still {job.state} after {timeout}s: {job.message}")
+
+
+@pytest.fixture(scope="session")
+def efficientnet_weights():
+    """EfficientNet-Lite0's Keras weights, imported once into MODELS_DIR
+    (the checkout's var/models under test settings) and reused by later runs."""
+    from webapp.search.backbones import efficientnet_weights_ensure
+
+    return efficientnet_weights_ensure()
+
+
+@pytest.fixture(scope="session")
+def efficientnet_backbone(efficientnet_weights):
+    """The loaded EfficientNet-Lite0 backbone (per-process registry cache)."""
+    from vision import registry
+
+    return registry.load("efficientnet_lite0")

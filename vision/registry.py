@@ -14,7 +14,6 @@ importing the package at all.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 from pathlib import Path
 from typing import Any, Callable
@@ -80,9 +79,15 @@ _LOADERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+_CACHE: dict[str, Any] = {}
+
+
 def register(name: str, loader: Callable[[str], Any]) -> None:
-    """Add a model loader (``loader(name) -> model``) under ``name``."""
+    """Add a model loader (``loader(name) -> model``) under ``name``; a model
+    already loaded under that name is forgotten (the new loader may read
+    other files)."""
     _LOADERS[name] = loader
+    _CACHE.pop(name, None)
 
 
 def names() -> list[str]:
@@ -90,7 +95,6 @@ def names() -> list[str]:
     return sorted(_LOADERS)
 
 
-@functools.cache
 def load(name: str) -> Any:
     """Load a model once per process and return the cached instance.
 
@@ -100,4 +104,20 @@ def load(name: str) -> Any:
     """
     if name not in _LOADERS:
         raise ValueError(f"Unknown model {name!r}; known: {names()}")
-    return _LOADERS[name](name)
+    if name not in _CACHE:  # a failed load (missing weights) is not cached: it is retried
+        _CACHE[name] = _LOADERS[name](name)
+    return _CACHE[name]
+
+
+_CACHED: dict[str, Any] = {}
+
+
+def cached(key: str, factory: Callable[[], Any], *, max_items: int = 8) -> Any:
+    """A per-process cache for models known only at run time (e.g. a trained
+    classifier version): ``factory()`` runs on the first call for ``key``.
+    The oldest entries are dropped past ``max_items`` to bound memory."""
+    if key not in _CACHED:
+        while len(_CACHED) >= max_items:
+            _CACHED.pop(next(iter(_CACHED)))
+        _CACHED[key] = factory()
+    return _CACHED[key]

@@ -8,14 +8,19 @@ and soft/hard time limits on every task.
 
 import os
 
-from celery import Celery
-from celery.signals import worker_process_init
+# The prefork pool already runs one process per core; OpenBLAS threads on top
+# of it stall matrix products on small machines (bench/checkin.py: matching
+# 100,000 embeddings 8 ms with threads vs 3 ms on one).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from celery import Celery  # noqa: E402
+from celery.signals import worker_process_init  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
 
 app = Celery("vision_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.imports = ("workers.faces", "workers.annotation")
+app.conf.imports = ("workers.faces", "workers.datasets", "workers.training", "workers.search", "workers.annotation")
 app.conf.task_default_queue = os.environ.get("CELERY_QUEUE", "celery")
 
 
@@ -34,5 +39,7 @@ def _warm_models(**kwargs):
     # to share, and the first job should not pay the load time.
     if os.environ.get("WORKER_PRELOAD_MODELS", "1") == "1":
         from workers.faces import preload
+        from workers.search import preload as preload_search
 
         preload()
+        preload_search()

@@ -18,7 +18,19 @@ if os.environ.get("WORKER_DB_NAME"):
 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="vision-test-media-"))
 os.environ["MEDIA_ROOT"] = str(MEDIA_ROOT)
+# Trained models go to a temporary folder; the feature cache (keyed by photo
+# content) is kept in the checkout's var/ between runs.
+TRAINED_MODELS_DIR = Path(os.environ.get("TRAINED_MODELS_DIR") or tempfile.mkdtemp(prefix="vision-test-models-"))
+os.environ["TRAINED_MODELS_DIR"] = str(TRAINED_MODELS_DIR)
+CACHE_DIR = Path(os.environ.get("CACHE_DIR") or BASE_DIR / "var" / "cache")
+os.environ["CACHE_DIR"] = str(CACHE_DIR)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Imported weights are cached in the checkout's var/models across runs (the
+# embedded run points VAR_DIR at a temporary folder; no need to convert twice).
+MODELS_DIR = Path(os.environ.get("MODELS_DIR") or BASE_DIR / "var" / "models")
+SEARCH_INDEX_DIR = Path(os.environ.get("SEARCH_INDEX_DIR") or tempfile.mkdtemp(prefix="vision-test-indexes-"))
+os.environ["SEARCH_INDEX_DIR"] = str(SEARCH_INDEX_DIR)

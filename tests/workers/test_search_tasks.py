@@ -1,0 +1,138 @@
+"""Search-by-image jobs called in-process: embeddings, index builds,
+searches (with photos added after the build, and deleted ones), ImageNet
+classification."""
+
+import numpy as np
+import pytest
+import skimage.data
+
+from tests.workers.search_helpers import category_photo, make_gallery, png_bytes, run, upload
+from webapp.datasets.models import DatasetImage
+from webapp.registry.models import ModelVersion
+from webapp.search import services
+from webapp.search.models import ImageEmbedding
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("efficientnet_weights")]
+
+
+def _search(ds, image=None, photo=None, k=5, min_score=None):
+    r = services.image_search(dataset=ds, image=image, upload=photo, k=k, min_score=min_score)
+    job = run(r.job)
+    assert job.state == "succeeded", (job.error, job.traceback[-2000:])
+    return job.result
+
+
+def _label(ds, image_id):
+    return DatasetImage.objects.get(pk=image_id).original_name.split("_")[0]
+
+
+def test_embed_job_stores_unit_float32_rows_with_backbone_version():
+    ds, report, job = make_gallery()
+    assert report.added == 6 and job.state == "succeeded" and job.result["embedded"] == 6
+    rows = ImageEmbedding.objects.filter(dataset=ds)
+    assert rows.count() == 6
+    for e in rows:
+        v = e.array
+        assert e.backbone == "efficientnet_lite0" and e.backbone_version == "lite0-57934424"
+        assert v.shape == (1280,) and v.dtype == np.float32 and abs(np.linalg.norm(v) - 1) < 1e-4
+    assert run(services.gallery_embed_start(dataset=ds)).result["embedded"] == 0  # nothing left to do
+
+
+def test_unreadable_stored_file_is_reported_and_skipped():
+    ds, _, _ = make_gallery(embed=False)
+    victim = ds.images.order_by("id").first()
+    with victim.file.open("wb") as fh:  # the disk copy got truncated after upload
+        fh.write(b"\xff\xd8\xff\xe0 truncated")
+    job = run(services.gallery_embed_start(dataset=ds))
+    assert job.state == "succeeded" and job.result["embedded"] == 5
+    (bad,) = job.result["unreadable"]
+    assert bad["image_id"] == victim.pk and "truncated or damaged" in bad["reason"]
+    victim.refresh_from_db()
+    assert victim.status == "unreadable" and victim.error
+
+
+def test_search_by_gallery_photo_without_index_is_exact_and_excludes_query():
+    ds, _, _ = make_gallery()
+    query = ds.images.filter(original_name="sunflower_0.jpg").get()
+    res = _search(ds, image=query, k=5)
+    ids = [h["image_id"] for h in res["hits"]]
+    assert query.pk not in ids and len(ids) == 5 and res["index"] is None and res["exact_searched"] == 5
+    assert [_label(ds, i) for i in ids[:2]] == ["sunflower", "sunflower"]
+    scores = [h["score"] for h in res["hits"]]
+    assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+
+
+@pytest.mark.parametrize("kind", ["flat", "pca_flat", "ivf", "hnsw"])
+def test_index_build_then_new_and_deleted_photos(kind):
+    ds, _, _ = make_gallery()
+    job = run(services.search_index_build_start(dataset=ds, kind=kind, clusters=2))
+    assert job.state == "succeeded", job.error
+    mv = ModelVersion.objects.get(pk=job.result["model_version_id"])
+    assert mv.active and mv.kind == "search_index" and mv.version == 1 and mv.params["kind"] == kind
+    assert mv.metrics["n_vectors"] == 6 and len(mv.params["clusters"]) == 2
+    # a photo added after the build is searchable at once (exact search over it, merged)
+    report, ejob = services.gallery_photos_add(dataset=ds, files=[upload(category_photo("sunflower", 5))])
+    run(ejob)
+    new = ds.images.order_by("-id").first()
+    query = ds.images.get(original_name="sunflower_0.jpg")
+    res = _search(ds, image=query, k=6)
+    ids = [h["image_id"] for h in res["hits"]]
+    assert res["index"]["version"] == 1 and res["exact_searched"] == 1 and new.pk in ids
+    assert new.pk in ids[:3]  # another sunflower ranks among the sunflowers
+    # a deleted photo leaves the results at once, without a rebuild
+    gone = ids[0]
+    services.gallery_photo_delete(image=DatasetImage.objects.get(pk=gone))
+    assert gone not in [h["image_id"] for h in _search(ds, image=query, k=6)["hits"]]
+
+
+def test_search_by_upload_with_cut_off():
+    ds, _, _ = make_gallery()
+    res = _search(ds, photo=upload(category_photo("bluebell", 7)), k=6)
+    assert _label(ds, res["hits"][0]["image_id"]) == "bluebell"
+    cut = res["hits"][2]["score"]
+    res2 = _search(ds, photo=upload(category_photo("bluebell", 7)), k=6, min_score=cut)
+    assert len(res2["hits"]) == 3 and all(h["score"] >= cut for h in res2["hits"])
+
+
+def test_second_build_is_a_new_active_version():
+    ds, _, _ = make_gallery()
+    run(services.search_index_build_start(dataset=ds, kind="flat", clusters=2))
+    job = run(services.search_index_build_start(dataset=ds, kind="hnsw", clusters=3))
+    versions = ModelVersion.objects.filter(kind="search_index", dataset=ds).order_by("version")
+    assert [v.version for v in versions] == [1, 2] and [v.active for v in versions] == [False, True]
+    assert job.result["kind"] == "hnsw"
+
+
+def test_index_without_embeddings_fails_with_sentence():
+    ds = services.gallery_create(name="empty")
+    job = run(services.search_index_build_start(dataset=ds, kind="flat"))
+    assert job.state == "failed" and job.error_code == "no_embeddings" and "embeddings first" in job.error
+
+
+def test_classify_cat_photo():
+    qp = services.imagenet_classify(upload=upload(name="cat.png", data=png_bytes(skimage.data.chelsea())))
+    job = run(qp.job)
+    assert job.state == "succeeded", job.error
+    top = job.result["top5"]
+    assert len(top) == 5 and top[0]["class_id"] in (285, 282, 281)
+    assert top[0]["name"] in ("Egyptian cat", "tiger cat", "tabby") and 0 < top[0]["probability"] <= 1
+
+
+def test_classify_with_missing_keras_weights_fails_with_where_to_put_them(tmp_path, settings):
+    from webapp.search.backbones import backbones_register
+
+    settings.KERAS_WEIGHTS_DIRS = [str(tmp_path)]  # an empty folder: as on a machine without the file
+    backbones_register()
+    qp = services.imagenet_classify(upload=upload(name="cat.png", data=png_bytes(skimage.data.chelsea())),
+                                    backbone="vgg16")
+    job = run(qp.job)
+    assert job.state == "failed" and job.error_code == "weights_missing"
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels.h5" in job.error and str(tmp_path) in job.error
+
+
+@pytest.fixture(autouse=True)
+def _restore_backbones():
+    yield
+    from webapp.search.backbones import backbones_register
+
+    backbones_register()

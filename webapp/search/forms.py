@@ -1,0 +1,44 @@
+from django import forms
+
+from vision.search import INDEX_KINDS
+from webapp.checkin.forms import MultipleImageField
+
+
+class GalleryForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Gallery name")
+
+
+class GalleryUploadForm(forms.Form):
+    files = MultipleImageField(label="Photos or zip files",
+                               help_text="Several photos at once, or a zip of photos (folders inside are fine).")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["files"].widget.attrs["accept"] = "image/*,.zip,application/zip"
+
+
+INDEX_KIND_LABELS = {"flat": "Exact (Flat)", "pca_flat": "PCA to 256 dims, then exact (the seed's)",
+                     "ivf": "IVF: k-means clusters + nprobe (the seed's clusters)", "hnsw": "HNSW graph"}
+
+
+class IndexBuildForm(forms.Form):
+    kind = forms.ChoiceField(choices=[(k, INDEX_KIND_LABELS[k]) for k in INDEX_KINDS], initial="hnsw")
+    nlist = forms.IntegerField(min_value=0, max_value=65536, initial=0, label="IVF clusters K",
+                               help_text="0 picks √n.")
+    nprobe = forms.IntegerField(min_value=1, max_value=1024, initial=8, label="nprobe",
+                                help_text="Clusters scanned per search (IVF); more is slower and closer to exact.")
+    clusters = forms.IntegerField(min_value=1, max_value=100, initial=8, label="Groups to browse",
+                                  help_text="k-means groups shown under “Browse by cluster”.")
+
+
+class SearchForm(forms.Form):
+    photo = forms.FileField(required=False, label="Query photo",
+                            widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+    image = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    k = forms.IntegerField(min_value=1, max_value=100, initial=12, label="Top-k")
+    min_score = forms.FloatField(required=False, min_value=-1, max_value=1, label="Similarity cut-off",
+                                 help_text="Optional: hide photos less similar than this (cosine, -1..1).")
+
+
+class ClassifyForm(forms.Form):
+    photo = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))

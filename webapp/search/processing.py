@@ -1,0 +1,205 @@
+"""Search work done inside workers: embedding gallery photos, building
+indexes, answering searches, ImageNet classification. This is the one place
+that converts between rows and ``vision`` arrays for the search app. Called
+only from ``workers/search.py`` (it loads TensorFlow and FAISS through
+``vision``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from vision import registry
+from vision.errors import InvalidImageError
+from vision.images import load_image
+from vision.imagenet import top_k_classes
+from vision.search import IndexSpec, build_index, exact_search, index_bytes, index_search, kmeans_clusters, load_index, merge_top_k, save_index
+from webapp.datasets.models import Dataset, DatasetImage
+from webapp.jobs.services import JobFailed
+from webapp.registry.models import ModelVersion
+from webapp.registry.services import model_version_next, model_version_register
+from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun
+from webapp.search.selectors import gallery_vectors, search_index_active
+
+# per worker process: ModelVersion pk -> (index, image ids of its rows)
+_INDEX_CACHE: dict[int, tuple[object, np.ndarray]] = {}
+
+
+def _load_pixels(field_file) -> np.ndarray:
+    with field_file.open("rb") as fh:
+        return load_image(fh.read(), max_pixels=settings.MAX_IMAGE_PIXELS).pixels
+
+
+def gallery_embed(*, dataset_id: int, backbone_name: str, progress) -> dict:
+    """Embed every readable photo of the gallery that has no embedding under
+    this backbone (or one from older weights), in batches. A photo whose
+    file can no longer be read is marked unreadable with the reason and
+    skipped; the batch goes on."""
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    if dataset is None:
+        raise JobFailed("The gallery was deleted before its photos were embedded.", "deleted")
+    backbone = registry.load(backbone_name)
+    version = backbone.spec.version
+    todo = list(DatasetImage.objects.filter(dataset=dataset, status=DatasetImage.Status.OK)
+                .exclude(embeddings__backbone=backbone_name, embeddings__backbone_version=version).order_by("id"))
+    done, unreadable, batch = 0, [], settings.SEARCH_EMBED_BATCH
+    for start in range(0, len(todo), batch):
+        rows, pixels = [], []
+        for img in todo[start:start + batch]:
+            try:
+                pixels.append(_load_pixels(img.file))
+                rows.append(img)
+            except (InvalidImageError, OSError) as err:
+                reason = getattr(err, "message", None) or "The stored file is missing."
+                DatasetImage.objects.filter(pk=img.pk).update(status=DatasetImage.Status.UNREADABLE, error=reason[:300])
+                unreadable.append({"image_id": img.pk, "file": img.original_name, "reason": reason})
+        if rows:
+            vectors = backbone.embeddings(pixels)
+            with transaction.atomic():
+                for img, vec in zip(rows, vectors):
+                    if not DatasetImage.objects.filter(pk=img.pk).exists():
+                        continue  # deleted meanwhile
+                    ImageEmbedding.objects.update_or_create(
+                        image=img, backbone=backbone_name,
+                        defaults={"dataset": dataset, "backbone_version": version, "dim": int(vec.shape[0]),
+                                  "vector": vec.astype("<f4").tobytes()})
+            done += len(rows)
+        n = min(start + batch, len(todo))
+        progress(n / max(1, len(todo)), f"Embedded {done} of {len(todo)} photos")
+    return {"dataset_id": dataset.pk, "backbone": backbone_name, "backbone_version": version,
+            "embedded": done, "unreadable": unreadable, "dim": backbone.spec.embedding_dim}
+
+
+def search_index_build(*, job, progress) -> dict:
+    """Build a new index version over the gallery's embeddings, save it under
+    ``SEARCH_INDEX_DIR/<dataset>/``, compute k-means groups for browsing, and
+    register it (``ModelVersion`` kind ``search_index``, made active)."""
+    p = job.params
+    dataset = Dataset.objects.filter(pk=p["dataset_id"]).first()
+    if dataset is None:
+        raise JobFailed("The gallery was deleted.", "deleted")
+    ids, x = gallery_vectors(dataset=dataset, backbone=p["backbone"])
+    if len(ids) == 0:
+        raise JobFailed("No photo of this gallery has an embedding yet: compute the embeddings first.", "no_embeddings")
+    spec = IndexSpec(kind=p["kind"], nlist=p.get("nlist", 0), nprobe=p.get("nprobe", 8)).resolved(*x.shape)
+    progress(0.1, f"Building the {spec.kind} index over {len(ids)} photos…", force=True)
+    t0 = time.perf_counter()
+    index = build_index(x, spec)
+    build_s = time.perf_counter() - t0
+    version = model_version_next(kind=ModelVersion.Kind.SEARCH_INDEX, dataset=dataset)
+    folder = Path(settings.SEARCH_INDEX_DIR) / f"gallery-{dataset.pk}"
+    path = save_index(index, folder / f"v{version}-{spec.kind}.faiss")
+    np.save(folder / f"v{version}-{spec.kind}.ids.npy", ids)
+    progress(0.6, "Grouping photos with k-means…", force=True)
+    clusters = kmeans_clusters(x, p.get("clusters", 8), per_cluster=6)
+    groups = [{"size": int((clusters.labels == c).sum()), "image_ids": [int(ids[r]) for r in reps]}
+              for c, reps in enumerate(clusters.representatives)]
+    groups.sort(key=lambda g: -g["size"])
+    mv = model_version_register(
+        kind=ModelVersion.Kind.SEARCH_INDEX, name=f"{spec.kind}:{p['backbone']}", dataset=dataset, job=job,
+        path=str(path), activate=True,
+        params={"kind": spec.kind, "factory": spec.factory_string(), "nlist": spec.nlist, "nprobe": spec.nprobe,
+                "pca_dim": spec.pca_dim, "hnsw_m": spec.hnsw_m, "ef_search": spec.ef_search,
+                "backbone": p["backbone"], "backbone_version": registry_version(p["backbone"]),
+                "ids_path": str(folder / f"v{version}-{spec.kind}.ids.npy"), "clusters": groups},
+        metrics={"n_vectors": int(len(ids)), "dim": int(x.shape[1]), "build_seconds": round(build_s, 4),
+                 "bytes_per_vector": round(index_bytes(index) / len(ids), 1)})
+    return {"model_version_id": mv.pk, "version": mv.version, "kind": spec.kind, "n_vectors": int(len(ids)),
+            "build_seconds": round(build_s, 4), "clusters": len(groups)}
+
+
+def registry_version(backbone_name: str) -> str:
+    from vision.backbones import SPECS
+
+    return SPECS[backbone_name].version
+
+
+def _active_index(mv: ModelVersion):
+    if mv.pk not in _INDEX_CACHE:
+        spec = IndexSpec(kind=mv.params["kind"], nlist=mv.params["nlist"], nprobe=mv.params["nprobe"],
+                         pca_dim=mv.params["pca_dim"], hnsw_m=mv.params["hnsw_m"], ef_search=mv.params["ef_search"])
+        _INDEX_CACHE[mv.pk] = (load_index(mv.path, spec), np.load(mv.params["ids_path"]))
+    return _INDEX_CACHE[mv.pk]
+
+
+def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str, exclude_image_id: int | None = None) -> dict:
+    """Top-k photos of a gallery for one query embedding.
+
+    Uses the active index when there is one for this backbone, and searches
+    exactly the photos embedded since it was built; results are merged.
+    Photos deleted since the build are dropped (only ids whose embedding
+    row still exists are kept). Without an index, the search is exact.
+
+    Args:
+        query: ``(d,) float32`` unit vector.
+
+    Returns:
+        ``{"hits": [{image_id, score}], "index": {...} | None, "exact_searched": n}``.
+    """
+    live_ids, _ = set(), None
+    live_ids = set(ImageEmbedding.objects.filter(dataset=dataset, backbone=backbone,
+                                                 image__status=DatasetImage.Status.OK).values_list("image_id", flat=True))
+    live_ids.discard(exclude_image_id)
+    q = query.reshape(1, -1).astype(np.float32)
+    want = k + 1
+    results, index_info, indexed = [], None, np.zeros(0, np.int64)
+    mv = search_index_active(dataset=dataset)
+    if mv is not None and mv.params.get("backbone") == backbone and Path(mv.path).is_file():
+        index, indexed = _active_index(mv)
+        extra = len(indexed) - len(live_ids & set(indexed.tolist()))  # deleted since the build
+        scores, rows = index_search(index, q, min(len(indexed), want + max(0, extra)))
+        ids = np.where(rows[0] >= 0, indexed[np.clip(rows[0], 0, None)], -1)
+        keep = np.array([i in live_ids for i in ids])
+        results.append((scores[0][keep], ids[keep]))
+        index_info = {"model_version_id": mv.pk, "version": mv.version, "kind": mv.params["kind"]}
+    new_ids, new_x = gallery_vectors(dataset=dataset, backbone=backbone, exclude_image_ids=set(indexed.tolist()))
+    keep = np.array([i in live_ids for i in new_ids], dtype=bool)
+    new_ids, new_x = new_ids[keep], (new_x[keep] if len(new_ids) else new_x)
+    if len(new_ids):
+        scores, rows = exact_search(new_x, q, min(want, len(new_ids)))
+        results.append((scores[0], np.where(rows[0] >= 0, new_ids[np.clip(rows[0], 0, None)], -1)))
+    scores, ids = merge_top_k(results, k)
+    return {"hits": [{"image_id": int(i), "score": round(float(s), 5)} for s, i in zip(scores, ids)],
+            "index": index_info, "exact_searched": int(len(new_ids))}
+
+
+def search_run_process(*, run_id: int) -> dict:
+    run = SearchRun.objects.select_related("dataset", "query_photo", "query_image").filter(pk=run_id).first()
+    if run is None:
+        raise JobFailed("The search was deleted.", "deleted")
+    backbone_name = settings.SEARCH_BACKBONE
+    if run.query_image_id:
+        emb = ImageEmbedding.objects.filter(image_id=run.query_image_id, backbone=backbone_name).first()
+        if emb is not None:
+            query = emb.array
+        elif run.query_image is not None:
+            query = registry.load(backbone_name).embeddings([_load_pixels(run.query_image.file)])[0]
+        else:
+            raise JobFailed("The query photo was deleted from the gallery.", "deleted")
+    elif run.query_photo_id:
+        query = registry.load(backbone_name).embeddings([_load_pixels(run.query_photo.photo)])[0]
+    else:
+        raise JobFailed("The query photo was deleted.", "deleted")
+    t0 = time.perf_counter()
+    out = gallery_search(dataset=run.dataset, query=query, k=run.k, backbone=backbone_name,
+                         exclude_image_id=run.query_image_id)
+    out["search_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+    out["backbone"] = backbone_name
+    if run.min_score is not None:
+        out["hits"] = [h for h in out["hits"] if h["score"] >= run.min_score]
+    return out
+
+
+def classify_process(*, query_photo_id: int, backbone_name: str) -> dict:
+    qp = QueryPhoto.objects.filter(pk=query_photo_id).first()
+    if qp is None:
+        raise JobFailed("The photo was deleted before it was classified.", "deleted")
+    backbone = registry.load(backbone_name)
+    probs = backbone.probabilities([_load_pixels(qp.photo)])[0]
+    return {"backbone": backbone_name, "backbone_version": backbone.spec.version,
+            "top5": [{"class_id": c.class_id, "name": c.name, "probability": round(c.probability, 5)}
+                     for c in top_k_classes(probs, 5)]}

@@ -1,0 +1,200 @@
+"""Writes for search by image (web side): galleries and their photos, and
+starting the jobs that embed, index, search and classify. The ML work runs
+in workers (``processing.py``); nothing here imports TensorFlow or FAISS."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from vision.backbones import SPECS
+from vision.search import INDEX_KINDS, IndexSpec
+from webapp.core.uploads import display_name, image_upload_check, stored_file
+from webapp.datasets.models import Dataset, DatasetImage
+from webapp.datasets.services import AddReport, dataset_image_add, dataset_import
+from webapp.jobs.models import Job
+from webapp.jobs.services import job_create
+from webapp.search.models import QueryPhoto, SearchRun
+
+EMBED_TASK = "workers.search.embed"
+INDEX_TASK = "workers.search.build_index"
+QUERY_TASK = "workers.search.query"
+CLASSIFY_TASK = "workers.search.classify"
+MAX_K = 100
+
+
+def _backbone_check(backbone: str) -> str:
+    if backbone not in SPECS:
+        raise ValidationError(f"Unknown backbone “{backbone}”; choose one of {', '.join(SPECS)}.", code="invalid")
+    return backbone
+
+
+def gallery_create(*, name: str, user=None, description: str = "") -> Dataset:
+    """A new, empty gallery (a Dataset of kind ``gallery``)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("Give the gallery a name.", code="required")
+    ds = Dataset.objects.create(name=name[:200], kind=Dataset.Kind.GALLERY, description=description,
+                                created_by=user if getattr(user, "is_authenticated", False) else None)
+    return ds
+
+
+def gallery_photos_add(*, dataset: Dataset, files: list, user=None, backbone: str | None = None) -> tuple[AddReport, Job | None]:
+    """Add uploaded photos and/or zip files to a gallery, then start the
+    embedding job for the new photos.
+
+    Each photo is checked by content and size; an unreadable one is kept as
+    an ``unreadable`` row with the reason; the same content twice is stored
+    once. A zip is imported with ``datasets.services.dataset_import`` (paths
+    escaping the folder, hidden files and oversize entries are skipped and
+    reported; folders inside are just looked through).
+
+    Returns:
+        ``(report, job)``; ``job`` is None when nothing new was added.
+
+    Raises:
+        ValidationError: no file at all.
+        QueueUnavailable: the broker is down (the photos stay stored).
+    """
+    if not files:
+        raise ValidationError("Choose at least one photo or a zip file.", code="required")
+    report = AddReport()
+    for f in files:
+        name = display_name(f)
+        if _is_zip(f):
+            _import_zip(dataset, f, report)
+            continue
+        size = getattr(f, "size", None)
+        if size is not None and size > settings.MAX_UPLOAD_BYTES:
+            report.skipped.append((name, f"{size / 1e6:.1f} MB; the limit is {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB."))
+            continue
+        f.seek(0)
+        data = f.read(settings.MAX_UPLOAD_BYTES + 1)
+        if len(data) > settings.MAX_UPLOAD_BYTES:
+            report.skipped.append((name, f"Larger than the {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB limit."))
+            continue
+        with transaction.atomic():
+            dataset_image_add(dataset=dataset, name=name, data=data, report=report)
+    job = gallery_embed_start(dataset=dataset, user=user, backbone=backbone) if report.added else None
+    return report, job
+
+
+def _is_zip(f) -> bool:
+    f.seek(0)
+    head = f.read(4)
+    f.seek(0)
+    return head == b"PK\x03\x04"
+
+
+def _import_zip(dataset: Dataset, f, report: AddReport) -> None:
+    name = display_name(f)
+    with tempfile.NamedTemporaryFile(suffix=".zip") as tmp:
+        for chunk in f.chunks():
+            tmp.write(chunk)
+        tmp.flush()
+        if not zipfile.is_zipfile(tmp.name):
+            report.unreadable.append((name, "The zip file is damaged and cannot be opened."))
+            return
+        try:
+            sub = dataset_import(dataset=dataset, source=Path(tmp.name), labels_from_folders=False)
+        except (zipfile.BadZipFile, ValueError, OSError) as err:
+            report.unreadable.append((name, f"The zip file could not be read ({err})."))
+            return
+    report.added += sub.added
+    report.duplicates += sub.duplicates
+    report.unreadable += sub.unreadable
+    report.skipped += sub.skipped
+
+
+def gallery_photo_delete(*, image: DatasetImage) -> None:
+    """Delete a gallery photo, its files and its embeddings. It leaves search
+    results at once: searches only return photos whose embedding row still
+    exists, and pages drop hits whose photo is gone."""
+    image.delete()
+
+
+def gallery_embed_start(*, dataset: Dataset, user=None, backbone: str | None = None) -> Job:
+    """Start (or return the running) job that embeds the gallery's photos
+    that have no embedding yet under ``backbone``."""
+    backbone = _backbone_check(backbone or settings.SEARCH_BACKBONE)
+    job, _ = job_create(kind="gallery_embed", task_name=EMBED_TASK, user=user,
+                        key=f"gallery_embed:dataset:{dataset.pk}:{backbone}",
+                        params={"dataset_id": dataset.pk, "backbone": backbone})
+    return job
+
+
+def search_index_build_start(*, dataset: Dataset, kind: str = "hnsw", nlist: int = 0, nprobe: int = 8,
+                             clusters: int = 8, user=None, backbone: str | None = None) -> Job:
+    """Start the job that builds a new index version (and the k-means groups
+    for browsing) over the gallery's embeddings."""
+    backbone = _backbone_check(backbone or settings.SEARCH_BACKBONE)
+    if kind not in INDEX_KINDS:
+        raise ValidationError(f"Unknown index kind “{kind}”.", code="invalid")
+    try:
+        IndexSpec(kind=kind, nlist=int(nlist), nprobe=int(nprobe))
+    except (ValueError, TypeError) as err:
+        raise ValidationError(str(err), code="invalid") from err
+    if not 1 <= int(clusters) <= 100:
+        raise ValidationError("Clusters must be between 1 and 100.", code="invalid")
+    job, _ = job_create(kind="search_index", task_name=INDEX_TASK, user=user,
+                        key=f"search_index:dataset:{dataset.pk}",
+                        params={"dataset_id": dataset.pk, "backbone": backbone, "kind": kind, "nlist": int(nlist),
+                                "nprobe": int(nprobe), "clusters": int(clusters)})
+    return job
+
+
+def _query_photo_store(*, upload, purpose: str, user) -> QueryPhoto:
+    loaded, data = image_upload_check(upload)
+    return QueryPhoto.objects.create(purpose=purpose, photo=stored_file(loaded, data), width=loaded.width,
+                                     height=loaded.height,
+                                     created_by=user if getattr(user, "is_authenticated", False) else None)
+
+
+def image_search(*, dataset: Dataset, upload=None, image: DatasetImage | None = None, k: int = 12,
+                 min_score: float | None = None, user=None) -> SearchRun:
+    """Search a gallery with an uploaded photo or one of its own photos; the
+    job answers with the top-k hits.
+
+    Raises:
+        ValidationError: neither or both queries, a bad upload, bad k or cut-off.
+        QueueUnavailable: the broker is down.
+    """
+    if (upload is None) == (image is None):
+        raise ValidationError("Upload a photo or pick one from the gallery.", code="required")
+    if not 1 <= int(k) <= MAX_K:
+        raise ValidationError(f"k must be between 1 and {MAX_K}.", code="invalid")
+    if min_score is not None and not -1.0 <= float(min_score) <= 1.0:
+        raise ValidationError("The similarity cut-off must be between -1 and 1.", code="invalid")
+    if image is not None and (image.dataset_id != dataset.pk or image.status != DatasetImage.Status.OK):
+        raise ValidationError("That photo is not a readable photo of this gallery.", code="invalid")
+    with transaction.atomic():
+        qp = _query_photo_store(upload=upload, purpose=QueryPhoto.Purpose.SEARCH, user=user) if upload else None
+        run = SearchRun.objects.create(dataset=dataset, query_photo=qp, query_image=image, k=int(k),
+                                       min_score=min_score, created_by=qp.created_by if qp else (
+                                           user if getattr(user, "is_authenticated", False) else None))
+        run.job, _ = job_create(kind="image_search", task_name=QUERY_TASK, user=user,
+                                params={"search_run_id": run.pk, "dataset_id": dataset.pk})
+        run.save(update_fields=["job"])
+    return run
+
+
+def imagenet_classify(*, upload, user=None, backbone: str = "efficientnet_lite0") -> QueryPhoto:
+    """Store a photo and start the job that names what is in it (top-5
+    ImageNet classes; seed section 4).
+
+    Raises:
+        ValidationError: a bad upload or unknown backbone.
+        QueueUnavailable: the broker is down.
+    """
+    _backbone_check(backbone)
+    with transaction.atomic():
+        qp = _query_photo_store(upload=upload, purpose=QueryPhoto.Purpose.CLASSIFY, user=user)
+        qp.job, _ = job_create(kind="imagenet_classify", task_name=CLASSIFY_TASK, user=user,
+                               params={"query_photo_id": qp.pk, "backbone": backbone})
+        qp.save(update_fields=["job"])
+    return qp
