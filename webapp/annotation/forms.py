@@ -1,7 +1,7 @@
 from django import forms
 
 from vision.detectors import DETECTORS
-from webapp.checkin.forms import MultipleFileInput
+from webapp.core.forms import MultipleFileInput
 
 DETECTOR_CHOICES = [(k, v[1]) for k, v in DETECTORS.items()]
 
