@@ -400,8 +400,8 @@ var Annotate = (function () {
   }
 
   /* Detect page: draw the job's boxes with class and score. */
-  function detectResult(el) {
-    var box = el.querySelector(".jobbox"), svg = el.querySelector("#overlay"), list = el.querySelector("#found");
+  function detectResult(section) {
+    var box = section.querySelector(".jobbox"), svg = section.querySelector("#overlay"), list = section.querySelector("#found");
     function draw(r) {
       svg.innerHTML = ""; list.innerHTML = "";
       var lw = Math.max(2, r.width / 250);
