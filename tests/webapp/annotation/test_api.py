@@ -40,6 +40,7 @@ def test_kiosk_user_sees_no_dataset(kiosk_client, detection_dataset):
     assert "No dataset is assigned to you" in kiosk_client.get("/annotate/").content.decode()
 
 
+@pytest.mark.embedded
 def test_box_create_update_delete_with_revisions(annotator_client, detection_dataset, annotator):
     img = _img(detection_dataset)
     person, car = detection_dataset.classes.order_by("class_id")[:2]

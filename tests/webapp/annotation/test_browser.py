@@ -108,6 +108,21 @@ def test_draw_change_class_reload_export(live_server, browser, monkeypatch, djan
     assert "dog, big" in page.locator("#boxes").inner_text() and "drawn by ann" in page.locator("#boxes").inner_text()
     assert page.locator("#progress-text").inner_text() == "1 / 2 annotated"
     assert Box.objects.get(pk=box.pk).xyxy == saved
+
+    # someone else changes the box meanwhile: this page's next save is refused
+    # with a message, and the photo's boxes are reloaded from the server
+    from webapp.annotation.services import box_update
+
+    bob = django_user_model.objects.create_user("bob", password="pw-bob-123")
+    box_update(box_id=box.pk, image=img, revision=box.revision, user=bob, box=(90, 40, 310, 260))
+    page.locator("#ann-svg g.ann-box rect[data-part=body]").click()
+    page.keyboard.press("1")
+    page.wait_for_function("document.getElementById('status').textContent.indexOf('bob changed this box') === 0")
+    assert page.locator("#ann-svg g.ann-box rect[data-part=body]").get_attribute("x") == "90"
+    assert "dog, big" in page.locator("#boxes").inner_text()
+    box.refresh_from_db()
+    assert box.label.name == "dog, big" and box.xyxy == (90, 40, 310, 260)
+    saved = box.xyxy
     page.close()
 
     csv_text = "".join(annotations_csv_stream(dataset=ds))

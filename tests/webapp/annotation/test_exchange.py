@@ -47,6 +47,7 @@ def _zip_members(path, prefix):
         return [(n, zf.read(n)) for n in zf.namelist() if n.startswith(prefix)]
 
 
+@pytest.mark.embedded
 def test_round_trip_csv_voc_coco(detection_dataset, tmp_path):
     _fill(detection_dataset)
     want = _boxes(detection_dataset)
@@ -246,3 +247,30 @@ def test_shared_detection_photos_round_trip_every_format(db, tmp_path):
     assert [(f, t) for f, t, _ in tf_rows] == [(f, t) for f, t, _ in want]
     assert all(a == pytest.approx(b, abs=0.01) for (_, _, a), (_, _, b) in zip(tf_rows, want))
     assert len(list((x / "images").rglob("*.jpg"))) == len(photos)
+
+
+def test_evaluate_command_prints_ap_per_class_and_map(db):
+    from django.core.management import call_command
+
+    root = shared_path("datasets", "detection")
+    out = io.StringIO()
+    call_command("evaluate", "--csv", str(root / "annotations.csv"), "--prefix", "dlib_faces/",
+                 "--detector", "dlib_hog_face", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("dlib_hog_face on ") and "9 photos" in lines[0]
+    ap_line = next(line for line in lines if line.strip().startswith("AP@0.5 face"))
+    ap = float(ap_line.split()[2])
+    # dlib's HOG detector on dlib's own annotated example photos finds most faces
+    assert 0.5 < ap <= 1.0 and "43 boxes" in ap_line
+    assert lines[-1].strip() == f"mAP@0.5 {ap:.4f}"
+    # the same figures from a dataset holding those photos and boxes
+    ds = detection_dataset_create(name="dlib faces")
+    for p in sorted((root / "dlib_faces" / "images").glob("*.jpg")):
+        dataset_image_add(dataset=ds, name=f"dlib_faces/images/{p.name}", data=p.read_bytes())
+    assert annotations_import(dataset=ds, files=[("annotations.csv", (root / "annotations.csv").read_bytes())],
+                              add_classes=True).errors[0].message.startswith("Unknown file")  # coco photos absent
+    rows = [line for line in (root / "annotations.csv").read_text().splitlines() if line.startswith(("filename", "dlib_faces/"))]
+    assert annotations_import(dataset=ds, files=[("a.csv", "\n".join(rows).encode())], add_classes=True).imported
+    out2 = io.StringIO()
+    call_command("evaluate", "--dataset", str(ds.pk), "--detector", "dlib_hog_face", stdout=out2)
+    assert out2.getvalue().splitlines()[-1] == lines[-1]
