@@ -30,6 +30,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/checkin.py
+	$(BIN)/python bench/detection.py
 
 clean:
 	rm -rf var/broker var/staticfiles
