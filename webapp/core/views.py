@@ -16,7 +16,8 @@ from webapp.core.permissions import can_check_in
 from webapp.jobs.models import Job
 from webapp.jobs.services import QueueUnavailable
 
-STAFF_ONLY_MEDIA = ("faces/",)  # enrolment photos and face crops: biometric data
+# enrolment photos and face crops (biometric data); dataset export zips and zips being imported
+STAFF_ONLY_MEDIA = ("faces/", "exports/", "uploads/tmp/")
 CHECKIN_MEDIA = ("checkins/",)  # check-in photos and crops: staff and the kiosk group
 JOB_MEDIA = {"predict/": "url", "inspect/": "out"}  # a user's own uploads for a job: theirs (and staff's)
 

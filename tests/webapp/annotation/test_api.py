@@ -156,12 +156,16 @@ def test_machine_boxes_are_pending_until_accepted(annotator_client, detection_da
     assert data["box"]["updated_by"] == "annie" and data["progress"]["annotated"] == 1
 
 
-def test_pages_render(annotator_client, detection_dataset, staff_client):
+def test_pages_render(annotator, detection_dataset, staff_user):
+    annotator_client, staff_client = Client(), Client()
+    annotator_client.force_login(annotator)
+    staff_client.force_login(staff_user)
     img = _img(detection_dataset)
     page = annotator_client.get(f"/annotate/{detection_dataset.pk}/photos/{img.pk}/")
     assert page.status_code == 200 and b"annotate.js" in page.content and b"ann-data" in page.content
-    assert annotator_client.get(f"/annotate/{detection_dataset.pk}/").status_code == 200
-    assert staff_client.get(f"/annotate/{detection_dataset.pk}/").status_code == 200
+    mine = annotator_client.get(f"/annotate/{detection_dataset.pk}/").content.decode()
+    assert "Annotate ▶" in mine and "Export everything" not in mine  # annotators annotate; staff manage
+    assert "Export everything" in staff_client.get(f"/annotate/{detection_dataset.pk}/").content.decode()
     assert annotator_client.get("/detect/").status_code == 200
 
 
@@ -176,3 +180,18 @@ def test_web_process_imports_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_export_files_are_staff_only(annotator, staff_user, settings):
+    from pathlib import Path
+
+    annotator_client, staff_client = Client(), Client()
+    annotator_client.force_login(annotator)
+    staff_client.force_login(staff_user)
+
+    f = Path(settings.MEDIA_ROOT) / "exports" / "x-test.zip"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_bytes(b"PK")
+    assert annotator_client.get("/media/exports/x-test.zip").status_code == 403
+    assert staff_client.get("/media/exports/x-test.zip").status_code == 200
+    f.unlink()
