@@ -74,11 +74,17 @@ def gallery_embed(*, dataset_id: int, backbone_name: str, progress) -> dict:
             "embedded": done, "unreadable": unreadable, "dim": backbone.spec.embedding_dim}
 
 
-def search_index_build(*, job, progress) -> dict:
+def search_index_build(*, params: dict, progress, job=None) -> dict:
     """Build a new index version over the gallery's embeddings, save it under
     ``SEARCH_INDEX_DIR/<dataset>/``, compute k-means groups for browsing, and
-    register it (``ModelVersion`` kind ``search_index``, made active)."""
-    p = job.params
+    register it (``ModelVersion`` kind ``search_index``, made active).
+
+    Args:
+        params: ``{dataset_id, backbone, kind, nlist, nprobe, clusters}`` (a job's params).
+        progress: ``progress(fraction, message, force=False)``.
+        job: the Job recorded on the ModelVersion, if any.
+    """
+    p = params
     dataset = Dataset.objects.filter(pk=p["dataset_id"]).first()
     if dataset is None:
         raise JobFailed("The gallery was deleted.", "deleted")
