@@ -172,7 +172,7 @@ def _embedding_child(n_images: int) -> None:
     efficientnet_weights_ensure(log=print)
     backbone = registry.load("efficientnet_lite0")
     bench_embedding(backbone, n_images)
-    embed_labelled_folder(CATEGORIES, backbone.embeddings, cache_dir=settings.VAR_DIR / "cache" / "eval",
+    embed_labelled_folder(CATEGORIES, backbone.embeddings, cache_dir=settings.CACHE_DIR / "eval",
                           cache_key=f"efficientnet_lite0-{backbone.spec.version}")
     sys.stdout.flush()
 
@@ -204,7 +204,7 @@ def main() -> None:
     def no_embed(_):
         raise RuntimeError("the category embeddings should have been cached by the child process")
 
-    le = embed_labelled_folder(CATEGORIES, no_embed, cache_dir=settings.VAR_DIR / "cache" / "eval",
+    le = embed_labelled_folder(CATEGORIES, no_embed, cache_dir=settings.CACHE_DIR / "eval",
                                cache_key=f"efficientnet_lite0-{SPECS['efficientnet_lite0'].version}")
     import faiss
 

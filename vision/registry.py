@@ -107,3 +107,17 @@ def load(name: str) -> Any:
     if name not in _CACHE:  # a failed load (missing weights) is not cached: it is retried
         _CACHE[name] = _LOADERS[name](name)
     return _CACHE[name]
+
+
+_CACHED: dict[str, Any] = {}
+
+
+def cached(key: str, factory: Callable[[], Any], *, max_items: int = 8) -> Any:
+    """A per-process cache for models known only at run time (e.g. a trained
+    classifier version): ``factory()`` runs on the first call for ``key``.
+    The oldest entries are dropped past ``max_items`` to bound memory."""
+    if key not in _CACHED:
+        while len(_CACHED) >= max_items:
+            _CACHED.pop(next(iter(_CACHED)))
+        _CACHED[key] = factory()
+    return _CACHED[key]

@@ -6,6 +6,7 @@ from webapp.checkin.urls import api_urlpatterns as checkin_api
 from webapp.core import views as core
 from webapp.jobs.urls import api_urlpatterns as jobs_api
 from webapp.search.urls import api_urlpatterns as search_api
+from webapp.training.urls import api_urlpatterns as training_api
 
 urlpatterns = [
     path("", core.home, name="home"),
@@ -13,7 +14,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("jobs/", include("webapp.jobs.urls")),
-    path("api/", include((jobs_api + checkin_api + search_api, "api"))),
+    path("datasets/", include("webapp.datasets.urls")),
+    path("api/", include((jobs_api + checkin_api + training_api + search_api, "api"))),
+    path("training/", include("webapp.training.urls")),
     path("search/", include("webapp.search.urls")),
     path("media/<path:path>", core.media, name="media"),
     path("healthz", core.healthz, name="healthz"),

@@ -8,14 +8,19 @@ and soft/hard time limits on every task.
 
 import os
 
-from celery import Celery
-from celery.signals import worker_process_init
+# The prefork pool already runs one process per core; OpenBLAS threads on top
+# of it stall matrix products on small machines (bench/checkin.py: matching
+# 100,000 embeddings 8 ms with threads vs 3 ms on one).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from celery import Celery  # noqa: E402
+from celery.signals import worker_process_init  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
 
 app = Celery("vision_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.imports = ("workers.faces", "workers.search")
+app.conf.imports = ("workers.faces", "workers.datasets", "workers.training", "workers.search")
 app.conf.task_default_queue = os.environ.get("CELERY_QUEUE", "celery")
 
 

@@ -7,12 +7,12 @@ var Vision = (function () {
   function isActive(j) { return j.state === "queued" || j.state === "running"; }
 
   /* Poll /api/jobs/<id> until it finishes; onUpdate(job) each time. */
-  function followJob(id, onUpdate, interval) {
+  function followJob(id, onUpdate, interval, fixed) {
     var delay = interval || 400;
     function tick() {
       getJSON("/api/jobs/" + id).then(function (j) {
         onUpdate(j);
-        if (isActive(j)) setTimeout(tick, delay = Math.min(delay * 1.3, 2000));
+        if (isActive(j)) setTimeout(tick, fixed ? delay : (delay = Math.min(delay * 1.3, 2000)));
       }).catch(function () { setTimeout(tick, 2000); });
     }
     tick();
@@ -71,7 +71,7 @@ var Vision = (function () {
     var data = JSON.parse(document.getElementById("job-data").textContent || "null");
     if (!data) { fillJobBox(box, {message: "No job was started for this photo.", progress: 0}); return; }
     show(data);
-    if (isActive(data)) followJob(data.id, show, 250);
+    if (isActive(data)) followJob(data.id, show, 100, true);  // a kiosk waits on this: poll briskly
   }
 
   function cameraCheckin() {
@@ -94,6 +94,33 @@ var Vision = (function () {
     });
   }
 
-  return {followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
+  /* Line chart of per-epoch training (blue) and validation (orange) values. */
+  function drawCurves(svg, train, val, range) {
+    if (!svg) return;
+    svg.innerHTML = "";
+    var series = [[train || [], "#2456d3"], [val || [], "#e8590c"]];
+    var all = [].concat(train || [], val || []).filter(function (v) { return v !== null && isFinite(v); });
+    if (!all.length) { var t = document.createElementNS(SVG, "text"); t.setAttribute("x", 10); t.setAttribute("y", 90);
+      t.setAttribute("fill", "#6b7280"); t.setAttribute("font-size", 12); t.textContent = "Curves appear after the first epoch."; svg.appendChild(t); return; }
+    var lo = range ? range[0] : Math.min.apply(null, all), hi = range ? range[1] : Math.max.apply(null, all);
+    if (hi - lo < 1e-9) hi = lo + 1;
+    var n = Math.max((train || []).length, (val || []).length), W = 320, H = 180, P = 28;
+    function x(i) { return P + (n <= 1 ? 0 : i * (W - P - 8) / (n - 1)); }
+    function y(v) { return H - P + 8 - (v - lo) / (hi - lo) * (H - P - 8); }
+    [lo, hi].forEach(function (v) { var t = document.createElementNS(SVG, "text"); t.setAttribute("x", 2); t.setAttribute("y", y(v) + 4);
+      t.setAttribute("font-size", 10); t.setAttribute("fill", "#6b7280"); t.textContent = (+v).toFixed(2); svg.appendChild(t); });
+    var ax = document.createElementNS(SVG, "text"); ax.setAttribute("x", W - 60); ax.setAttribute("y", H - 4);
+    ax.setAttribute("font-size", 10); ax.setAttribute("fill", "#6b7280"); ax.textContent = n + " epoch" + (n === 1 ? "" : "s"); svg.appendChild(ax);
+    series.forEach(function (s) {
+      var pts = s[0].map(function (v, i) { return v === null ? null : x(i) + "," + y(v); }).filter(Boolean);
+      if (!pts.length) return;
+      var pl = document.createElementNS(SVG, "polyline"); pl.setAttribute("points", pts.join(" "));
+      pl.setAttribute("fill", "none"); pl.setAttribute("stroke", s[1]); pl.setAttribute("stroke-width", 2); svg.appendChild(pl);
+    });
+  }
+
+  function escape(text) { var d = document.createElement("div"); d.textContent = text; return d.innerHTML; }
+
+  return {escape: escape, drawCurves: drawCurves, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
           checkinResult: checkinResult, cameraCheckin: cameraCheckin};
 })();

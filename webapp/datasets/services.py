@@ -179,3 +179,51 @@ def dataset_split_assign(*, dataset: Dataset) -> dict:
         DatasetImage.objects.filter(pk__in=train).update(split=DatasetImage.Split.TRAIN)
         DatasetImage.objects.filter(pk__in=val).update(split=DatasetImage.Split.VALIDATION)
     return {"train": len(train), "val": len(val), "stratified": stratify is not None}
+
+
+IMPORT_TASK = "workers.datasets.import_upload"
+
+
+def dataset_upload(*, dataset: Dataset, photos: list, archive=None, class_name: str = "", user=None):
+    """Save an upload to a private staging folder and start an import job
+    (decoding hundreds of photos does not belong in a web request).
+
+    Returns:
+        The Job.
+
+    Raises:
+        ValueError: a sentence for the user (no class name for a
+            classification upload of single photos, a file over the size limit).
+    """
+    from webapp.jobs.services import job_create
+
+    if dataset.kind == Dataset.Kind.CLASSIFICATION and photos and not class_name.strip():
+        raise ValueError("Name the class of these photos (or upload a zip with one folder per class).")
+    staging = Path(settings.MEDIA_ROOT) / "staging" / uuid.uuid4().hex
+    staging.mkdir(parents=True)
+    files = ([archive] if archive else []) + list(photos)
+    for f in files:
+        if f.size > settings.MAX_UPLOAD_BYTES * (40 if f is archive else 1):
+            raise ValueError(f"“{f.name}” is too large.")
+    if archive is not None:
+        dest = staging / "upload.zip"
+        with open(dest, "wb") as out:
+            for chunk in archive.chunks():
+                out.write(chunk)
+    else:
+        folder = staging / "files" / (class_name.strip().replace("/", "_") or "photos")
+        folder.mkdir(parents=True)
+        for i, f in enumerate(photos):
+            safe = f"{i:05d}_{Path(f.name).name[-80:]}".replace("/", "_")  # display only; never a path outside
+            with open(folder / safe, "wb") as out:
+                for chunk in f.chunks():
+                    out.write(chunk)
+        dest = staging / "files"
+    job, _ = job_create(kind="dataset_import", task_name=IMPORT_TASK, user=user,
+                        params={"dataset_id": dataset.pk, "path": str(dest), "staging": str(staging),
+                                "labels_from_folders": dataset.kind == Dataset.Kind.CLASSIFICATION})
+    return job
+
+
+def dataset_image_delete(*, image: DatasetImage) -> None:
+    image.delete()

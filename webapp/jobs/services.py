@@ -96,7 +96,8 @@ def job_start(*, job_id: int, task_id: str = "") -> Job | None:
 
 
 class ProgressReporter:
-    """Writes ``progress`` (0..1) and a message at most once a second."""
+    """Writes ``progress`` (0..1; ``None`` keeps the current value) and a
+    message at most once a second (``force`` writes now)."""
 
     def __init__(self, job_id: int):
         self.job_id = job_id
@@ -107,7 +108,9 @@ class ProgressReporter:
         if not force and now - self._last < PROGRESS_MIN_INTERVAL:
             return
         self._last = now
-        fields = {"progress": max(0.0, min(1.0, float(fraction))), "heartbeat_at": timezone.now()}
+        fields = {"heartbeat_at": timezone.now()}
+        if fraction is not None:
+            fields["progress"] = max(0.0, min(1.0, float(fraction)))
         if message:
             fields["message"] = message[:500]
         Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(**fields)
@@ -133,6 +136,22 @@ def job_cancel(*, job: Job) -> bool:
     next check and stops. Returns False if it had already finished."""
     n = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES).update(
         state=Job.State.CANCELLED, message="Cancelled", finished_at=timezone.now())
+    return bool(n)
+
+
+def job_retry(*, job: Job) -> bool:
+    """Queue a failed or cancelled job again under the same id. Tasks are
+    idempotent and keep what they saved (a training run resumes from its last
+    finished epoch). Returns False for a job that is still active or succeeded.
+
+    Raises:
+        QueueUnavailable: the broker is down.
+    """
+    n = Job.objects.filter(pk=job.pk, state__in=(Job.State.FAILED, Job.State.CANCELLED)).update(
+        state=Job.State.QUEUED, error="", error_code="", traceback="", finished_at=None,
+        message="Queued again; waiting for a worker…")
+    if n:
+        transaction.on_commit(lambda: job_enqueue(job=job))
     return bool(n)
 
 

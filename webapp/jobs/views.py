@@ -2,11 +2,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_get, job_list, job_to_dict
-from webapp.jobs.services import job_cancel
+from webapp.jobs.services import QueueUnavailable, job_cancel, job_retry
 
 
 def job_list_view(request):
@@ -42,3 +43,23 @@ def job_cancel_view(request, job_id: int):
     else:
         messages.info(request, f"Job #{job.pk} had already finished.")
     return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_POST
+def job_retry_view(request, job_id: int):
+    job = job_get(user=request.user, job_id=job_id)
+    if job is None:
+        raise Http404("No such job")
+    try:
+        retried = job_retry(job=job)
+    except QueueUnavailable as err:
+        messages.error(request, err.message)
+        return redirect("jobs:detail", job_id=job.pk)
+    if retried:
+        messages.success(request, f"Job #{job.pk} was queued again.")
+    else:
+        messages.info(request, f"Job #{job.pk} is running or already succeeded.")
+    nxt = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        nxt = f"/jobs/{job.pk}/"
+    return redirect(nxt)

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "webapp.datasets",
     "webapp.registry",
     "webapp.search",
+    "webapp.training",
 ]
 
 MIDDLEWARE = [
@@ -100,6 +101,9 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 SERVE_MEDIA = True  # media is private: served by a login-protected view
+# Trained models (versioned, see webapp/registry) and caches of computed features.
+MODELS_DIR = Path(os.environ.get("MODELS_DIR", VAR_DIR / "models"))
+CACHE_DIR = Path(os.environ.get("CACHE_DIR", VAR_DIR / "cache"))
 
 # Uploads: refused over this many bytes per file, checked by content.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024))
@@ -117,8 +121,8 @@ FACE_MIN_SHARPNESS = float(os.environ.get("FACE_MIN_SHARPNESS", 15))
 CHECKIN_REPEAT_MINUTES = int(os.environ.get("CHECKIN_REPEAT_MINUTES", 5))
 
 # ----- search by image (seed section 8) -----
-# Imported/converted weights (EfficientNet-Lite0's Keras file) and built search indexes live here.
-MODELS_DIR = Path(os.environ.get("MODELS_DIR", VAR_DIR / "models"))
+# Pretrained backbone weights converted once on this machine (EfficientNet-Lite0's Keras file).
+WEIGHTS_DIR = Path(os.environ.get("WEIGHTS_DIR", VAR_DIR / "weights"))
 # Folders searched, in order, for Keras applications' ImageNet weight files (never downloaded).
 KERAS_WEIGHTS_DIRS = [p for p in (os.environ.get("KERAS_WEIGHTS_DIR", ""), "~/.keras/models") if p]
 # Built search indexes (FAISS files, one folder per gallery, one file per version).
@@ -134,7 +138,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than the longest task's hard limit, or Redis redelivers a
         # message that is still being worked on (Celery docs, "Caveats").
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)),
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 12 * 3600)),
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
@@ -144,7 +148,7 @@ else:
         "processed_folder": str(CELERY_FS_DIR / "processed"),
         "control_folder": str(CELERY_FS_DIR / "control"),  # kombu's default is ./control
         "store_processed": False,
-        "polling_interval": 0.05,  # seconds; kombu's default of 1 s would dominate a check-in
+        "polling_interval": 0.02,  # seconds; kombu's default of 1 s would dominate a check-in (bench/checkin.py)
     }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_IGNORE_RESULT = True  # results live on the Job row

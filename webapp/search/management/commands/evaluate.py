@@ -51,7 +51,7 @@ class Command(BaseCommand):
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--backbone", action="append", dest="backbones",
                             help="Evaluate only these (repeatable); default: every backbone.")
-        parser.add_argument("--cache", type=Path, default=settings.VAR_DIR / "cache" / "eval",
+        parser.add_argument("--cache", type=Path, default=settings.CACHE_DIR / "eval",
                             help="Folder where embeddings are cached between runs.")
 
     def handle(self, *args, folder, k, backbones, cache, **options):

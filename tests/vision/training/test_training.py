@@ -1,0 +1,117 @@
+"""The training library on a tiny synthetic set (the seed's squares vs.
+no squares), small enough for a CPU test."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from vision.training import data, evaluate, export, fit, inspect, models
+
+SIZE = 48
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    """40 photos: white squares (class 0) and white discs (class 1) on black, random places."""
+    root = tmp_path_factory.mktemp("shapes")
+    rng = np.random.default_rng(0)
+    paths, labels = [], []
+    for i in range(40):
+        im = Image.new("RGB", (64, 64))
+        d = ImageDraw.Draw(im)
+        x, y, s = rng.integers(4, 30), rng.integers(4, 30), rng.integers(18, 30)
+        (d.rectangle if i % 2 == 0 else d.ellipse)([x, y, x + s, y + s], fill=(255, 255, 255))
+        p = root / f"{i}.png"
+        im.save(p)
+        paths.append(str(p))
+        labels.append(i % 2)
+    bad = root / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    return paths, labels, str(bad)
+
+
+def test_pipeline_streams_batches_and_skips_unreadable(shapes):
+    paths, labels, bad = shapes
+    ds = data.image_dataset(paths[:5] + [bad], labels[:5] + [0], image_size=SIZE, batch_size=4)
+    batches = list(ds)
+    x, y = batches[0]
+    assert x.shape == (4, SIZE, SIZE, 3) and x.dtype.name == "float32" and float(np.max(x)) <= 255
+    assert sum(int(b[1].shape[0]) for b in batches) == 5  # the broken file was dropped
+    with pytest.raises(ValueError):
+        data.image_dataset([], [], image_size=SIZE)
+
+
+def test_scratch_cnn_shape_is_the_seeds():
+    m = models.build_scratch_cnn(2, 128)
+    names = [l.name for l in m.layers]
+    assert names[2:5] == ["conv1", "pool1", "dropout1"] and m.get_layer("conv1").kernel_size == (5, 5)
+    assert m.get_layer("dense").units == 512 and m.output_shape == (None, 2)
+    with pytest.raises(ValueError):
+        models.build_scratch_cnn(1, 128)
+
+
+def test_train_learns_squares_vs_discs_and_exports(shapes, tmp_path):
+    paths, labels, _ = shapes
+    train = data.image_dataset(paths[:30], labels[:30], image_size=SIZE, batch_size=8, shuffle=True, seed=1)
+    val = data.image_dataset(paths[30:], labels[30:], image_size=SIZE, batch_size=8)
+    model = models.build_scratch_cnn(2, SIZE, dropout=0.1)
+    seen = []
+    res = fit.fit(model, train, val, epochs=12, learning_rate=2e-3, patience=12, work_dir=tmp_path / "run",
+                  steps_per_epoch=4, on_epoch=lambda e, m, h: seen.append(e))
+    assert res.epochs_run == 12 and seen == list(range(12))
+    assert set(res.history) == set(fit.METRICS) and len(res.history["val_loss"]) == 12
+    assert (tmp_path / "run" / "best.keras").exists()
+    x = np.stack([data.load_resized(p, SIZE) for p in paths[30:]])
+    pred = np.asarray(model.predict(x, verbose=0)).argmax(1)
+    metrics = evaluate.classification_metrics(labels[30:], pred, ["square", "disc"])
+    assert metrics["accuracy"] >= 0.8, res.history  # learnable in a few epochs
+    assert sum(map(sum, metrics["confusion"])) == 10
+    png = evaluate.confusion_matrix_png(metrics["confusion"], ["square", "disc"])
+    assert png[:4] == b"\x89PNG"
+    # .keras + metadata round trip, TFLite predicts the same classes
+    path = export.save_classifier(model, tmp_path / "m.keras", class_names=["square", "disc"], image_size=SIZE)
+    loaded, meta = export.load_classifier(path)
+    assert meta["class_names"] == ["square", "disc"] and meta["image_size"] == SIZE
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    tfl = export.export_tflite(model, tmp_path / "m.tflite")
+    assert (export.predict_tflite(tfl, x).argmax(1) == pred).all()
+    top = export.predict_images(model, x[:1], ["square", "disc"], top_k=2)
+    assert len(top[0]) == 2 and abs(sum(p for _, p in top[0]) - 1) < 1e-4
+    # inspector
+    rows = inspect.model_summary(model)
+    assert rows[-1]["params"] == model.count_params() and rows[0]["name"] == "image"
+    assert inspect.kernels_png(model)[:4] == b"\x89PNG"
+    assert "pool1" in inspect.conv_layer_names(model)
+    assert inspect.activations_png(model, x[0], "pool1")[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="Choose one of"):
+        inspect.activations_png(model, x[0], "dense")
+
+
+def test_cancel_stops_after_the_current_batch(shapes, tmp_path):
+    paths, labels, _ = shapes
+    train = data.image_dataset(paths[:16], labels[:16], image_size=SIZE, batch_size=8)
+    val = data.image_dataset(paths[16:24], labels[16:24], image_size=SIZE, batch_size=8)
+    res = fit.fit(models.build_scratch_cnn(2, SIZE), train, val, epochs=20, work_dir=tmp_path, steps_per_epoch=2,
+                  should_stop=lambda: True)
+    assert res.cancelled and res.epochs_run <= 1
+
+
+def test_interrupted_run_resumes_from_its_last_epoch(shapes, tmp_path):
+    paths, labels, _ = shapes
+    train = data.image_dataset(paths[:16], labels[:16], image_size=SIZE, batch_size=8)
+    val = data.image_dataset(paths[16:24], labels[16:24], image_size=SIZE, batch_size=8)
+    history = {}
+
+    def crash(epoch, metrics, hist):
+        if epoch == 2:
+            raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError):
+        fit.fit(models.build_scratch_cnn(2, SIZE), train, val, epochs=5, work_dir=tmp_path, steps_per_epoch=2,
+                on_epoch=crash, history=history)
+    assert len(history["loss"]) == 3 and (tmp_path / "backup").exists()
+    started = []
+    res = fit.fit(models.build_scratch_cnn(2, SIZE), train, val, epochs=5, work_dir=tmp_path, steps_per_epoch=2,
+                  on_epoch=lambda e, m, h: started.append(e), history=history)
+    # finished epochs were backed up: the run goes on from there (a kill mid-epoch loses that epoch only)
+    assert started[0] in (2, 3) and res.epochs_run == 5 and len(history["val_loss"]) == 5

@@ -1,0 +1,155 @@
+"""Classifier training as a job, on a few real flower photos (scratch CNN,
+tiny and short: the accuracy checks live in test_accuracy_real_sets)."""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.shared_data import shared_path
+from webapp.datasets.models import Dataset
+from webapp.datasets.services import dataset_import
+from webapp.jobs.models import Job
+from webapp.registry.models import ModelVersion
+from webapp.training import services
+
+pytestmark = pytest.mark.django_db
+
+
+def _flowers(name="F", classes=("daisy", "sunflower"), n=8):
+    ds = Dataset.objects.create(name=name, kind="classification")
+    root = shared_path("datasets", "categories")
+    import tempfile, shutil
+
+    tmp = Path(tempfile.mkdtemp())
+    for c in classes:
+        (tmp / c).mkdir()
+        for p in sorted((root / c).glob("*.jpg"))[:n]:
+            shutil.copy(p, tmp / c / p.name)
+    dataset_import(dataset=ds, source=tmp)
+    shutil.rmtree(tmp)
+    return ds
+
+
+def _run(job):
+    from workers.training import classifier
+
+    classifier.apply(args=[job.pk])
+    job.refresh_from_db()
+    return job
+
+
+def _photo(name="daisy", i=20):
+    p = sorted((shared_path("datasets", "categories") / name).glob("*.jpg"))[i]
+    return SimpleUploadedFile(p.name, p.read_bytes(), content_type="image/jpeg")
+
+
+def test_scratch_training_job_end_to_end(staff_client):
+    ds = _flowers()
+    r = staff_client.post("/training/", {"dataset": ds.pk, "model_kind": "scratch", "epochs": 2, "image_size": 64,
+                                         "patience": 5})
+    job = Job.objects.get(kind="train_classifier")
+    assert r.status_code == 302 and r.url == f"/training/jobs/{job.pk}/"
+    job = _run(job)
+    assert job.state == "succeeded", job.error + job.traceback
+    assert len(job.result["history"]["val_loss"]) == 2 and "validation accuracy" in job.message
+    mv = ModelVersion.objects.get(kind="classifier")
+    assert mv.active and mv.version == 1 and mv.classes == ["daisy", "sunflower"]
+    m = mv.metrics
+    assert 0 <= m["accuracy"] <= 1 and len(m["confusion"]) == 2 and m["n_train"] + m["n_val"] == 16
+    assert {c["name"] for c in m["per_class"]} == {"daisy", "sunflower"} and m["summary"][-1]["params"] > 0
+    page = staff_client.get(f"/training/models/{mv.pk}/").content.decode()
+    assert "Confusion matrix" in page and "First-layer kernels" in page and "conv1" in page
+    for name in ("model.keras", "model.tflite", "confusion.png", "kernels.png", "model.json"):
+        resp = staff_client.get(f"/training/models/{mv.pk}/files/{name}")
+        assert resp.status_code == 200, name
+    assert staff_client.get(f"/training/models/{mv.pk}/files/../../etc").status_code == 404
+    assert "Training #" in staff_client.get(f"/training/jobs/{job.pk}/").content.decode()
+
+    # predict (page and JSON) and activation maps, as jobs
+    from workers.training import activations, predict
+
+    r = staff_client.post(f"/api/models/{mv.pk}/predict", {"photo": _photo()})
+    assert r.status_code == 202
+    pj = Job.objects.get(pk=r.json()["job"]["id"])
+    predict.apply(args=[pj.pk])
+    pj.refresh_from_db()
+    assert pj.state == "succeeded" and pj.result["top"][0]["class"] in ("daisy", "sunflower")
+    assert abs(sum(t["probability"] for t in pj.result["top"]) - 1) < 1e-3
+    r = staff_client.post(f"/api/models/{mv.pk}/predict", {"photo": SimpleUploadedFile("x.jpg", b"<html>")})
+    assert r.status_code == 400 and "not an image" in r.json()["message"]
+    r = staff_client.post(f"/training/models/{mv.pk}/activations/", {"photo": _photo(), "layer": "pool1"})
+    aj = Job.objects.filter(kind="activations").get()
+    activations.apply(args=[aj.pk])
+    aj.refresh_from_db()
+    assert aj.state == "succeeded" and aj.result["image_url"].endswith(".png")
+
+    # a second run makes version 2, not active until chosen
+    job2 = _run(services.training_start(dataset=ds, model_kind="scratch", epochs=1, image_size=64))
+    mv2 = ModelVersion.objects.get(job=job2)
+    assert mv2.version == 2 and not mv2.active
+    staff_client.post(f"/training/models/{mv2.pk}/activate/")
+    mv.refresh_from_db(), mv2.refresh_from_db()
+    assert mv2.active and not mv.active
+
+
+def test_single_class_and_empty_classes_are_refused_in_words():
+    ds = _flowers(classes=("daisy",), n=4)
+    with pytest.raises(ValidationError, match="at least two classes"):
+        services.training_start(dataset=ds, model_kind="scratch")
+    ds.classes.create(class_id=2, name="empty")
+    with pytest.raises(ValidationError, match="“empty” \\(0\\)"):
+        services.training_start(dataset=ds, model_kind="scratch")
+
+
+def test_empty_class_is_left_out_with_a_note():
+    ds = _flowers(n=6)
+    ds.classes.create(class_id=9, name="nothing yet")
+    job = _run(services.training_start(dataset=ds, model_kind="scratch", epochs=1, image_size=64))
+    assert job.state == "succeeded" and "“nothing yet” has no photos" in job.result["notes"][0]
+
+
+def test_dataset_deleted_before_or_during_training():
+    ds = _flowers(n=4)
+    job = services.training_start(dataset=ds, model_kind="scratch", epochs=1, image_size=64)
+    ds.delete()
+    job = _run(job)
+    assert job.state == "failed" and job.error_code == "deleted" and "deleted" in job.error
+
+
+def test_cancelled_job_does_not_run_and_retry_requeues():
+    from webapp.jobs.services import job_cancel, job_retry
+
+    ds = _flowers(n=4)
+    job = services.training_start(dataset=ds, model_kind="scratch", epochs=1, image_size=64)
+    job_cancel(job=job)
+    job = _run(job)
+    assert job.state == "cancelled" and not ModelVersion.objects.exists()
+    assert job_retry(job=job)
+    job = _run(job)
+    assert job.state == "succeeded" and ModelVersion.objects.count() == 1
+
+
+def test_non_classification_dataset_refused():
+    ds = Dataset.objects.create(name="g", kind="gallery")
+    with pytest.raises(ValidationError, match="Only classification"):
+        services.training_start(dataset=ds, model_kind="scratch")
+
+
+def test_playground_reproduces_the_seed_square(staff_client):
+    r = staff_client.post("/training/playground/", {"kernel": "horizontal_line", "padding": "valid", "stride": 1,
+                                                    "relu_offset": 2, "pooling": "max"})
+    steps = r.context["steps"]
+    assert steps[1][3][0] == [2, 3, 3, 3, 3, 2] and steps[3][3] == [[1, 1, 1], [0, 0, 0], [1, 1, 1]]
+    r = staff_client.post("/training/playground/", {"kernel": "custom", "custom": "1 2\n3 4", "padding": "valid",
+                                                    "stride": 1, "pooling": "none"})
+    assert "3×3 or 5×5" in r.content.decode()
+    r = staff_client.post("/training/playground/", {"kernel": "edge", "padding": "same", "stride": 1, "pooling": "max",
+                                                    "photo": _photo()})
+    assert r.status_code == 200 and r.context["steps"][0][2] == (224, 224)
+    bad = shared_path("bad-inputs", "I-17_html_named.jpg")
+    r = staff_client.post("/training/playground/", {"kernel": "edge", "padding": "same", "stride": 1, "pooling": "max",
+                                                    "photo": SimpleUploadedFile("x.jpg", bad.read_bytes())})
+    assert r.status_code == 200 and "not an image" in r.content.decode()

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from webapp.datasets import views
+
+app_name = "datasets"
+urlpatterns = [
+    path("", views.dataset_list, name="list"),
+    path("new/", views.dataset_create, name="create"),
+    path("<int:dataset_id>/", views.dataset_detail, name="detail"),
+    path("<int:dataset_id>/images/<int:image_id>/delete/", views.image_delete, name="image_delete"),
+]

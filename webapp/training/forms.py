@@ -1,0 +1,47 @@
+from django import forms
+
+from vision.cnn import KERNELS
+from webapp.datasets.models import Dataset
+
+
+class TrainForm(forms.Form):
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.none())
+    model_kind = forms.ChoiceField(choices=[("transfer", "Transfer learning (ImageNet backbone, recommended)"),
+                                            ("scratch", "Small CNN from scratch (the seed's)")], initial="transfer")
+    backbone = forms.ChoiceField(choices=[("efficientnet_lite0", "EfficientNet-Lite0"),
+                                          ("mobilenet_v2", "MobileNetV2 (needs its Keras weights file)")],
+                                 initial="efficientnet_lite0", required=False)
+    epochs = forms.IntegerField(min_value=1, max_value=500, required=False, help_text="Default 40 (transfer) / 30 (scratch).")
+    image_size = forms.IntegerField(min_value=48, max_value=512, required=False,
+                                    help_text="Scratch only (default 128 px); transfer uses 224 px.")
+    patience = forms.IntegerField(min_value=1, max_value=100, initial=5, help_text="Stop after this many epochs without a better validation loss.")
+    augment = forms.BooleanField(required=False, help_text="Random flips, zoom, shifts and brightness while training.")
+    fine_tune = forms.BooleanField(required=False, help_text="Transfer only: afterwards, fine-tune the top of the backbone at a low learning rate.")
+
+    def __init__(self, *args, datasets=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].queryset = datasets if datasets is not None else Dataset.objects.none()
+
+
+class PhotoForm(forms.Form):
+    photo = forms.FileField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+
+
+class ActivationsForm(PhotoForm):
+    layer = forms.ChoiceField(choices=[])
+
+    def __init__(self, *args, layers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["layer"].choices = [(n, n) for n in layers]
+
+
+class PlaygroundForm(forms.Form):
+    photo = forms.FileField(required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+                            help_text="Leave empty to use the seed's 8×8 square.")
+    kernel = forms.ChoiceField(choices=[(k, k.replace("_", " ").capitalize()) for k in KERNELS] + [("custom", "Custom…")])
+    custom = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5, "cols": 24}),
+                             help_text="3×3 or 5×5 numbers, one row per line.")
+    padding = forms.ChoiceField(choices=[("valid", "valid"), ("same", "same")])
+    stride = forms.IntegerField(min_value=1, max_value=4, initial=1)
+    relu_offset = forms.FloatField(initial=0, required=False, label="ReLU offset")
+    pooling = forms.ChoiceField(choices=[("max", "Max pooling 2×2"), ("average", "Average pooling 2×2"), ("none", "No pooling")])

@@ -1,0 +1,229 @@
+"""Worker-side training, prediction and inspection: the one place that turns
+dataset rows into ``vision.training`` calls and results back into rows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from vision.training import data, evaluate, export, fit, inspect, models
+from webapp.datasets.models import Dataset, DatasetImage
+from webapp.datasets.services import dataset_split_assign
+from webapp.jobs.models import Job
+from webapp.jobs.services import JobFailed
+from webapp.registry.models import ModelVersion
+from webapp.registry.services import model_version_active, model_version_register
+
+
+def _models_dir() -> Path:
+    return Path(settings.MODELS_DIR)
+
+
+def _stop_checker(job_id: int, dataset_id: int):
+    """Polled after every batch; reads the database at most once a second."""
+    state = {"t": 0.0, "stop": False}
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if now - state["t"] >= 1.0:
+            state["t"] = now
+            if not Dataset.objects.filter(pk=dataset_id).exists():
+                raise JobFailed("The dataset was deleted while the model was training; nothing was saved.", "deleted")
+            state["stop"] = Job.objects.filter(pk=job_id, state=Job.State.CANCELLED).exists()
+        return state["stop"]
+
+    return should_stop
+
+
+def _rows(dataset: Dataset):
+    """Readable photos with a label, their split, and the classes in use (label-map order)."""
+    if dataset.images.filter(status=DatasetImage.Status.OK, split="").exists():
+        dataset_split_assign(dataset=dataset)
+    rows = list(dataset.images.filter(status=DatasetImage.Status.OK, label__isnull=False)
+                .select_related("label").order_by("id"))
+    used = sorted({r.label for r in rows}, key=lambda c: c.class_id)
+    return rows, used
+
+
+def train_classifier(job: Job, progress) -> tuple[dict, str]:
+    """Train the model ``job.params`` describes on its dataset; register a
+    ``ModelVersion``. Idempotent across retries: the run folder and the
+    history on the Job let a restarted job resume (at most one epoch lost)."""
+    p = job.params
+    dataset = Dataset.objects.filter(pk=p["dataset_id"]).first()
+    if dataset is None:
+        raise JobFailed("The dataset was deleted before training started.", "deleted")
+    rows, used = _rows(dataset)
+    counts = {c.pk: 0 for c in used}
+    for r in rows:
+        counts[r.label_id] += 1
+    notes = [f"Class “{c.name}” has no photos and was left out." for c in dataset.classes.all() if c not in used]
+    if len(used) < 2 or min(counts.values()) < 2:
+        raise JobFailed("A classifier needs at least two classes with at least two photos each.", "not_trainable")
+    index = {c.pk: i for i, c in enumerate(used)}
+    names = [c.name for c in used]
+    train = [r for r in rows if r.split == DatasetImage.Split.TRAIN]
+    val = [r for r in rows if r.split == DatasetImage.Split.VALIDATION]
+    if not train or not val:
+        raise JobFailed("The train/validation split left one side empty; add more photos.", "split")
+    run_dir = _models_dir() / "runs" / f"job-{job.pk}"
+    history = dict((job.result or {}).get("history") or {})
+    should_stop = _stop_checker(job.pk, dataset.pk)
+    size, bs, kind = p["image_size"], p["batch_size"], p["model_kind"]
+
+    def live(phase: str):
+        def on_epoch(epoch, metrics, hist):
+            Job.objects.filter(pk=job.pk).update(result={"history": hist, "phase": phase, "classes": names})
+            progress(None, f"{phase}: epoch {epoch + 1} done, val_accuracy {metrics['val_accuracy']:.3f}", force=True)
+        return on_epoch
+
+    def on_batch_for(lo, hi, phase):
+        return lambda frac, epoch, batch: progress(lo + (hi - lo) * frac, f"{phase}: epoch {epoch + 1}, batch {batch + 1}")
+
+    if kind == "scratch":
+        model = models.build_scratch_cnn(len(names), size)
+        train_ds = data.image_dataset([r.file.path for r in train], [index[r.label_id] for r in train], image_size=size,
+                                      batch_size=bs, shuffle=True, augment=p["augment"], seed=dataset.split_seed)
+        val_ds = data.image_dataset([r.file.path for r in val], [index[r.label_id] for r in val], image_size=size, batch_size=bs)
+        result = fit.fit(model, train_ds, val_ds, epochs=p["epochs"], learning_rate=p["learning_rate"],
+                         patience=p["patience"], work_dir=run_dir, steps_per_epoch=-(-len(train) // bs),
+                         on_batch=on_batch_for(0.0, 0.95, "Training"), on_epoch=live("Training"),
+                         should_stop=should_stop, history=history)
+        x_val = np.stack([data.load_resized(r.file.path, size) for r in val])
+        probs = np.asarray(model.predict(x_val, verbose=0))
+        final = model
+    else:
+        final, probs, result = _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop,
+                                               progress, live, on_batch_for)
+    y_true = [index[r.label_id] for r in val]
+    y_pred = probs.argmax(1).tolist()
+    metrics = evaluate.classification_metrics(y_true, y_pred, names)
+    metrics["misclassified"] = [
+        {"image_id": r.pk, "thumbnail": r.thumbnail.url if r.thumbnail else "", "name": r.original_name,
+         "true": names[t], "predicted": names[q], "probability": round(float(probs[i, q]), 4)}
+        for i, (r, t, q) in enumerate(zip(val, y_true, y_pred)) if t != q][:100]
+    metrics.update(history=result.history, best_epoch=result.best_epoch, epochs_run=result.epochs_run,
+                   stopped_early=result.stopped_early, cancelled=result.cancelled,
+                   n_train=len(train), n_val=len(val), notes=notes)
+    if not Dataset.objects.filter(pk=dataset.pk).exists():
+        raise JobFailed("The dataset was deleted while the model was training; nothing was saved.", "deleted")
+    mv = _save(job, dataset, final, names, p, metrics)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    verb = "Cancelled; the best model so far was saved" if result.cancelled else "Trained"
+    return ({"history": result.history, "model_version_id": mv.pk, "accuracy": metrics["accuracy"], "classes": names,
+             "notes": notes},
+            f"{verb}: validation accuracy {metrics['accuracy']:.1%} after {result.epochs_run} epochs (v{mv.version})")
+
+
+def _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop, progress, live, on_batch_for):
+    """Frozen backbone: features computed once and cached, then the head
+    trains on them in seconds; optionally fine-tune the top layers on photos."""
+    import tensorflow as tf
+
+    from vision import registry
+    from vision.training import features as feats
+    from vision.training.transfer import TRANSFER_IMAGE_SIZE, feature_extractor, unfreeze_top
+
+    backbone = registry.load(p["backbone"])
+    extractor = feature_extractor(backbone)
+    cache = Path(settings.CACHE_DIR) / "features" / p["backbone"]
+    everything = train + val
+    f_all = feats.cached_features(extractor, [r.file.path for r in everything], [r.sha256 for r in everything],
+                                  image_size=TRANSFER_IMAGE_SIZE, cache_dir=cache,
+                                  progress=lambda f: progress(0.5 * f, "Computing backbone features (cached for next time)"))
+    ok = ~np.isnan(f_all).any(axis=1)
+    f_tr, f_va = f_all[: len(train)], f_all[len(train):]
+    y_tr = np.array([index[r.label_id] for r in train])
+    y_va = np.array([index[r.label_id] for r in val])
+    ok_tr, ok_va = ok[: len(train)], ok[len(train):]
+    bs = p["batch_size"]
+    tr_ds = tf.data.Dataset.from_tensor_slices((f_tr[ok_tr], y_tr[ok_tr])).shuffle(len(train), seed=dataset.split_seed).batch(bs)
+    va_ds = tf.data.Dataset.from_tensor_slices((f_va[ok_va], y_va[ok_va])).batch(bs)
+    head = models.build_head(f_all.shape[1], len(names))
+    result = fit.fit(head, tr_ds, va_ds, epochs=p["epochs"], learning_rate=p["learning_rate"], patience=p["patience"],
+                     work_dir=run_dir / "head", steps_per_epoch=-(-int(ok_tr.sum()) // bs),
+                     on_batch=on_batch_for(0.5, 0.8 if p["fine_tune"] else 0.95, "Training the head"),
+                     on_epoch=live("Training the head"), should_stop=should_stop, history=history)
+    model = models.build_transfer_model(extractor, head)
+    if p["fine_tune"] and not result.cancelled:
+        unfreeze_top(extractor)
+        s = TRANSFER_IMAGE_SIZE
+        tr_img = data.image_dataset([r.file.path for r in train], y_tr.tolist(), image_size=s, batch_size=bs,
+                                    shuffle=True, augment=p["augment"], seed=dataset.split_seed)
+        va_img = data.image_dataset([r.file.path for r in val], y_va.tolist(), image_size=s, batch_size=bs)
+        ft_hist: dict = {}
+        fit.fit(model, tr_img, va_img, epochs=min(5, p["epochs"]), learning_rate=1e-5, patience=2,
+                work_dir=run_dir / "fine_tune", steps_per_epoch=-(-len(train) // bs),
+                on_batch=on_batch_for(0.8, 0.95, "Fine-tuning"), on_epoch=live("Fine-tuning"),
+                should_stop=should_stop, history=ft_hist)
+        result.history.update({f"fine_tune_{k}": v for k, v in ft_hist.items()})
+        x_val = np.stack([data.load_resized(r.file.path, s) for r in val])
+        probs = np.asarray(model.predict(x_val, verbose=0))
+    else:
+        probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))
+    return model, probs, result
+
+
+def _save(job, dataset, model, names, p, metrics) -> ModelVersion:
+    from vision.training.inspect import kernels_png, model_summary
+
+    folder = _models_dir() / "classifiers" / f"dataset-{dataset.pk}" / f"job-{job.pk}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = export.save_classifier(model, folder / "model.keras", class_names=names, image_size=p["image_size"],
+                                  extra={"model_kind": p["model_kind"], "backbone": p.get("backbone", "")})
+    export.export_tflite(model, folder / "model.tflite")
+    (folder / "confusion.png").write_bytes(evaluate.confusion_matrix_png(metrics["confusion"], names))
+    png = kernels_png(model)
+    if png:
+        (folder / "kernels.png").write_bytes(png)
+    metrics["summary"] = model_summary(model)
+    metrics["layers"] = inspect.conv_layer_names(model)
+    (folder / "metrics.json").write_text(json.dumps(metrics, default=float))
+    name = "scratch_cnn" if p["model_kind"] == "scratch" else f"{p['backbone']}+head"
+    return model_version_register(
+        kind=ModelVersion.Kind.CLASSIFIER, name=name, dataset=dataset, path=str(path), params=p, metrics=metrics,
+        classes=names, job=job, activate=model_version_active(kind=ModelVersion.Kind.CLASSIFIER, dataset=dataset) is None)
+
+
+def predict_photo(job: Job, progress) -> tuple[dict, str]:
+    """Top-5 classes of one staged photo with the given model version."""
+    from vision import registry
+    from vision.training.export import load_classifier, predict_images
+
+    mv = ModelVersion.objects.filter(pk=job.params["model_version_id"]).first()
+    if mv is None:
+        raise JobFailed("This model version was deleted.", "deleted")
+    model, meta = registry.cached(f"classifier:{mv.pk}", lambda: load_classifier(Path(mv.path)))
+    img = data.load_resized(job.params["path"], meta["image_size"])
+    if img is None:
+        raise JobFailed("The photo could not be read.", "invalid_image")
+    top = predict_images(model, img[None], meta["class_names"], top_k=min(5, len(meta["class_names"])))[0]
+    return ({"model_version_id": mv.pk, "top": [{"class": c, "probability": round(pr, 4)} for c, pr in top],
+             "photo_url": job.params.get("url", "")}, f"{top[0][0]} ({top[0][1]:.0%})")
+
+
+def activation_maps(job: Job, progress) -> tuple[dict, str]:
+    """Feature maps of one staged photo after the chosen layer, as a PNG in media."""
+    from vision import registry
+    from vision.training.export import load_classifier
+
+    mv = ModelVersion.objects.filter(pk=job.params["model_version_id"]).first()
+    if mv is None:
+        raise JobFailed("This model version was deleted.", "deleted")
+    model, meta = registry.cached(f"classifier:{mv.pk}", lambda: load_classifier(Path(mv.path)))
+    img = data.load_resized(job.params["path"], meta["image_size"])
+    if img is None:
+        raise JobFailed("The photo could not be read.", "invalid_image")
+    try:
+        png = inspect.activations_png(model, img, job.params["layer"])
+    except ValueError as err:
+        raise JobFailed(str(err), "invalid_layer") from err
+    name = default_storage.save(job.params["out"], ContentFile(png))
+    return {"image_url": default_storage.url(name), "layer": job.params["layer"]}, f"Activations after {job.params['layer']}"

@@ -1,0 +1,96 @@
+"""Starting training, prediction and inspection jobs (web side)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from webapp.core.uploads import image_upload_check, stored_file
+from webapp.datasets.models import Dataset, DatasetImage
+from webapp.jobs.services import job_create
+from webapp.registry.models import ModelVersion
+from webapp.registry.services import model_version_activate
+
+TRAIN_TASK = "workers.training.classifier"
+PREDICT_TASK = "workers.training.predict"
+INSPECT_TASK = "workers.training.activations"
+
+DEFAULTS = {"scratch": {"image_size": 128, "epochs": 30, "learning_rate": 1e-3, "batch_size": 32},
+            "transfer": {"image_size": 224, "epochs": 40, "learning_rate": 1e-3, "batch_size": 32}}
+
+
+def training_check(*, dataset: Dataset) -> list[str]:
+    """Problems that stop training, in words (empty list: ready)."""
+    counts = {}
+    for label_id in dataset.images.filter(status=DatasetImage.Status.OK).values_list("label_id", flat=True):
+        counts[label_id] = counts.get(label_id, 0) + 1
+    usable = [c for c in dataset.classes.all() if counts.get(c.pk, 0) >= 2]
+    problems = []
+    if dataset.kind != Dataset.Kind.CLASSIFICATION:
+        problems.append("Only classification datasets (one class per photo) can train a classifier.")
+    elif len(usable) < 2:
+        have = ", ".join(f"“{c.name}” ({counts.get(c.pk, 0)})" for c in dataset.classes.all()) or "none"
+        problems.append(f"A classifier needs at least two classes with at least two photos each; this dataset has: {have}.")
+    return problems
+
+
+def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int | None = None,
+                   image_size: int | None = None, batch_size: int | None = None, learning_rate: float | None = None,
+                   patience: int = 5, augment: bool = False, fine_tune: bool = False,
+                   backbone: str = "efficientnet_lite0"):
+    """Queue a training job for ``dataset``.
+
+    Raises:
+        ValidationError: the dataset cannot train (sentence), or bad parameters.
+    """
+    if model_kind not in DEFAULTS:
+        raise ValidationError(f"Unknown model kind {model_kind!r}.", code="invalid")
+    problems = training_check(dataset=dataset)
+    if problems:
+        raise ValidationError(problems[0], code="not_trainable")
+    d = DEFAULTS[model_kind]
+    params = {
+        "dataset_id": dataset.pk, "model_kind": model_kind, "backbone": backbone if model_kind == "transfer" else "",
+        "epochs": int(epochs or d["epochs"]), "image_size": int(image_size or d["image_size"]),
+        "batch_size": int(batch_size or d["batch_size"]), "learning_rate": float(learning_rate or d["learning_rate"]),
+        "patience": int(patience), "augment": bool(augment), "fine_tune": bool(fine_tune and model_kind == "transfer"),
+    }
+    if not 1 <= params["epochs"] <= 500 or not 48 <= params["image_size"] <= 512 or not 1 <= params["batch_size"] <= 256:
+        raise ValidationError("Epochs must be 1–500, image size 48–512 px, batch size 1–256.", code="invalid")
+    job, _ = job_create(kind="train_classifier", task_name=TRAIN_TASK, params=params, user=user,
+                        key=f"train_classifier:dataset:{dataset.pk}:{model_kind}")
+    return job
+
+
+def _stage_upload(upload, folder: str) -> str:
+    loaded, data = image_upload_check(upload)
+    f = stored_file(loaded, data)
+    dest = Path(settings.MEDIA_ROOT) / folder / f.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    return str(dest)
+
+
+def prediction_start(*, model_version: ModelVersion, upload, user=None):
+    """Queue a prediction of one uploaded photo. Raises ValidationError for a bad upload."""
+    path = _stage_upload(upload, "predict")
+    job, _ = job_create(kind="predict", task_name=PREDICT_TASK, user=user,
+                        params={"model_version_id": model_version.pk, "path": path,
+                                "url": settings.MEDIA_URL + str(Path(path).relative_to(settings.MEDIA_ROOT))})
+    return job
+
+
+def activations_start(*, model_version: ModelVersion, upload, layer: str, user=None):
+    """Queue the activation maps of one photo at ``layer``."""
+    path = _stage_upload(upload, "inspect")
+    job, _ = job_create(kind="activations", task_name=INSPECT_TASK, user=user,
+                        params={"model_version_id": model_version.pk, "path": path, "layer": layer,
+                                "out": f"inspect/{uuid.uuid4().hex}.png"})
+    return job
+
+
+def model_activate(*, model_version: ModelVersion) -> None:
+    model_version_activate(model_version=model_version)

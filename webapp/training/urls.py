@@ -1,0 +1,16 @@
+from django.urls import path
+
+from webapp.training import views
+
+app_name = "training"
+urlpatterns = [
+    path("", views.training_home, name="home"),
+    path("jobs/<int:job_id>/", views.training_job, name="job"),
+    path("models/<int:mv_id>/", views.model_detail, name="model"),
+    path("models/<int:mv_id>/files/<str:name>", views.model_file, name="model_file"),
+    path("models/<int:mv_id>/activate/", views.model_activate, name="activate"),
+    path("models/<int:mv_id>/predict/", views.model_predict, name="predict"),
+    path("models/<int:mv_id>/activations/", views.model_activations, name="activations"),
+    path("playground/", views.playground, name="playground"),
+]
+api_urlpatterns = [path("models/<int:mv_id>/predict", views.model_predict, name="api_predict")]

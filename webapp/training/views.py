@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from vision import cnn
+from vision.errors import InvalidImageError
+from vision.images import load_image, thumbnail
+from webapp.core.views import json_error, page_error
+from webapp.datasets.models import Dataset
+from webapp.jobs.models import Job
+from webapp.jobs.selectors import job_get, job_to_dict
+from webapp.jobs.services import QueueUnavailable
+from webapp.registry.models import ModelVersion
+from webapp.training import services
+from webapp.training.forms import ActivationsForm, PhotoForm, PlaygroundForm, TrainForm
+
+MODEL_FILES = {"model.keras": "application/octet-stream", "model.tflite": "application/octet-stream",
+               "confusion.png": "image/png", "kernels.png": "image/png", "model.json": "application/json"}
+
+
+def _datasets(user):
+    qs = Dataset.objects.filter(kind=Dataset.Kind.CLASSIFICATION)
+    return qs if user.is_staff else qs.filter(Q(created_by=user) | Q(members=user)).distinct()
+
+
+def _model_for(user, mv_id) -> ModelVersion:
+    mv = get_object_or_404(ModelVersion.objects.select_related("dataset"), pk=mv_id, kind=ModelVersion.Kind.CLASSIFIER)
+    if not user.is_staff and (mv.dataset is None or not _datasets(user).filter(pk=mv.dataset_id).exists()):
+        raise PermissionDenied("This model belongs to a dataset that is not shared with you.")
+    return mv
+
+
+def training_home(request):
+    datasets = _datasets(request.user)
+    form = TrainForm(request.POST or None, datasets=datasets, initial={"dataset": request.GET.get("dataset")})
+    if request.method == "POST" and form.is_valid():
+        c = form.cleaned_data
+        try:
+            job = services.training_start(dataset=c["dataset"], model_kind=c["model_kind"], user=request.user,
+                                          epochs=c["epochs"], image_size=c["image_size"], patience=c["patience"],
+                                          augment=c["augment"], fine_tune=c["fine_tune"],
+                                          backbone=c["backbone"] or "efficientnet_lite0")
+        except ValidationError as err:
+            form.add_error(None, err)
+        except QueueUnavailable as err:
+            return page_error(request, err)
+        else:
+            return redirect("training:job", job_id=job.pk)
+    models = ModelVersion.objects.filter(kind=ModelVersion.Kind.CLASSIFIER, dataset__in=datasets).select_related("dataset")
+    jobs = Job.objects.filter(kind="train_classifier")
+    if not request.user.is_staff:
+        jobs = jobs.filter(created_by=request.user)
+    return render(request, "training/home.html", {"form": form, "models": models[:50], "jobs": jobs[:10],
+                                                  "problems": {d.pk: services.training_check(dataset=d) for d in datasets}})
+
+
+def training_job(request, job_id: int):
+    job = job_get(user=request.user, job_id=job_id)
+    if job is None or job.kind != "train_classifier":
+        raise Http404("No such training job")
+    mv = ModelVersion.objects.filter(job=job).first()
+    return render(request, "training/job.html", {"job": job, "job_json": job_to_dict(job), "model": mv})
+
+
+def model_detail(request, mv_id: int):
+    mv = _model_for(request.user, mv_id)
+    layers = mv.metrics.get("layers", [])
+    return render(request, "training/model.html", {
+        "mv": mv, "m": mv.metrics, "predict_form": PhotoForm(), "act_form": ActivationsForm(layers=layers),
+        "versions": ModelVersion.objects.filter(kind=mv.kind, dataset=mv.dataset),
+        "files": {n: (Path(mv.path).parent / n).exists() for n in MODEL_FILES}})
+
+
+def model_file(request, mv_id: int, name: str):
+    mv = _model_for(request.user, mv_id)
+    if name not in MODEL_FILES:
+        raise Http404("No such file")
+    path = Path(mv.path).parent / name
+    if not path.is_file():
+        raise Http404("This file was not produced for this model")
+    download = not name.endswith(".png")
+    filename = f"{mv.dataset.name if mv.dataset else 'model'}-v{mv.version}-{name}".replace(" ", "_")
+    return FileResponse(open(path, "rb"), content_type=MODEL_FILES[name], as_attachment=download, filename=filename)
+
+
+@require_POST
+def model_activate(request, mv_id: int):
+    mv = _model_for(request.user, mv_id)
+    services.model_activate(model_version=mv)
+    messages.success(request, f"Version {mv.version} is now the active model for this dataset.")
+    return redirect("training:model", mv_id=mv.pk)
+
+
+@require_POST
+def model_predict(request, mv_id: int):
+    mv = _model_for(request.user, mv_id)
+    form = PhotoForm(request.POST, request.FILES)
+    try:
+        if not form.is_valid():
+            raise ValidationError("Choose a photo.", code="required")
+        job = services.prediction_start(model_version=mv, upload=form.cleaned_data["photo"], user=request.user)
+    except (ValidationError, QueueUnavailable) as err:
+        if request.path.startswith("/api/"):
+            return json_error(err)
+        messages.error(request, " ".join(getattr(err, "messages", [str(err)])))
+        return redirect("training:model", mv_id=mv.pk)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"job": job_to_dict(job)}, status=202)
+    return redirect(f"/training/models/{mv.pk}/?predict_job={job.pk}#predict")
+
+
+@require_POST
+def model_activations(request, mv_id: int):
+    mv = _model_for(request.user, mv_id)
+    form = ActivationsForm(request.POST, request.FILES, layers=mv.metrics.get("layers", []))
+    if not form.is_valid():
+        messages.error(request, "Choose a photo and a layer.")
+        return redirect("training:model", mv_id=mv.pk)
+    try:
+        job = services.activations_start(model_version=mv, upload=form.cleaned_data["photo"],
+                                         layer=form.cleaned_data["layer"], user=request.user)
+    except (ValidationError, QueueUnavailable) as err:
+        messages.error(request, " ".join(getattr(err, "messages", [str(err)])))
+        return redirect("training:model", mv_id=mv.pk)
+    return redirect(f"/training/models/{mv.pk}/?act_job={job.pk}#inspect")
+
+
+# ----- kernel playground (numpy only: safe in the web process) -----
+SEED_SQUARE = np.array([[0] * 8] + [[0, 1, 1, 1, 1, 1, 1, 0]] * 2 + [[0, 1, 1, 0, 0, 1, 1, 0]] * 2
+                       + [[0, 1, 1, 1, 1, 1, 1, 0]] * 2 + [[0] * 8], dtype=float)
+PLAYGROUND_SIDE = 256
+
+
+def _png(a: np.ndarray, scale: int = 1) -> str:
+    from PIL import Image
+
+    img = cnn.to_display(a)
+    if scale > 1:
+        img = np.kron(img, np.ones((scale, scale), np.uint8))
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def playground(request):
+    form = PlaygroundForm(request.POST or None, request.FILES or None)
+    ctx = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        c = form.cleaned_data
+        try:
+            kernel = cnn.parse_kernel(c["custom"]) if c["kernel"] == "custom" else cnn.KERNELS[c["kernel"]]
+            if c["photo"]:
+                pixels = thumbnail(load_image(c["photo"].read(20_000_001)).pixels, PLAYGROUND_SIDE)
+                image = cnn.to_gray(pixels)
+            else:
+                image = SEED_SQUARE
+            conv = cnn.conv2d(image, kernel, padding=c["padding"], stride=c["stride"])
+            act = cnn.relu(conv, offset=c["relu_offset"] or 0.0)
+            pooled = cnn.pool2d(act, 2, mode=c["pooling"]) if c["pooling"] != "none" and min(act.shape) >= 2 else act
+        except (ValueError, InvalidImageError) as err:
+            form.add_error(None, str(err))
+        else:
+            small = image.shape[0] <= 16
+            scale = 24 if small else 1
+            ctx.update(kernel=kernel.tolist(), small=small, steps=[
+                ("Input (grey)", _png(image, scale), image.shape, image.tolist() if small else None),
+                ("2-D convolution", _png(conv, scale), conv.shape, conv.round(2).tolist() if small else None),
+                (f"ReLU (offset {c['relu_offset'] or 0:g})", _png(act, scale), act.shape, act.round(2).tolist() if small else None),
+                ("Pooling" if c["pooling"] != "none" else "No pooling", _png(pooled, scale * 2 if small else 1),
+                 pooled.shape, pooled.round(2).tolist() if small else None),
+            ], flat=cnn.flatten(pooled).size)
+    return render(request, "training/playground.html", ctx)
