@@ -146,7 +146,6 @@ def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str
     Returns:
         ``{"hits": [{image_id, score}], "index": {...} | None, "exact_searched": n}``.
     """
-    live_ids, _ = set(), None
     live_ids = set(ImageEmbedding.objects.filter(dataset=dataset, backbone=backbone,
                                                  image__status=DatasetImage.Status.OK).values_list("image_id", flat=True))
     live_ids.discard(exclude_image_id)
