@@ -16,6 +16,13 @@ WORKDIR /app
 # with setuptools fetched for the build.
 COPY requirements.txt .
 RUN pip install -r requirements.txt
+# The GPU worker image swaps the CPU TensorFlow for the CUDA build
+# (docker-compose.yml passes TF_GPU=1 for the worker); the code is the same.
+ARG TF_GPU=0
+RUN if [ "$TF_GPU" = "1" ]; then \
+      v=$(pip show tensorflow-cpu | sed -n 's/^Version: //p') \
+      && pip uninstall -y tensorflow-cpu && pip install "tensorflow[and-cuda]==$v"; \
+    fi
 
 # Non-root. /data is the only place it writes (VAR_DIR: static files, media);
 # a new named volume mounted there takes this ownership.

@@ -29,7 +29,7 @@ def import_upload(self, job_id: int) -> str:
         finally:
             shutil.rmtree(staging, ignore_errors=True)  # the photos now live in the dataset
         r = report.as_dict()
-        msg = f"{report.added} photos added"
+        msg = f"{report.added} photo{'s' if report.added != 1 else ''} added"
         if report.duplicates:
             msg += f", {len(report.duplicates)} already there"
         if report.unreadable or report.skipped:

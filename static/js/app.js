@@ -53,8 +53,7 @@ var Vision = (function () {
         new Date(f.previous_at).toLocaleTimeString() + ", not logged again" : "not a member";
       var dist = f.distance === null ? "" : " · distance " + f.distance.toFixed(3) +
         (f.margin === null ? "" : " (margin " + f.margin.toFixed(3) + ")");
-      var near = (!f.member_id && f.nearest_name) ? " · nearest: " + f.nearest_name : "";
-      li.textContent = (i + 1) + ". " + f.name + " — " + what + dist + near;
+      li.textContent = (i + 1) + ". " + f.name + " — " + what + dist;
       list.appendChild(li);
     });
   }

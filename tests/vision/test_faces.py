@@ -135,3 +135,13 @@ def test_cli_compare():
     assert none.returncode == 1 and "No face found in" in none.stdout and "dogs.jpg" in none.stdout
     bad = _cli("compare", str(d / "George_W_Bush" / "1.jpg"), str(shared_path("bad-inputs", "I-17_html_named.jpg")))
     assert bad.returncode == 1 and "not an image" in bad.stdout and "I-17_html_named.jpg" in bad.stdout
+
+
+def test_cnn_detector_option_finds_the_face():
+    img = _img("George_W_Bush", "1.jpg")  # 250 x 250: the CNN detector is slow on a CPU, keep it small
+    (box, score), = faces.face_locations(img, detector="cnn", upsample=0)
+    hog_box = faces.face_locations(img)[0][0]
+    ix = max(0, min(box[2], hog_box[2]) - max(box[0], hog_box[0]))
+    iy = max(0, min(box[3], hog_box[3]) - max(box[1], hog_box[1]))
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (hog_box[2] - hog_box[0]) * (hog_box[3] - hog_box[1]) - ix * iy
+    assert ix * iy / union > 0.4 and score > 0  # both detectors agree on where the face is

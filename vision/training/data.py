@@ -67,12 +67,21 @@ def image_dataset(paths: Sequence[str], labels: Sequence[int], *, image_size: in
         ok.set_shape(())
         return img, label, ok
 
+    def _readable(img, label, ok):
+        return ok
+
+    def _drop_flag(img, label, ok):
+        return img, label
+
     ds = ds.map(_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.filter(lambda img, label, ok: ok).map(lambda img, label, ok: (img, label))
+    ds = ds.filter(_readable).map(_drop_flag)
     ds = ds.batch(batch_size)
     if augment:
         aug = augmentation(seed)
-        ds = ds.map(lambda x, y: (aug(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        def _augment(x, y):
+            return aug(x, training=True), y
+
+        ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -96,6 +96,8 @@ class CheckInPhoto(models.Model):
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(Member, blank=True, related_name="checkin_photos",
+                                     help_text="Members recognised in this photo, logged or not (deleted with them).")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -110,17 +110,19 @@ def checkin_process(photo: CheckInPhoto) -> dict:
                         "no_face", result=base)
     gallery = gallery_load()
     matches = gallery.match(np.stack([f.embedding for f in found]), settings.FACE_MATCH_THRESHOLD)
-    names = dict(Member.objects.filter(pk__in=[m.nearest_label for m in matches if m.nearest_label]).values_list("pk", "name"))
+    names = dict(Member.objects.filter(pk__in=[m.label for m in matches if m.label]).values_list("pk", "name"))
     window = timedelta(minutes=settings.CHECKIN_REPEAT_MINUTES)
     with transaction.atomic():
         for old in photo.checkins.all():
             old.delete()
+        photo.members.set([m.label for m in matches if m.label is not None])
         now = photo.created_at
         for face, match in zip(found, matches):
+            # a stranger's nearest member is not named: it would tie that member to a stranger's photo
             entry = {"box": list(face.box), "member_id": match.label, "name": names.get(match.label, "Stranger"),
                      "distance": None if not np.isfinite(match.distance) else round(match.distance, 4),
                      "margin": None if match.margin is None else round(match.margin, 4),
-                     "nearest_name": names.get(match.nearest_label), "checkin_id": None, "previous_at": None}
+                     "checkin_id": None, "previous_at": None}
             if match.label is not None:
                 previous = (CheckIn.objects.filter(member_id=match.label, time__gt=now - window, time__lte=now)
                             .exclude(photo=photo).order_by("-time").first())

@@ -66,14 +66,20 @@ def member_delete(*, member: Member) -> dict:
         Counts of what was deleted.
     """
     with transaction.atomic():
-        photo_ids = list(CheckIn.objects.filter(member=member, photo__isnull=False).values_list("photo_id", flat=True))
+        photo_ids = set(CheckIn.objects.filter(member=member, photo__isnull=False).values_list("photo_id", flat=True))
+        photo_ids |= set(member.checkin_photos.values_list("pk", flat=True))  # also photos where they were not logged again
         counts = {
             "samples": member.samples.count(),
             "checkins": member.checkins.count(),
-            "photos": len(set(photo_ids)),
+            "photos": len(photo_ids),
         }
+        photos = CheckInPhoto.objects.filter(pk__in=photo_ids)
+        # their jobs' results name the member and give the face boxes
+        Job.objects.filter(pk__in=photos.exclude(job=None).values_list("job_id", flat=True)).delete()
+        enrol_jobs = FaceSample.objects.filter(member=member).exclude(job=None).values_list("job_id", flat=True)
+        Job.objects.filter(pk__in=list(enrol_jobs)).delete()
         # .delete() on querysets still sends post_delete per row, so files go too
-        CheckInPhoto.objects.filter(pk__in=photo_ids).delete()
+        photos.delete()
         member.delete()
     return counts
 

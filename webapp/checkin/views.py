@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from webapp.checkin import selectors, services
 from webapp.checkin.forms import CheckInFilterForm, CheckInForm, EnrolForm, MemberForm
 from webapp.checkin.models import CheckInPhoto, FaceSample, Member
-from webapp.core.permissions import staff_required
+from webapp.core.permissions import checkin_role_required, staff_required
 from webapp.core.views import json_error, page_error
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
@@ -87,7 +87,9 @@ def member_detail(request, member_id: int):
         "member": member, "form": form, "samples": samples, "job_id": job_id if (job_id or "").isdigit() else None,
         "pending": samples.filter(status=FaceSample.Status.PENDING).exists(),
         "recent": member.checkins.all()[:10],
-        "last_refused": (last_enrol.params.get("refused") if last_enrol else None) or []})
+        # only right after that upload: an older list would read as news
+        "last_refused": ((last_enrol.params.get("refused") or []) if last_enrol and str(last_enrol.pk) in
+                         (request.GET.get("job"), request.GET.get("done")) else [])})
 
 
 @staff_required
@@ -101,6 +103,7 @@ def sample_delete(request, sample_id: int):
 
 
 # ----- check-in (any logged-in user) -----
+@checkin_role_required
 def checkin_new(request):
     form = CheckInForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -117,6 +120,7 @@ def checkin_new(request):
     return render(request, "checkin/checkin_new.html", {"form": form, "repeat_minutes": settings.CHECKIN_REPEAT_MINUTES}, status=status)
 
 
+@checkin_role_required
 def checkin_result(request, photo_id: int):
     photo = get_object_or_404(CheckInPhoto.objects.select_related("job"), pk=photo_id)
     return render(request, "checkin/checkin_result.html", {
@@ -124,6 +128,7 @@ def checkin_result(request, photo_id: int):
         "repeat_minutes": settings.CHECKIN_REPEAT_MINUTES})
 
 
+@checkin_role_required
 @require_POST
 def checkin_api(request):
     """``POST /api/checkins`` (multipart ``photo``) -> ``{photo_id, job}``; poll
@@ -139,11 +144,17 @@ def checkin_api(request):
 
 
 # ----- log -----
+@checkin_role_required
 def checkin_log(request):
     form = CheckInFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    qs = selectors.checkin_list(member=filters.get("member"), strangers=bool(filters.get("strangers")),
-                                date_from=filters.get("date_from"), date_to=filters.get("date_to"))
+    if form.is_bound and not form.is_valid():  # say what is wrong rather than ignore the filter
+        qs = selectors.checkin_list().none()
+        filters = None
+    else:
+        filters = form.cleaned_data if form.is_bound else {}
+    if filters is not None:
+        qs = selectors.checkin_list(member=filters.get("member"), strangers=bool(filters.get("strangers")),
+                                    date_from=filters.get("date_from"), date_to=filters.get("date_to"))
     if request.GET.get("format") == "csv":
         return _csv(qs)
     page = Paginator(qs, 30).get_page(request.GET.get("page"))

@@ -34,11 +34,11 @@ def image_upload_check(f) -> tuple[LoadedImage, bytes]:
     size = getattr(f, "size", None)
     limit = settings.MAX_UPLOAD_BYTES
     if size is not None and size > limit:
-        raise ValidationError(f"“{name}” is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB.", code="too_big_file")
+        raise ValidationError(f"“{name}” is {size / 2**20:.1f} MB; the limit is {limit / 2**20:g} MB.", code="too_big_file")
     f.seek(0)
     data = f.read(limit + 1)
     if len(data) > limit:
-        raise ValidationError(f"“{name}” is larger than the {limit / 1e6:.0f} MB limit.", code="too_big_file")
+        raise ValidationError(f"“{name}” is larger than the {limit / 2**20:g} MB limit.", code="too_big_file")
     try:
         loaded = load_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
     except InvalidImageError as err:

@@ -12,9 +12,13 @@ from django.http import FileResponse, Http404, HttpResponseForbidden, JsonRespon
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from webapp.core.permissions import can_check_in
+from webapp.jobs.models import Job
 from webapp.jobs.services import QueueUnavailable
 
 STAFF_ONLY_MEDIA = ("faces/",)  # enrolment photos and face crops: biometric data
+CHECKIN_MEDIA = ("checkins/",)  # check-in photos and crops: staff and the kiosk group
+JOB_MEDIA = {"predict/": "url", "inspect/": "out"}  # a user's own uploads for a job: theirs (and staff's)
 
 
 def home(request):
@@ -34,6 +38,13 @@ def media(request, path: str):
         raise Http404("No such file")
     if path.startswith(STAFF_ONLY_MEDIA) and not request.user.is_staff:
         return HttpResponseForbidden("Staff only")
+    if path.startswith(CHECKIN_MEDIA) and not can_check_in(request.user):
+        return HttpResponseForbidden("Staff and kiosk accounts only")
+    for prefix, key in JOB_MEDIA.items():
+        if path.startswith(prefix) and not request.user.is_staff:
+            value = settings.MEDIA_URL + path if key == "url" else path
+            if not Job.objects.filter(created_by=request.user, **{f"params__{key}": value}).exists():
+                return HttpResponseForbidden("Not your file")
     content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     resp = FileResponse(open(target, "rb"), content_type=content_type)
     resp["X-Content-Type-Options"] = "nosniff"

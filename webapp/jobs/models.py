@@ -22,6 +22,9 @@ class Job(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+    # failures that would only happen again: no retry button for them
+    FINAL_ERROR_CODES = ("no_face", "invalid_image", "not_image", "empty", "truncated", "too_large",
+                         "unsupported_format", "deleted", "not_trainable", "invalid_archive", "invalid_layer")
 
     kind = models.CharField(max_length=50, db_index=True)
     key = models.CharField(max_length=200, db_index=True, blank=True)
@@ -52,6 +55,11 @@ class Job(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE_STATES
+
+    @property
+    def retryable(self) -> bool:
+        return self.state == self.State.CANCELLED or (
+            self.state == self.State.FAILED and self.error_code not in self.FINAL_ERROR_CODES)
 
     @property
     def queue_seconds(self) -> float | None:

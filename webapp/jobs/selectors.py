@@ -9,6 +9,9 @@ from webapp.jobs.models import Job
 from webapp.jobs.services import jobs_fail_stale
 
 
+PRIVATE_PARAMS = ("path", "staging", "out")  # server-side file paths: not for clients
+
+
 def job_list(*, user, kind: str = "", state: str = "") -> QuerySet[Job]:
     """Jobs visible to ``user`` (staff and the ``operators`` group see all,
     others their own), newest first. Jobs whose worker died are marked failed first."""
@@ -35,5 +38,6 @@ def job_to_dict(job: Job) -> dict:
         "message": job.message, "error": job.error, "error_code": job.error_code,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
         "queue_seconds": job.queue_seconds, "run_seconds": job.run_seconds,
-        "params": job.params, "result": job.result, "attempts": job.attempts,
+        "params": {k: v for k, v in job.params.items() if k not in PRIVATE_PARAMS},
+        "result": job.result, "attempts": job.attempts,
     }

@@ -29,8 +29,8 @@ INSTALLED_APPS = [
     "webapp.checkin",
     "webapp.datasets",
     "webapp.registry",
-    "webapp.search",
     "webapp.training",
+    "webapp.search",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +62,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.core.context_processors.roles",
             ],
         },
     },
@@ -102,7 +103,7 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 SERVE_MEDIA = True  # media is private: served by a login-protected view
 # Trained models (versioned, see webapp/registry) and caches of computed features.
-MODELS_DIR = Path(os.environ.get("MODELS_DIR", VAR_DIR / "models"))
+TRAINED_MODELS_DIR = Path(os.environ.get("TRAINED_MODELS_DIR", VAR_DIR / "models" / "trained"))
 CACHE_DIR = Path(os.environ.get("CACHE_DIR", VAR_DIR / "cache"))
 
 # Uploads: refused over this many bytes per file, checked by content.

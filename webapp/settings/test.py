@@ -19,9 +19,11 @@ if os.environ.get("WORKER_DB_NAME"):
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="vision-test-media-"))
 os.environ["MEDIA_ROOT"] = str(MEDIA_ROOT)
 # Trained models go to a temporary folder; the feature cache (keyed by photo
-# content) is kept under var/ between runs.
-MODELS_DIR = Path(os.environ.get("MODELS_DIR") or tempfile.mkdtemp(prefix="vision-test-models-"))
-os.environ["MODELS_DIR"] = str(MODELS_DIR)
+# content) is kept in the checkout's var/ between runs.
+TRAINED_MODELS_DIR = Path(os.environ.get("TRAINED_MODELS_DIR") or tempfile.mkdtemp(prefix="vision-test-models-"))
+os.environ["TRAINED_MODELS_DIR"] = str(TRAINED_MODELS_DIR)
+CACHE_DIR = Path(os.environ.get("CACHE_DIR") or BASE_DIR / "var" / "cache")
+os.environ["CACHE_DIR"] = str(CACHE_DIR)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -23,7 +23,7 @@ from webapp.registry.services import model_version_active, model_version_registe
 
 
 def _models_dir() -> Path:
-    return Path(settings.MODELS_DIR)
+    return Path(settings.TRAINED_MODELS_DIR)
 
 
 def _stop_checker(job_id: int, dataset_id: int):

@@ -69,15 +69,20 @@ def training_job(request, job_id: int):
     if job is None or job.kind != "train_classifier":
         raise Http404("No such training job")
     mv = ModelVersion.objects.filter(job=job).first()
-    return render(request, "training/job.html", {"job": job, "job_json": job_to_dict(job), "model": mv})
+    dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
+    return render(request, "training/job.html", {"job": job, "job_json": job_to_dict(job), "model": mv, "dataset": dataset})
 
 
 def model_detail(request, mv_id: int):
     mv = _model_for(request.user, mv_id)
     layers = mv.metrics.get("layers", [])
-    return render(request, "training/model.html", {
+    versions = ModelVersion.objects.filter(kind=mv.kind, dataset=mv.dataset)
+    active = next((v for v in versions if v.active), None)
+    better = (not mv.active and active is not None
+              and mv.metrics.get("accuracy", 0) > active.metrics.get("accuracy", 0))
+    return render(request, "training/model.html", {"better_than_active": active if better else None,
         "mv": mv, "m": mv.metrics, "predict_form": PhotoForm(), "act_form": ActivationsForm(layers=layers),
-        "versions": ModelVersion.objects.filter(kind=mv.kind, dataset=mv.dataset),
+        "versions": versions,
         "files": {n: (Path(mv.path).parent / n).exists() for n in MODEL_FILES}})
 
 
@@ -107,7 +112,7 @@ def model_predict(request, mv_id: int):
     form = PhotoForm(request.POST, request.FILES)
     try:
         if not form.is_valid():
-            raise ValidationError("Choose a photo.", code="required")
+            raise ValidationError(form.errors.get("photo", ["Choose a photo."])[0], code="required")
         job = services.prediction_start(model_version=mv, upload=form.cleaned_data["photo"], user=request.user)
     except (ValidationError, QueueUnavailable) as err:
         if request.path.startswith("/api/"):
@@ -124,7 +129,7 @@ def model_activations(request, mv_id: int):
     mv = _model_for(request.user, mv_id)
     form = ActivationsForm(request.POST, request.FILES, layers=mv.metrics.get("layers", []))
     if not form.is_valid():
-        messages.error(request, "Choose a photo and a layer.")
+        messages.error(request, " ".join(m for errs in form.errors.values() for m in errs))
         return redirect("training:model", mv_id=mv.pk)
     try:
         job = services.activations_start(model_version=mv, upload=form.cleaned_data["photo"],

@@ -206,13 +206,20 @@ def test_member_delete_removes_samples_checkins_and_files(staff_client, django_c
     photo = CheckInPhoto.objects.create(photo=ContentFile(b"x", "x.jpg"))
     ci = CheckIn.objects.create(time="2026-01-05T09:00:00Z", member=m, photo=photo, crop=ContentFile(b"k", "k.jpg"))
     kept = CheckIn.objects.create(time="2026-01-05T09:00:00Z", member=other, photo=photo)
-    paths = [s.photo.path, s.crop.path, photo.photo.path, ci.crop.path]
+    # a photo where they were recognised but not logged again (within the repeat window), with its job
+    from webapp.jobs.services import job_create
+
+    repeat_job, _ = job_create(kind="checkin", task_name="t", params={"photo_id": 0})
+    repeat = CheckInPhoto.objects.create(photo=ContentFile(b"r", "r.jpg"), job=repeat_job)
+    repeat.members.add(m)
+    paths = [s.photo.path, s.crop.path, photo.photo.path, ci.crop.path, repeat.photo.path]
     assert all(Path(p).exists() for p in paths)
     assert "permanently deletes" in staff_client.get(f"/members/{m.pk}/delete/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         r = staff_client.post(f"/members/{m.pk}/delete/", follow=True)
-    assert "was deleted with 1 face samples, 1 check-ins and 1 check-in photos" in r.content.decode()
+    assert "was deleted with 1 face samples, 1 check-ins and 2 check-in photos" in r.content.decode()
     assert not Member.objects.filter(pk=m.pk).exists() and not FaceSample.objects.exists()
+    assert not CheckInPhoto.objects.filter(pk=repeat.pk).exists() and not Job.objects.filter(pk=repeat_job.pk).exists()
     assert list(CheckIn.objects.all()) == [kept]
     assert not any(Path(p).exists() for p in paths)
 
@@ -225,3 +232,33 @@ def test_pages_render(admin_client):
                 f"/admin/checkin/member/{m.pk}/change/"]:
         assert admin_client.get(url).status_code == 200, url
     assert admin_client.get("/members/99999/").status_code == 404
+
+
+def test_checkin_pages_and_media_need_the_kiosk_role(client, django_user_model, kiosk_user, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "checkins").mkdir()
+    (tmp_path / "checkins" / "c.jpg").write_bytes(b"x")
+    plain = django_user_model.objects.create_user("plain", password="x")
+    client.force_login(plain)
+    for url in ["/checkin/", "/checkins/", "/checkins/?format=csv", "/media/checkins/c.jpg"]:
+        assert client.get(url).status_code == 403, url
+    assert client.post("/api/checkins", {}).status_code == 403
+    assert "Check in" not in client.get("/").content.decode()
+    client.force_login(kiosk_user)
+    for url in ["/checkin/", "/checkins/", "/media/checkins/c.jpg"]:
+        assert client.get(url).status_code == 200, url
+
+
+def test_job_uploads_are_visible_to_their_owner_only(client, django_user_model, settings, tmp_path):
+    from webapp.jobs.services import job_create
+
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "predict").mkdir()
+    (tmp_path / "predict" / "p.jpg").write_bytes(b"x")
+    owner = django_user_model.objects.create_user("owner", password="x")
+    other = django_user_model.objects.create_user("other", password="x")
+    job_create(kind="predict", task_name="t", user=owner, params={"url": "/media/predict/p.jpg"})
+    client.force_login(other)
+    assert client.get("/media/predict/p.jpg").status_code == 403
+    client.force_login(owner)
+    assert client.get("/media/predict/p.jpg").status_code == 200

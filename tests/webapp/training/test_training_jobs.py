@@ -153,3 +153,41 @@ def test_playground_reproduces_the_seed_square(staff_client):
     r = staff_client.post("/training/playground/", {"kernel": "edge", "padding": "same", "stride": 1, "pooling": "max",
                                                     "photo": SimpleUploadedFile("x.jpg", bad.read_bytes())})
     assert r.status_code == 200 and "not an image" in r.content.decode()
+
+
+def test_predict_folder_command_writes_csv(tmp_path):
+    import csv as _csv
+    import shutil
+
+    from django.core.management import call_command
+
+    ds = _flowers(n=4)
+    job = _run(services.training_start(dataset=ds, model_kind="scratch", epochs=1, image_size=64))
+    mv = ModelVersion.objects.get(job=job)
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    for i, p in enumerate(sorted((shared_path("datasets", "categories") / "daisy").glob("*.jpg"))[40:43]):
+        shutil.copy(p, folder / ("sub" if i == 2 else "") / p.name)
+    (folder / "notes.txt").write_text("hello")
+    out = tmp_path / "pred.csv"
+    call_command("predict_folder", str(mv.pk), str(folder), "--out", str(out))
+    rows = list(_csv.DictReader(out.open()))
+    assert len(rows) == 4 and any(r["file"].startswith("sub/") for r in rows)
+    by_file = {r["file"]: r for r in rows}
+    assert by_file["notes.txt"]["error"] == "not a readable image"
+    good = [r for r in rows if not r["error"]]
+    assert len(good) == 3 and all(r["class"] in ("daisy", "sunflower") and 0 <= float(r["probability"]) <= 1 for r in good)
+
+
+def test_dataset_deleted_during_training_stops_cleanly():
+    from webapp.jobs.services import JobFailed
+    from webapp.training.processing import _stop_checker
+
+    ds = _flowers(n=4)
+    job = services.training_start(dataset=ds, model_kind="scratch", epochs=1, image_size=64)
+    check = _stop_checker(job.pk, ds.pk)
+    assert check() is False
+    ds.delete()
+    check = _stop_checker(job.pk, ds.pk)
+    with pytest.raises(JobFailed, match="deleted while the model was training"):
+        check()
