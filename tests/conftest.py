@@ -98,10 +98,10 @@ def wait_for_job(job_id: int, timeout: float = 120.0):
     raise AssertionError(f"job {job_id} still {job.state} after {timeout}s: {job.message}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def efficientnet_weights():
-    """EfficientNet-Lite0's Keras weights, imported once into MODELS_DIR
-    (the checkout's var/models under test settings) and reused by later runs."""
+    """EfficientNet-Lite0's Keras weights, imported once into WEIGHTS_DIR
+    (the checkout's var/weights under test settings) and reused by later runs."""
     from webapp.search.backbones import efficientnet_weights_ensure
 
     return efficientnet_weights_ensure()

@@ -78,8 +78,9 @@ def _check_vectors(x: np.ndarray, name: str = "embeddings") -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[1] < 1:
         raise ValueError(f"{name} must be a (n, d) array, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contain NaN or infinite values")
+    for start in range(0, len(x), 65536):  # in chunks: no full-size temporary at 1M x 1280
+        if not np.isfinite(x[start:start + 65536]).all():
+            raise ValueError(f"{name} contain NaN or infinite values")
     return x
 
 
@@ -208,11 +209,15 @@ def load_index(path: str | os.PathLike, spec: IndexSpec) -> Any:
 
 
 def index_bytes(index: Any) -> int:
-    """Serialized size of an index in bytes (``faiss.serialize_index``), a
-    measure of its memory footprint."""
+    """Serialized size of an index in bytes (``faiss.write_index`` to a
+    temporary file, so no second in-memory copy), a measure of its memory footprint."""
+    import tempfile
+
     import faiss
 
-    return int(faiss.serialize_index(index).size)
+    with tempfile.NamedTemporaryFile(suffix=".faiss") as tmp:
+        faiss.write_index(index, tmp.name)
+        return os.path.getsize(tmp.name)
 
 
 @dataclass(frozen=True, eq=False)

@@ -38,7 +38,7 @@ def build_index(self, job_id: int) -> str:
     def work(job, progress):
         from webapp.search.processing import search_index_build
 
-        r = search_index_build(job=job, progress=progress)
+        r = search_index_build(params=job.params, progress=progress, job=job)
         return r, f"Index v{r['version']} ({r['kind']}) over {r['n_vectors']} photos"
 
     return run_job(self, job_id, work)

@@ -123,3 +123,31 @@ def test_top_k_refuses_bad_input():
         top_k_classes(np.ones(10))
     with pytest.raises(ValueError):
         top_k_classes(np.ones(1000) / 1000, k=0)
+
+
+def test_keras_backbone_loads_a_weights_file_put_where_the_message_says(tmp_path, photos):
+    """No real ImageNet file is on this machine, so a MobileNetV2 with random
+    weights is written in Keras' own .h5 layout under the expected name: the
+    loader must find it in the second folder and load exactly those weights."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    folder = tmp_path / "keras"
+    folder.mkdir()
+    ref = keras.applications.MobileNetV2(weights=None)
+    with h5py.File(folder / backbones.SPECS["mobilenet_v2"].weights_file, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, ref)
+    backbones.register_backbones(weights_dir=tmp_path, keras_dirs=[tmp_path / "empty", folder])
+    try:
+        b = registry.load("mobilenet_v2")
+        emb = b.embeddings([photos["chelsea"]])
+        probs = b.probabilities([photos["chelsea"]])
+        batch = b.preprocess([photos["chelsea"]])
+        assert batch.min() >= -1 and batch.max() <= 1  # MobileNetV2's x / 127.5 - 1
+        np.testing.assert_allclose(probs, ref.predict(batch, verbose=0), atol=1e-5)
+    finally:
+        from webapp.search.backbones import backbones_register
+
+        backbones_register()
+    assert emb.shape == (1, 1280) and abs(np.linalg.norm(emb) - 1) < 1e-5 and b.spec.version == "keras-imagenet-1.0-224"

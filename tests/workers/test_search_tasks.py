@@ -118,6 +118,7 @@ def test_classify_cat_photo():
     assert top[0]["name"] in ("Egyptian cat", "tiger cat", "tabby") and 0 < top[0]["probability"] <= 1
 
 
+@pytest.mark.usefixtures("_restore_backbones")
 def test_classify_with_missing_keras_weights_fails_with_where_to_put_them(tmp_path, settings):
     from webapp.search.backbones import backbones_register
 
@@ -130,7 +131,7 @@ def test_classify_with_missing_keras_weights_fails_with_where_to_put_them(tmp_pa
     assert "vgg16_weights_tf_dim_ordering_tf_kernels.h5" in job.error and str(tmp_path) in job.error
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _restore_backbones():
     yield
     from webapp.search.backbones import backbones_register

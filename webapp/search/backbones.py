@@ -12,13 +12,13 @@ from vision.backbones import SPECS, BackboneSpec, backbone_available, efficientn
 
 def backbones_register() -> None:
     """Register every backbone in ``vision.registry`` with the configured folders."""
-    register_backbones(weights_dir=settings.MODELS_DIR, keras_dirs=settings.KERAS_WEIGHTS_DIRS)
+    register_backbones(weights_dir=settings.WEIGHTS_DIR, keras_dirs=settings.KERAS_WEIGHTS_DIRS)
 
 
 def efficientnet_weights_ensure(*, log=None) -> Path:
-    """Import EfficientNet-Lite0's weights into ``MODELS_DIR`` if the file is
+    """Import EfficientNet-Lite0's weights into ``WEIGHTS_DIR`` if the file is
     missing (torch and TensorFlow are imported only then). Returns the path."""
-    path = efficientnet_weights_path(settings.MODELS_DIR)
+    path = efficientnet_weights_path(settings.WEIGHTS_DIR)
     if not path.is_file():
         from vision.backbones.efficientnet_lite import import_weights
 
@@ -31,4 +31,4 @@ def efficientnet_weights_ensure(*, log=None) -> Path:
 def backbones_available() -> list[BackboneSpec]:
     """Specs of the backbones whose weights are on disk now."""
     return [spec for name, spec in SPECS.items()
-            if backbone_available(name, weights_dir=settings.MODELS_DIR, keras_dirs=settings.KERAS_WEIGHTS_DIRS)]
+            if backbone_available(name, weights_dir=settings.WEIGHTS_DIR, keras_dirs=settings.KERAS_WEIGHTS_DIRS)]

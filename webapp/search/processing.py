@@ -25,9 +25,6 @@ from webapp.registry.services import model_version_next, model_version_register
 from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun
 from webapp.search.selectors import gallery_vectors, search_index_active
 
-# per worker process: ModelVersion pk -> (index, image ids of its rows)
-_INDEX_CACHE: dict[int, tuple[object, np.ndarray]] = {}
-
 
 def _load_pixels(field_file) -> np.ndarray:
     with field_file.open("rb") as fh:
@@ -74,11 +71,17 @@ def gallery_embed(*, dataset_id: int, backbone_name: str, progress) -> dict:
             "embedded": done, "unreadable": unreadable, "dim": backbone.spec.embedding_dim}
 
 
-def search_index_build(*, job, progress) -> dict:
+def search_index_build(*, params: dict, progress, job=None) -> dict:
     """Build a new index version over the gallery's embeddings, save it under
     ``SEARCH_INDEX_DIR/<dataset>/``, compute k-means groups for browsing, and
-    register it (``ModelVersion`` kind ``search_index``, made active)."""
-    p = job.params
+    register it (``ModelVersion`` kind ``search_index``, made active).
+
+    Args:
+        params: ``{dataset_id, backbone, kind, nlist, nprobe, clusters}`` (a job's params).
+        progress: ``progress(fraction, message, force=False)``.
+        job: the Job recorded on the ModelVersion, if any.
+    """
+    p = params
     dataset = Dataset.objects.filter(pk=p["dataset_id"]).first()
     if dataset is None:
         raise JobFailed("The gallery was deleted.", "deleted")
@@ -119,11 +122,14 @@ def registry_version(backbone_name: str) -> str:
 
 
 def _active_index(mv: ModelVersion):
-    if mv.pk not in _INDEX_CACHE:
+    """``(faiss index, image ids of its rows)``, loaded once per worker process
+    and version (``registry.cached`` bounds how many stay in memory)."""
+    def load():
         spec = IndexSpec(kind=mv.params["kind"], nlist=mv.params["nlist"], nprobe=mv.params["nprobe"],
                          pca_dim=mv.params["pca_dim"], hnsw_m=mv.params["hnsw_m"], ef_search=mv.params["ef_search"])
-        _INDEX_CACHE[mv.pk] = (load_index(mv.path, spec), np.load(mv.params["ids_path"]))
-    return _INDEX_CACHE[mv.pk]
+        return load_index(mv.path, spec), np.load(mv.params["ids_path"])
+
+    return registry.cached(f"search_index:{mv.pk}", load)
 
 
 def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str, exclude_image_id: int | None = None) -> dict:
@@ -140,7 +146,6 @@ def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str
     Returns:
         ``{"hits": [{image_id, score}], "index": {...} | None, "exact_searched": n}``.
     """
-    live_ids, _ = set(), None
     live_ids = set(ImageEmbedding.objects.filter(dataset=dataset, backbone=backbone,
                                                  image__status=DatasetImage.Status.OK).values_list("image_id", flat=True))
     live_ids.discard(exclude_image_id)

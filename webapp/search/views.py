@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from vision.backbones import SPECS
 from webapp.core.views import json_error, page_error
 from webapp.datasets.models import DatasetImage
+from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
 from webapp.jobs.services import QueueUnavailable
 from webapp.search import selectors, services
@@ -62,8 +63,6 @@ def gallery_detail(request, dataset_id: int):
     backbone = settings.SEARCH_BACKBONE
     images = ds.images.filter(status=DatasetImage.Status.OK).order_by("-id")
     page = Paginator(images, 48).get_page(request.GET.get("page"))
-    from webapp.jobs.models import Job
-
     active_jobs = Job.objects.filter(kind__in=("gallery_embed", "search_index"), params__dataset_id=ds.pk,
                                      state__in=Job.ACTIVE_STATES).order_by("id")
     return render(request, "search/gallery_detail.html", {

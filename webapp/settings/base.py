@@ -123,8 +123,8 @@ FACE_MIN_SHARPNESS = float(os.environ.get("FACE_MIN_SHARPNESS", 15))
 CHECKIN_REPEAT_MINUTES = int(os.environ.get("CHECKIN_REPEAT_MINUTES", 5))
 
 # ----- search by image (seed section 8) -----
-# Imported/converted weights (EfficientNet-Lite0's Keras file) and built search indexes live here.
-MODELS_DIR = Path(os.environ.get("MODELS_DIR", VAR_DIR / "models"))
+# Pretrained backbone weights converted once on this machine (EfficientNet-Lite0's Keras file).
+WEIGHTS_DIR = Path(os.environ.get("WEIGHTS_DIR", VAR_DIR / "weights"))
 # Folders searched, in order, for Keras applications' ImageNet weight files (never downloaded).
 KERAS_WEIGHTS_DIRS = [p for p in (os.environ.get("KERAS_WEIGHTS_DIR", ""), "~/.keras/models") if p]
 # Built search indexes (FAISS files, one folder per gallery, one file per version).

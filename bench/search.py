@@ -1,0 +1,224 @@
+"""Search-by-image benchmark: prints figures, tests nothing.
+
+Run from the repository root::
+
+    .venv/bin/python bench/search.py [--sizes 10000,100000[,1000000]] [--queries 200]
+                                     [--embed-images 96] [--kinds flat,pca_flat,ivf,hnsw]
+
+1. **Embedding throughput** (EfficientNet-Lite0, CPU): images/s of the
+   product path (``vision.images.load_image`` decode + 224 x 224 resize +
+   normalisation + ``predict``) against the backbone's bare ``predict`` on
+   ready tensors, in the same run, same batch size (16, the embedding job's).
+2. **Search at scale**: synthetic embedding-like vectors. Pure random vectors
+   have no neighbourhood structure (no index beats exact search on them), so
+   each vector is a real EfficientNet-Lite0 embedding of one of the 720
+   ``../shared/datasets/categories`` photos plus Gaussian noise with that
+   class's per-dimension within-class standard deviation, unit-normalised.
+   Queries are fresh vectors drawn the same way (not in the database). For
+   each size and index kind: build time, memory per vector (the serialized
+   index size / n), single-query latency p50/p99 in ms (one query at a time,
+   as the search page sends them), recall@10 against exact search, and the
+   p50 ratio against exact (Flat) search and against the seed's method (a
+   Python loop of ``np.linalg.norm`` and ``sorted``, section 8) on a subset of
+   the queries, run in the same process.
+
+The 1M-vector run needs ~5 GB per index (1280 float32 per vector) and a long
+HNSW build: pass it in ``--sizes`` explicitly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CATEGORIES = ROOT.parent / "shared" / "datasets" / "categories"
+
+
+def _ms(seconds):
+    return seconds * 1000.0
+
+
+def bench_embedding(backbone, n_images: int, batch: int = 16, rounds: int = 3) -> None:
+    from vision.evaluation import labelled_files
+    from vision.images import load_image
+
+    files, _, _ = labelled_files(CATEGORIES)
+    files = files[:: max(1, len(files) // n_images)][:n_images]
+    # warm-up (graph tracing) outside the timings
+    backbone.embeddings([load_image(files[0]).pixels] * batch)
+    ready = backbone.preprocess([load_image(p).pixels for p in files])
+    full_t, bare_t = [], []
+    for _ in range(rounds):  # alternated, medians: other work on the machine hits both alike
+        t0 = time.perf_counter()
+        for s in range(0, len(files), batch):
+            backbone.embeddings([load_image(p).pixels for p in files[s:s + batch]])
+        full_t.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for s in range(0, len(ready), batch):
+            backbone.features_and_scores(ready[s:s + batch])
+        bare_t.append(time.perf_counter() - t0)
+    full, bare = float(np.median(full_t)), float(np.median(bare_t))
+    print(f"\n== Embedding throughput, EfficientNet-Lite0 on CPU ({os.cpu_count()} cores), batch {batch}, "
+          f"{len(files)} photos, median of {rounds} alternated rounds ==")
+    print(f"  decode + resize + predict : {len(files) / full:7.1f} images/s")
+    print(f"  bare predict (ready)      : {len(files) / bare:7.1f} images/s")
+    print(f"  product path / bare       : {bare / full:7.2f} of the bare throughput")
+
+
+def synthetic(base: np.ndarray, labels: np.ndarray, n: int, rng) -> np.ndarray:
+    """``n`` unit vectors: a random real embedding + N(0, within-class std of its class)."""
+    d = base.shape[1]
+    std = np.stack([base[labels == c].std(axis=0) for c in range(labels.max() + 1)]).astype(np.float32)
+    out = np.empty((n, d), np.float32)
+    step = 50_000
+    for s in range(0, n, step):
+        m = min(step, n - s)
+        pick = rng.integers(0, len(base), m)
+        out[s:s + m] = base[pick] + rng.standard_normal((m, d), dtype=np.float32) * std[labels[pick]]
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+def time_queries(search_one, queries) -> np.ndarray:
+    times = np.empty(len(queries))
+    for i, q in enumerate(queries):
+        t0 = time.perf_counter()
+        search_one(q)
+        times[i] = time.perf_counter() - t0
+    return times
+
+
+def bench_size(n: int, base, labels, kinds, n_queries: int, rng) -> None:
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    from vision.search import IndexSpec, build_index, exact_search, index_bytes, index_search, recall_at_k, seed_loop_search
+
+    t0 = time.perf_counter()
+    x = synthetic(base, labels, n, rng)
+    q = synthetic(base, labels, n_queries, rng)
+    print(f"\n== {n:,} vectors x {x.shape[1]} dims (synthetic, {time.perf_counter() - t0:.1f} s to make), "
+          f"{n_queries} queries, k=10 ==")
+    _, truth = exact_search(x, q, 10)
+    n_seed = max(3, min(n_queries, int(2e6 // n)))
+    seed_t = time_queries(lambda v: seed_loop_search(x, v, 10), q[:n_seed])
+    seed_p50 = np.median(seed_t)
+    print(f"  {'method':<34}{'build s':>9}{'B/vector':>10}{'p50 ms':>10}{'p99 ms':>10}{'recall@10':>11}"
+          f"{'x exact':>9}{'x seed':>9}")
+    print(f"  {'seed loop (norm + sorted)':<34}{'-':>9}{x.shape[1] * 4:>10}{_ms(seed_p50):>10.2f}"
+          f"{_ms(np.percentile(seed_t, 99)):>10.2f}{1.0:>11.3f}{'':>9}{1.0:>9.2f}   ({n_seed} queries)")
+    exact_p50 = None
+    sqrt_n = int(round(np.sqrt(n)))
+    configs = []
+    for kind in kinds:
+        if kind == "ivf":
+            # FAISS wiki guideline: K between 4*sqrt(n) and 16*sqrt(n); at 1M that many
+            # centroids makes k-means training take most of an hour on 2 cores, so sqrt(n) there.
+            nlist = 4 * sqrt_n if n <= 200_000 else sqrt_n
+            configs += [(f"IVF{nlist} nprobe={p}", IndexSpec("ivf", nlist=nlist, nprobe=p)) for p in (8, 32)]
+        elif kind == "hnsw":
+            configs += [(f"HNSW32 efSearch={e}", IndexSpec("hnsw", ef_search=e)) for e in (64, 128)]
+        else:
+            configs.append((IndexSpec(kind).resolved(n, x.shape[1]).factory_string(), IndexSpec(kind)))
+    built = {}
+    for label, spec in configs:
+        key = (spec.kind, spec.nlist, spec.hnsw_m)
+        if key not in built:
+            built.clear()
+            gc.collect()
+            faiss.omp_set_num_threads(threads)
+            t0 = time.perf_counter()
+            index = build_index(x, spec)
+            built[key] = (index, time.perf_counter() - t0, index_bytes(index) / n)
+        index, build_s, bpv = built[key]
+        from vision.search import configure_index
+
+        configure_index(index, spec.resolved(n, x.shape[1]))
+        faiss.omp_set_num_threads(1)
+        t = time_queries(lambda v: index_search(index, v[None, :], 10), q)
+        faiss.omp_set_num_threads(threads)
+        _, ids = index_search(index, q, 10)
+        rec = recall_at_k(ids, truth)
+        p50 = np.median(t)
+        if spec.kind == "flat":
+            exact_p50 = p50
+        ratio = f"{exact_p50 / p50:9.2f}" if exact_p50 else f"{'':>9}"
+        print(f"  {label:<34}{build_s:>9.2f}{bpv:>10.0f}{_ms(p50):>10.3f}{_ms(np.percentile(t, 99)):>10.3f}"
+              f"{rec:>11.3f}{ratio}{seed_p50 / p50:>9.0f}", flush=True)
+    built.clear()
+    del x
+    gc.collect()
+
+
+def _embedding_child(n_images: int) -> None:
+    """In a child process: the throughput figures, and the category embeddings
+    cached on disk. TensorFlow's thread pools then never share this process
+    with FAISS (measured: they slowed single FAISS queries ~5x)."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from vision import registry
+    from vision.evaluation import embed_labelled_folder
+    from webapp.search.backbones import efficientnet_weights_ensure
+
+    efficientnet_weights_ensure(log=print)
+    backbone = registry.load("efficientnet_lite0")
+    bench_embedding(backbone, n_images)
+    embed_labelled_folder(CATEGORIES, backbone.embeddings, cache_dir=settings.CACHE_DIR / "eval",
+                          cache_key=f"efficientnet_lite0-{backbone.spec.version}")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="10000,100000", help="comma-separated vector counts (1000000 is long)")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--embed-images", type=int, default=96)
+    ap.add_argument("--kinds", default="flat,pca_flat,ivf,hnsw")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_embedding_child, args=(args.embed_images,))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        sys.exit(f"the embedding benchmark failed (exit {child.exitcode})")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from vision.backbones import SPECS
+    from vision.evaluation import embed_labelled_folder
+
+    def no_embed(_):
+        raise RuntimeError("the category embeddings should have been cached by the child process")
+
+    le = embed_labelled_folder(CATEGORIES, no_embed, cache_dir=settings.CACHE_DIR / "eval",
+                               cache_key=f"efficientnet_lite0-{SPECS['efficientnet_lite0'].version}")
+    import faiss
+
+    build_threads = faiss.omp_get_max_threads()
+    print(f"\nFAISS {faiss.__version__}: builds use {build_threads} OpenMP threads, single queries 1 thread "
+          f"(one query per request; measured faster than 2 on this machine); base: {len(le.paths)} real "
+          f"embeddings in {len(le.classes)} classes")
+    rng = np.random.default_rng(args.seed)
+    kinds = [k for k in args.kinds.split(",") if k]
+    for n in (int(s) for s in args.sizes.split(",") if s):
+        bench_size(n, le.embeddings, le.labels, kinds, args.queries, rng)
+
+
+if __name__ == "__main__":
+    main()

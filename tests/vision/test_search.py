@@ -1,0 +1,105 @@
+"""FAISS index kinds, exact search, merging, k-means groups and the
+retrieval metrics, on small synthetic clustered vectors."""
+
+import numpy as np
+import pytest
+
+from vision import search as S
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((8, 64)).astype(np.float32)
+    labels = rng.integers(0, 8, 2000)
+    x = centers[labels] + 0.6 * rng.standard_normal((2000, 64)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), labels
+
+
+def test_exact_search_matches_the_seed_loop(clustered):
+    x, _ = clustered
+    scores, ids = S.exact_search(x, x[:5], 10)
+    assert scores.shape == (5, 10) and ids.dtype == np.int64 and (ids[:, 0] == np.arange(5)).all()
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+    for i in range(5):  # same neighbours as the seed's Euclidean loop (unit vectors)
+        assert S.seed_loop_search(x, x[i], 10) == ids[i].tolist()
+
+
+def test_exact_search_with_fewer_rows_than_k_pads():
+    x = np.eye(3, dtype=np.float32)
+    scores, ids = S.exact_search(x, x[:1], 5)
+    assert ids[0, :3].tolist() == [0, 1, 2] or ids[0, 0] == 0
+    assert (ids[0, 3:] == -1).all() and np.isneginf(scores[0, 3:]).all()
+
+
+@pytest.mark.parametrize("spec, min_recall", [
+    (S.IndexSpec("flat"), 0.999), (S.IndexSpec("hnsw"), 0.95), (S.IndexSpec("ivf", nprobe=8), 0.9),
+    (S.IndexSpec("pca_flat", pca_dim=32), 0.4)])  # isotropic noise: half the dims drop half the signal
+def test_index_kinds_recall_against_exact(clustered, spec, min_recall):
+    x, _ = clustered
+    q = x[:200]
+    _, truth = S.exact_search(x, q, 10)
+    index = S.build_index(x, spec)
+    scores, ids = S.index_search(index, q, 10)
+    assert ids.shape == (200, 10) and scores.dtype == np.float32
+    assert S.recall_at_k(ids, truth) >= min_recall
+
+
+def test_ivf_nprobe_trades_speed_for_recall(clustered):
+    x, _ = clustered
+    _, truth = S.exact_search(x, x[:300], 10)
+    index = S.build_index(x, S.IndexSpec("ivf", nlist=32, nprobe=1))
+    low = S.recall_at_k(S.index_search(index, x[:300], 10)[1], truth)
+    S.configure_index(index, S.IndexSpec("ivf", nlist=32, nprobe=32))
+    full = S.recall_at_k(S.index_search(index, x[:300], 10)[1], truth)
+    assert low < full and full >= 0.999  # nprobe = K scans every cluster: exact
+
+
+def test_small_collections_fit_the_spec():
+    spec = S.IndexSpec("pca_flat").resolved(5, 1280)
+    assert spec.pca_dim == 5 and spec.factory_string() == "PCA5,L2norm,Flat"
+    assert S.IndexSpec("ivf", nlist=100).resolved(50, 8).nlist == 1  # >= 39 training points per cluster
+    x = np.eye(4, dtype=np.float32)
+    for kind in S.INDEX_KINDS:
+        assert S.index_search(S.build_index(x, S.IndexSpec(kind)), x[:1], 2)[1][0, 0] == 0
+
+
+def test_bad_specs_and_vectors_are_refused():
+    with pytest.raises(ValueError, match="Unknown index kind"):
+        S.IndexSpec("lsh")
+    with pytest.raises(ValueError):
+        S.IndexSpec("ivf", nprobe=0)
+    with pytest.raises(ValueError, match="NaN"):
+        S.build_index(np.array([[np.nan, 1.0]], np.float32), S.IndexSpec())
+    with pytest.raises(ValueError):
+        S.build_index(np.zeros((0, 4), np.float32), S.IndexSpec())
+    with pytest.raises(ValueError):
+        S.exact_search(np.zeros(4, np.float32), np.zeros((1, 4), np.float32), 3)
+
+
+def test_save_and_load_roundtrip(tmp_path, clustered):
+    x, _ = clustered
+    spec = S.IndexSpec("hnsw", ef_search=32)
+    index = S.build_index(x, spec)
+    path = S.save_index(index, tmp_path / "v1-hnsw.faiss")
+    again = S.load_index(path, spec)
+    assert np.array_equal(S.index_search(index, x[:20], 5)[1], S.index_search(again, x[:20], 5)[1])
+    assert S.index_bytes(index) > x.nbytes  # vectors + graph
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_merge_top_k_dedupes_and_orders():
+    scores, ids = S.merge_top_k([(np.array([0.9, 0.5, -np.inf]), np.array([4, 2, -1])),
+                                 (np.array([0.7, 0.6]), np.array([8, 2]))], 3)
+    assert ids.tolist() == [4, 8, 2] and np.allclose(scores, [0.9, 0.7, 0.6])
+
+
+def test_kmeans_groups_and_precision(clustered):
+    x, labels = clustered
+    c = S.kmeans_clusters(x, 8, per_cluster=4)
+    assert c.labels.shape == (2000,) and c.centers.shape == (8, 64) and all(len(r) == 4 for r in c.representatives)
+    for k, reps in enumerate(c.representatives):
+        assert all(c.labels[r] == k for r in reps)
+    assert S.precision_at_k(x, labels, 10) > 0.9
+    assert S.precision_at_k(x, np.random.default_rng(1).permutation(labels), 10) < 0.3  # shuffled labels: chance
+    assert S.recall_at_k(np.array([[1, 2]]), np.array([[2, 3]])) == 0.5
