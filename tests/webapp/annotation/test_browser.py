@@ -100,6 +100,7 @@ def test_draw_change_class_reload_export(live_server, browser):
 
     ds, img = orm(lambda: _setup("Browser set", "ann", (640, 400)))
     page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.set_default_timeout(90_000)  # a loaded 2-core CI machine can take a while; a real hang still fails
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     _login(page, live_server.url, "ann")
@@ -167,6 +168,7 @@ def test_draw_by_touch_on_a_phone(live_server, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
                                   device_scale_factor=2)
     page = context.new_page()
+    page.set_default_timeout(90_000)
     _login(page, live_server.url, "tina")
     page.goto(f"{live_server.url}/annotate/{ds.pk}/photos/{img.pk}/")
     page.wait_for_selector("#annotator[data-ready='1']")

@@ -254,7 +254,7 @@ def test_evaluate_command_prints_ap_per_class_and_map(db):
 
     root = shared_path("datasets", "detection")
     out = io.StringIO()
-    call_command("evaluate", "--csv", str(root / "annotations.csv"), "--prefix", "dlib_faces/",
+    call_command("evaluate_detectors", "--csv", str(root / "annotations.csv"), "--prefix", "dlib_faces/",
                  "--detector", "dlib_hog_face", stdout=out)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("dlib_hog_face on ") and "9 photos" in lines[0]
@@ -272,5 +272,5 @@ def test_evaluate_command_prints_ap_per_class_and_map(db):
     rows = [line for line in (root / "annotations.csv").read_text().splitlines() if line.startswith(("filename", "dlib_faces/"))]
     assert annotations_import(dataset=ds, files=[("a.csv", "\n".join(rows).encode())], add_classes=True).imported
     out2 = io.StringIO()
-    call_command("evaluate", "--dataset", str(ds.pk), "--detector", "dlib_hog_face", stdout=out2)
+    call_command("evaluate_detectors", "--dataset", str(ds.pk), "--detector", "dlib_hog_face", stdout=out2)
     assert out2.getvalue().splitlines()[-1] == lines[-1]

@@ -20,7 +20,7 @@ def categories():
 
 
 def test_evaluate_meets_precision_target_and_index_recall(efficientnet_weights, categories):
-    from webapp.search.management.commands.evaluate import evaluate_folder
+    from webapp.search.management.commands.evaluate_search import evaluate_folder
 
     lines = []
     out = evaluate_folder(folder=categories, k=10, backbone_names=["efficientnet_lite0", "vgg16"], cache_dir=CACHE,
@@ -40,7 +40,7 @@ def test_evaluate_meets_precision_target_and_index_recall(efficientnet_weights, 
 
 def test_evaluate_command_prints_figures(efficientnet_weights, categories):
     buf = io.StringIO()
-    call_command("evaluate", "--folder", str(categories), "--backbone", "efficientnet_lite0", "--cache", str(CACHE),
+    call_command("evaluate_search", "--folder", str(categories), "--backbone", "efficientnet_lite0", "--cache", str(CACHE),
                  stdout=buf)
     text = buf.getvalue()
     m = re.search(r"efficientnet_lite0 .*precision@10 = (0\.\d+) over 720 photos in 12 classes", text)

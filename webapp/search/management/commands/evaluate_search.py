@@ -2,7 +2,7 @@
 photo of the same class, the query excluded), and recall@k of each
 approximate index kind against exact search.
 
-    python manage.py evaluate [--folder ../shared/datasets/categories] [--k 10]
+    python manage.py evaluate_search [--folder ../shared/datasets/categories] [--k 10]
 """
 
 from pathlib import Path

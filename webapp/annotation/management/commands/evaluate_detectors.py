@@ -1,10 +1,10 @@
-"""``manage.py evaluate``: AP@0.5 per class and mAP of the pretrained detectors.
+"""``manage.py evaluate_detectors``: AP@0.5 per class and mAP of the pretrained detectors.
 
-* ``evaluate --standard [--shared ../shared/datasets/detection]``: dlib's HOG
+* ``evaluate_detectors --standard [--shared ../shared/datasets/detection]``: dlib's HOG
   and CNN face detectors on the dlib face photos, OpenCV's HOG people detector
   on the COCO photos (the boxes of ``annotations.csv``).
-* ``evaluate --csv annotations.csv [--prefix coco/] --detector NAME ...``
-* ``evaluate --dataset ID --detector NAME ...``: a detection dataset's accepted boxes.
+* ``evaluate_detectors --csv annotations.csv [--prefix coco/] --detector NAME ...``
+* ``evaluate_detectors --dataset ID --detector NAME ...``: a detection dataset's accepted boxes.
 """
 
 from pathlib import Path
