@@ -12,14 +12,10 @@ from django.http import FileResponse, Http404, HttpResponseForbidden, JsonRespon
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from webapp.core.permissions import can_check_in
-from webapp.jobs.models import Job
+from webapp.core.media_access import media_allowed
 from webapp.jobs.services import QueueUnavailable
 
 # enrolment photos and face crops (biometric data); dataset export zips and zips being imported
-STAFF_ONLY_MEDIA = ("faces/", "exports/", "uploads/tmp/")
-CHECKIN_MEDIA = ("checkins/",)  # check-in photos and crops: staff and the kiosk group
-JOB_MEDIA = {"predict/": "url", "inspect/": "out"}  # a user's own uploads for a job: theirs (and staff's)
 
 
 def home(request):
@@ -31,21 +27,15 @@ def home(request):
 
 @require_GET
 def media(request, path: str):
-    """Serve an uploaded file to logged-in users (staff only for face data).
-    Paths are resolved inside MEDIA_ROOT; anything escaping it is a 404."""
+    """Serve an uploaded file to the users its app's rule allows
+    (``webapp.core.media_access``). Paths are resolved inside MEDIA_ROOT;
+    anything escaping it is a 404."""
     root = Path(settings.MEDIA_ROOT).resolve()
     target = (root / path).resolve()
     if root not in target.parents or not target.is_file():
         raise Http404("No such file")
-    if path.startswith(STAFF_ONLY_MEDIA) and not request.user.is_staff:
-        return HttpResponseForbidden("Staff only")
-    if path.startswith(CHECKIN_MEDIA) and not can_check_in(request.user):
-        return HttpResponseForbidden("Staff and kiosk accounts only")
-    for prefix, key in JOB_MEDIA.items():
-        if path.startswith(prefix) and not request.user.is_staff:
-            value = settings.MEDIA_URL + path if key == "url" else path
-            if not Job.objects.filter(created_by=request.user, **{f"params__{key}": value}).exists():
-                return HttpResponseForbidden("Not your file")
+    if not media_allowed(request.user, path):
+        return HttpResponseForbidden("This file is not shared with you.")
     content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     resp = FileResponse(open(target, "rb"), content_type=content_type)
     resp["X-Content-Type-Options"] = "nosniff"

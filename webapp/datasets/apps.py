@@ -7,3 +7,14 @@ class DatasetsConfig(AppConfig):
 
     def ready(self):
         from webapp.datasets import signals  # noqa: F401  (file clean-up on delete)
+        from webapp.core.media_access import media_rule_register
+
+        def dataset_member(user, path):
+            from django.db.models import Q
+
+            from webapp.datasets.models import DatasetImage
+
+            return DatasetImage.objects.filter(Q(file=path) | Q(thumbnail=path)).filter(
+                Q(dataset__created_by=user) | Q(dataset__members=user)).exists()
+
+        media_rule_register("datasets/", dataset_member)

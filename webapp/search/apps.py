@@ -12,3 +12,12 @@ class SearchConfig(AppConfig):
         from webapp.search.backbones import backbones_register
 
         backbones_register()
+
+        from webapp.core.media_access import media_rule_register
+
+        def own_query_photo(user, path):
+            from webapp.search.models import QueryPhoto
+
+            return QueryPhoto.objects.filter(photo=path, created_by=user).exists()
+
+        media_rule_register("search/queries/", own_query_photo)
