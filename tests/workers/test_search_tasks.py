@@ -137,3 +137,24 @@ def _restore_backbones():
     from webapp.search.backbones import backbones_register
 
     backbones_register()
+
+
+def test_photos_uploaded_while_embedding_are_embedded_too(monkeypatch):
+    from vision import registry
+    from webapp.datasets.services import dataset_image_add
+
+    ds, _, _ = make_gallery(embed=False)
+    backbone = registry.load("efficientnet_lite0")
+    original = backbone.embeddings
+    extra = category_photo("tigerlily", 0)
+    calls = []
+
+    def embeddings_and_an_upload_meanwhile(pixels):
+        if not calls:  # someone uploads while the first batch is being embedded
+            dataset_image_add(dataset=ds, name="tigerlily.jpg", data=extra.read_bytes())
+        calls.append(len(pixels))
+        return original(pixels)
+
+    monkeypatch.setattr(type(backbone), "embeddings", lambda self, px: embeddings_and_an_upload_meanwhile(px))
+    job = run(services.gallery_embed_start(dataset=ds))
+    assert job.result["embedded"] == 7 and ImageEmbedding.objects.filter(dataset=ds).count() == 7

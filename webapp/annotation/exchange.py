@@ -59,6 +59,33 @@ def _export_names(images: list[DatasetImage]) -> dict[int, str]:
     return names
 
 
+class _TailIndex(dict):
+    """A name index that also finds ``dlib_faces/images/x.jpg`` when only
+    ``x.jpg`` was uploaded: an unknown key is tried again without its leading
+    folders, one at a time."""
+
+    def _key(self, key):
+        parts = str(key).replace("\\", "/").split("/")
+        for i in range(len(parts)):
+            k = "/".join(parts[i:])
+            if dict.__contains__(self, k):
+                return k
+        return None
+
+    def __contains__(self, key):
+        return self._key(key) is not None
+
+    def __getitem__(self, key):
+        k = self._key(key)
+        if k is None:
+            raise KeyError(key)
+        return dict.__getitem__(self, k)
+
+    def get(self, key, default=None):
+        k = self._key(key)
+        return default if k is None else dict.__getitem__(self, k)
+
+
 def _name_index(images: Iterable[DatasetImage]) -> dict[str, DatasetImage]:
     """Every path suffix of every photo's name (``a/b/c.jpg``, ``b/c.jpg``,
     ``c.jpg``) -> that photo, leaving out suffixes shared by two photos. An
@@ -69,7 +96,7 @@ def _name_index(images: Iterable[DatasetImage]) -> dict[str, DatasetImage]:
         for i in range(len(parts)):
             key = "/".join(parts[i:])
             seen[key] = None if (key in seen and seen[key] is not None and seen[key].pk != img.pk) else img
-    return {k: v for k, v in seen.items() if v is not None}
+    return _TailIndex({k: v for k, v in seen.items() if v is not None})
 
 
 # ----- import -----
@@ -125,7 +152,7 @@ def annotations_import(*, dataset: Dataset, files: list[tuple[str, bytes]], user
     files = list(_expand_zips(files, report))
     images = list(dataset.images.filter(status=DatasetImage.Status.OK))
     index = _name_index(images)
-    sizes = {k: (img.width, img.height) for k, img in index.items()}
+    sizes = _TailIndex({k: (img.width, img.height) for k, img in index.items()})
     existing = {c.name: c for c in dataset.classes.all()}
     wanted_ids: dict[str, int] = {}
     for name, data in files:
@@ -178,7 +205,8 @@ def annotations_import(*, dataset: Dataset, files: list[tuple[str, bytes]], user
                 if cname not in existing and cname not in new_names:
                     new_names.append(cname)
     if not files:
-        report.problems.append(Problem("upload", "No file was given."))
+        report.problems.append(Problem("upload", "No annotation file was given (annotations.csv, COCO .json, "
+                                                 "Pascal VOC .xml or label_map.pbtxt)."))
     if report.errors:
         return report
     with transaction.atomic():

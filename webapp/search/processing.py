@@ -41,32 +41,42 @@ def gallery_embed(*, dataset_id: int, backbone_name: str, progress) -> dict:
         raise JobFailed("The gallery was deleted before its photos were embedded.", "deleted")
     backbone = registry.load(backbone_name)
     version = backbone.spec.version
-    todo = list(DatasetImage.objects.filter(dataset=dataset, status=DatasetImage.Status.OK)
-                .exclude(embeddings__backbone=backbone_name, embeddings__backbone_version=version).order_by("id"))
     done, unreadable, batch = 0, [], settings.SEARCH_EMBED_BATCH
-    for start in range(0, len(todo), batch):
-        rows, pixels = [], []
-        for img in todo[start:start + batch]:
-            try:
-                pixels.append(_load_pixels(img.file))
-                rows.append(img)
-            except (InvalidImageError, OSError) as err:
-                reason = getattr(err, "message", None) or "The stored file is missing."
-                DatasetImage.objects.filter(pk=img.pk).update(status=DatasetImage.Status.UNREADABLE, error=reason[:300])
-                unreadable.append({"image_id": img.pk, "file": img.original_name, "reason": reason})
-        if rows:
-            vectors = backbone.embeddings(pixels)
-            with transaction.atomic():
-                for img, vec in zip(rows, vectors):
-                    if not DatasetImage.objects.filter(pk=img.pk).exists():
-                        continue  # deleted meanwhile
-                    ImageEmbedding.objects.update_or_create(
-                        image=img, backbone=backbone_name,
-                        defaults={"dataset": dataset, "backbone_version": version, "dim": int(vec.shape[0]),
-                                  "vector": vec.astype("<f4").tobytes()})
-            done += len(rows)
-        n = min(start + batch, len(todo))
-        progress(n / max(1, len(todo)), f"Embedded {done} of {len(todo)} photos")
+    attempted: set[int] = set()
+    total = 0
+    # Photos uploaded while this job runs are picked up too: the upload asks
+    # for the same job, which is already running, so it goes round again.
+    for _round in range(50):
+        todo = list(DatasetImage.objects.filter(dataset=dataset, status=DatasetImage.Status.OK)
+                    .exclude(embeddings__backbone=backbone_name, embeddings__backbone_version=version)
+                    .exclude(pk__in=attempted).order_by("id"))
+        if not todo:
+            break
+        attempted.update(img.pk for img in todo)
+        total += len(todo)
+        for start in range(0, len(todo), batch):
+            rows, pixels = [], []
+            for img in todo[start:start + batch]:
+                try:
+                    pixels.append(_load_pixels(img.file))
+                    rows.append(img)
+                except (InvalidImageError, OSError) as err:
+                    reason = getattr(err, "message", None) or "The stored file is missing."
+                    DatasetImage.objects.filter(pk=img.pk).update(status=DatasetImage.Status.UNREADABLE, error=reason[:300])
+                    unreadable.append({"image_id": img.pk, "file": img.original_name, "reason": reason})
+            if rows:
+                vectors = backbone.embeddings(pixels)
+                with transaction.atomic():
+                    for img, vec in zip(rows, vectors):
+                        if not DatasetImage.objects.filter(pk=img.pk).exists():
+                            continue  # deleted meanwhile
+                        ImageEmbedding.objects.update_or_create(
+                            image=img, backbone=backbone_name,
+                            defaults={"dataset": dataset, "backbone_version": version, "dim": int(vec.shape[0]),
+                                      "vector": vec.astype("<f4").tobytes()})
+                done += len(rows)
+            n = total - len(todo) + min(start + batch, len(todo))
+            progress(n / max(1, total), f"Embedded {done} of {total} photos")
     return {"dataset_id": dataset.pk, "backbone": backbone_name, "backbone_version": version,
             "embedded": done, "unreadable": unreadable, "dim": backbone.spec.embedding_dim}
 

@@ -274,3 +274,24 @@ def test_evaluate_command_prints_ap_per_class_and_map(db):
     out2 = io.StringIO()
     call_command("evaluate_detectors", "--dataset", str(ds.pk), "--detector", "dlib_hog_face", stdout=out2)
     assert out2.getvalue().splitlines()[-1] == lines[-1]
+
+
+@pytest.mark.django_db
+def test_shared_csv_matches_photos_uploaded_without_their_folders():
+    """A user uploads the dlib face photos one by one (plain names) and then
+    the shared annotations.csv, whose names carry folders."""
+    from webapp.annotation.exchange import annotations_import
+    from webapp.annotation.models import Box
+    from webapp.datasets.models import Dataset
+    from webapp.datasets.services import dataset_image_add
+
+    root = shared_path("datasets", "detection")
+    ds = Dataset.objects.create(name="faces", kind="detection")
+    photos = sorted((root / "dlib_faces" / "images").glob("*.jpg"))
+    for p in photos:
+        dataset_image_add(dataset=ds, name=p.name, data=p.read_bytes())
+    lines = (root / "annotations.csv").read_text(encoding="utf-8-sig").splitlines()
+    subset = [lines[0]] + [ln for ln in lines[1:] if ln.startswith("dlib_faces/")]
+    report = annotations_import(dataset=ds, files=[("annotations.csv", "\n".join(subset).encode())], add_classes=True)
+    assert report.imported, [str(p) for p in report.problems][:5]
+    assert Box.objects.filter(image__dataset=ds).count() == len(subset) - 1 == 43
