@@ -29,8 +29,11 @@ test: install
 	bash scripts/test.sh
 
 bench: install
+	$(BIN)/python manage.py check_models
 	$(BIN)/python bench/checkin.py
 	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/search.py --sizes 10000,100000
 
 clean:
 	rm -rf var/broker var/staticfiles

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scratch-epochs", type=int, default=10)
     ap.add_argument("--scratch-size", type=int, default=128)
     ap.add_argument("--transfer-epochs", type=int, default=40)
-    ap.add_argument("--weights-dir", default=str(REPO / "var" / "models"))
+    ap.add_argument("--weights-dir", default=os.environ.get("WEIGHTS_DIR", str(REPO / "var" / "weights")))
     args = ap.parse_args(argv)
     if not SHARED.is_dir():
         print(f"shared datasets not found at {SHARED}")
