@@ -1,24 +1,9 @@
 from django import forms
 
 from vision.detectors import DETECTORS
-from webapp.core.forms import MultipleFileInput
+from webapp.core.forms import MultipleFileField
 
 DETECTOR_CHOICES = [(k, v[1]) for k, v in DETECTORS.items()]
-
-
-class MultipleFileField(forms.FileField):
-    """Several files in one field (Django docs, "Uploading multiple files")."""
-
-    def __init__(self, *args, accept: str = "", **kwargs):
-        attrs = {"multiple": True, **({"accept": accept} if accept else {})}
-        kwargs.setdefault("widget", MultipleFileInput(attrs=attrs))
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        files = [d for d in (data if isinstance(data, (list, tuple)) else [data]) if d]
-        if not files and self.required:
-            raise forms.ValidationError(self.error_messages["required"], code="required")
-        return files
 
 
 class DatasetCreateForm(forms.Form):

@@ -8,13 +8,14 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
-class MultipleImageField(forms.FileField):
+class MultipleFileField(forms.FileField):
     """Several files in one field (Django docs, "Uploading multiple files");
-    each is checked by content later, one by one, so one bad photo does not
+    each is checked by content later, one by one, so one bad file does not
     refuse the others."""
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*", "multiple": True}))
+    def __init__(self, *args, accept: str = "", **kwargs):
+        attrs = {"multiple": True, **({"accept": accept} if accept else {})}
+        kwargs.setdefault("widget", MultipleFileInput(attrs=attrs))
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -22,3 +23,11 @@ class MultipleImageField(forms.FileField):
         if not files and self.required:
             raise ValidationError(self.error_messages["required"], code="required")
         return files
+
+
+class MultipleImageField(MultipleFileField):
+    """``MultipleFileField`` whose file picker offers images."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("accept", "image/*")
+        super().__init__(*args, **kwargs)

@@ -16,7 +16,8 @@ from vision.images import LoadedImage, load_image
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "WEBP": "webp"}
 
 
-def _display_name(f) -> str:
+def display_name(f) -> str:
+    """The client's file name, reduced to its last component, for messages only."""
     return (getattr(f, "name", "") or "upload").replace("\\", "/").rsplit("/", 1)[-1][:120]
 
 
@@ -30,7 +31,7 @@ def image_upload_check(f) -> tuple[LoadedImage, bytes]:
         ValidationError: with a sentence that names the file: empty, too big,
         not an image, damaged, too many pixels.
     """
-    name = _display_name(f)
+    name = display_name(f)
     size = getattr(f, "size", None)
     limit = settings.MAX_UPLOAD_BYTES
     if size is not None and size > limit:
@@ -50,8 +51,3 @@ def stored_file(loaded: LoadedImage, data: bytes) -> ContentFile:
     """The upload's bytes under a random name whose extension comes from the
     detected format."""
     return ContentFile(data, name=f"{uuid.uuid4().hex}.{EXTENSIONS.get(loaded.format, 'img')}")
-
-
-def display_name(f) -> str:
-    """The client's file name, reduced to its last component, for messages only."""
-    return _display_name(f)

@@ -13,8 +13,8 @@ class DatasetsConfig(AppConfig):
             from django.db.models import Q
 
             from webapp.datasets.models import DatasetImage
+            from webapp.datasets.selectors import sharing_q
 
-            return DatasetImage.objects.filter(Q(file=path) | Q(thumbnail=path)).filter(
-                Q(dataset__created_by=user) | Q(dataset__members=user)).exists()
+            return DatasetImage.objects.filter(Q(file=path) | Q(thumbnail=path)).filter(sharing_q(user, "dataset__")).exists()
 
         media_rule_register("datasets/", dataset_member)

@@ -9,10 +9,19 @@ from webapp.datasets.models import Dataset, DatasetImage
 FEW_PHOTOS = 10  # a class with fewer photos than this gets a warning
 
 
+def sharing_q(user, prefix: str = "") -> Q:
+    """Rows whose dataset (reached through ``prefix``, e.g. ``"dataset__"``)
+    ``user`` created or is a member of."""
+    return Q(**{f"{prefix}created_by": user}) | Q(**{f"{prefix}members": user})
+
+
+def datasets_visible(*, user):
+    """Datasets ``user`` may open: staff see all, others their own and those shared with them."""
+    return Dataset.objects.all() if user.is_staff else Dataset.objects.filter(sharing_q(user)).distinct()
+
+
 def dataset_list(*, user, kind: str = ""):
-    qs = Dataset.objects.annotate(n_images=Count("images", filter=Q(images__status="ok")))
-    if not user.is_staff:
-        qs = qs.filter(Q(members=user) | Q(created_by=user)).distinct()
+    qs = datasets_visible(user=user).annotate(n_images=Count("images", filter=Q(images__status="ok")))
     if kind:
         qs = qs.filter(kind=kind)
     return qs.order_by("-created_at", "-id")

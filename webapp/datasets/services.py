@@ -87,11 +87,9 @@ def _safe_parts(name: str) -> tuple[str, ...] | None:
     return tuple(part for part in p.parts if part not in ("", "."))
 
 
-def _entries_from_zip(path: Path) -> Iterable[tuple[str, tuple[str, ...] | None, Callable[[], bytes], int]]:
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
+def _entries_from_zip(zf: zipfile.ZipFile) -> Iterable[tuple[str, tuple[str, ...] | None, Callable[[], bytes], int]]:
+    for info in zf.infolist():
+        if not info.is_dir():
             yield info.filename, _safe_parts(info.filename), (lambda i=info: zf.read(i)), info.file_size
 
 
@@ -119,11 +117,14 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
         labels_from_folders = dataset.kind == Dataset.Kind.CLASSIFICATION
     source = Path(source)
     if source.is_dir():
-        entries = list(_entries_from_folder(source))
-    elif zipfile.is_zipfile(source):
-        entries = list(_entries_from_zip(source))
-    else:
-        raise ValueError("This is not a zip file or a folder.")
+        return _import_entries(dataset, _entries_from_folder(source), labels_from_folders, progress)
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zf:  # open while the photos are read
+            return _import_entries(dataset, _entries_from_zip(zf), labels_from_folders, progress)
+    raise ValueError("This is not a zip file or a folder.")
+
+
+def _import_entries(dataset, entries, labels_from_folders, progress) -> AddReport:
     report = AddReport()
     wanted = []
     for name, parts, read, size in entries:
@@ -138,12 +139,7 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
     # look through one folder that wraps everything ("flowers/daisy/1.jpg")
     while wanted and all(len(p) > 2 for _, p, _ in wanted) and len({p[0] for _, p, _ in wanted}) == 1:
         wanted = [(n, p[1:], r) for n, p, r in wanted]
-    if source.is_file():
-        with zipfile.ZipFile(source) as zf:  # re-open: the readers above closed with their generator
-            wanted = [(n, p, (lambda i=n: zf.read(i))) for n, p, _ in wanted]
-            _add_all(dataset, wanted, labels_from_folders, report, progress)
-    else:
-        _add_all(dataset, wanted, labels_from_folders, report, progress)
+    _add_all(dataset, wanted, labels_from_folders, report, progress)
     return report
 
 

@@ -14,7 +14,7 @@ from webapp.jobs.services import QueueUnavailable
 
 def _dataset_for(user, dataset_id) -> Dataset:
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    if not (user.is_staff or dataset.created_by_id == user.pk or dataset.members.filter(pk=user.pk).exists()):
+    if not selectors.datasets_visible(user=user).filter(pk=dataset.pk).exists():
         raise PermissionDenied("This dataset is not shared with you.")
     return dataset
 

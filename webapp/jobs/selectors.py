@@ -16,9 +16,7 @@ def job_list(*, user, kind: str = "", state: str = "") -> QuerySet[Job]:
     """Jobs visible to ``user`` (staff and the ``operators`` group see all,
     others their own), newest first. Jobs whose worker died are marked failed first."""
     jobs_fail_stale(stale_seconds=settings.JOB_STALE_SECONDS)
-    qs = Job.objects.select_related("created_by")
-    if not (user.is_staff or user.groups.filter(name="operators").exists()):
-        qs = qs.filter(created_by=user)
+    qs = _visible(user)
     if kind:
         qs = qs.filter(kind=kind)
     if state:
@@ -26,8 +24,20 @@ def job_list(*, user, kind: str = "", state: str = "") -> QuerySet[Job]:
     return qs
 
 
+def _visible(user):
+    qs = Job.objects.select_related("created_by")
+    if not (user.is_staff or user.groups.filter(name="operators").exists()):
+        qs = qs.filter(created_by=user)
+    return qs
+
+
 def job_get(*, user, job_id: int) -> Job | None:
-    return job_list(user=user).filter(pk=job_id).first()
+    """One job, polled often by pages: only this job is checked for a dead worker."""
+    job = _visible(user).filter(pk=job_id).first()
+    if job is not None and job.state == Job.State.RUNNING and jobs_fail_stale(
+            stale_seconds=settings.JOB_STALE_SECONDS, job_ids=[job.pk]):
+        job.refresh_from_db()
+    return job
 
 
 def job_to_dict(job: Job) -> dict:

@@ -155,12 +155,15 @@ def job_retry(*, job: Job) -> bool:
     return bool(n)
 
 
-def jobs_fail_stale(*, stale_seconds: int) -> int:
+def jobs_fail_stale(*, stale_seconds: int, job_ids=None) -> int:
     """Mark ``running`` jobs whose heartbeat is older than ``stale_seconds``
     as failed: their worker died (killed, out of memory, machine restarted).
-    Returns how many were marked."""
+    ``job_ids`` limits the sweep to those jobs. Returns how many were marked."""
     cutoff = timezone.now() - timezone.timedelta(seconds=stale_seconds)
-    return Job.objects.filter(state=Job.State.RUNNING, heartbeat_at__lt=cutoff).update(
+    qs = Job.objects.filter(state=Job.State.RUNNING, heartbeat_at__lt=cutoff)
+    if job_ids is not None:
+        qs = qs.filter(pk__in=job_ids)
+    return qs.update(
         state=Job.State.FAILED, error_code="worker_lost", finished_at=timezone.now(),
         error="The worker running this job stopped responding (it crashed or was restarted). Please try again.",
         message="Failed",

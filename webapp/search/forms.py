@@ -1,7 +1,7 @@
 from django import forms
 
 from vision.search import INDEX_KINDS
-from webapp.checkin.forms import MultipleImageField
+from webapp.core.forms import MultipleImageField
 
 
 class GalleryForm(forms.Form):

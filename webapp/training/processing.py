@@ -192,25 +192,9 @@ def _save(job, dataset, model, names, p, metrics) -> ModelVersion:
         classes=names, job=job, activate=model_version_active(kind=ModelVersion.Kind.CLASSIFIER, dataset=dataset) is None)
 
 
-def predict_photo(job: Job, progress) -> tuple[dict, str]:
-    """Top-5 classes of one staged photo with the given model version."""
-    from vision import registry
-    from vision.training.export import load_classifier, predict_images
-
-    mv = ModelVersion.objects.filter(pk=job.params["model_version_id"]).first()
-    if mv is None:
-        raise JobFailed("This model version was deleted.", "deleted")
-    model, meta = registry.cached(f"classifier:{mv.pk}", lambda: load_classifier(Path(mv.path)))
-    img = data.load_resized(job.params["path"], meta["image_size"])
-    if img is None:
-        raise JobFailed("The photo could not be read.", "invalid_image")
-    top = predict_images(model, img[None], meta["class_names"], top_k=min(5, len(meta["class_names"])))[0]
-    return ({"model_version_id": mv.pk, "top": [{"class": c, "probability": round(pr, 4)} for c, pr in top],
-             "photo_url": job.params.get("url", "")}, f"{top[0][0]} ({top[0][1]:.0%})")
-
-
-def activation_maps(job: Job, progress) -> tuple[dict, str]:
-    """Feature maps of one staged photo after the chosen layer, as a PNG in media."""
+def _model_and_photo(job: Job):
+    """The job's classifier version (cached per worker process) and its
+    staged photo resized to the model's input: ``(model, metadata, (s, s, 3) float32)``."""
     from vision import registry
     from vision.training.export import load_classifier
 
@@ -221,6 +205,22 @@ def activation_maps(job: Job, progress) -> tuple[dict, str]:
     img = data.load_resized(job.params["path"], meta["image_size"])
     if img is None:
         raise JobFailed("The photo could not be read.", "invalid_image")
+    return mv, model, meta, img
+
+
+def predict_photo(job: Job, progress) -> tuple[dict, str]:
+    """Top-5 classes of one staged photo with the given model version."""
+    from vision.training.export import predict_images
+
+    mv, model, meta, img = _model_and_photo(job)
+    top = predict_images(model, img[None], meta["class_names"], top_k=min(5, len(meta["class_names"])))[0]
+    return ({"model_version_id": mv.pk, "top": [{"class": c, "probability": round(pr, 4)} for c, pr in top],
+             "photo_url": job.params.get("url", "")}, f"{top[0][0]} ({top[0][1]:.0%})")
+
+
+def activation_maps(job: Job, progress) -> tuple[dict, str]:
+    """Feature maps of one staged photo after the chosen layer, as a PNG in media."""
+    _mv, model, _meta, img = _model_and_photo(job)
     try:
         png = inspect.activations_png(model, img, job.params["layer"])
     except ValueError as err:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
-from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.exceptions import ValidationError
 
 from webapp.core.uploads import image_upload_check, stored_file
-from webapp.datasets.models import Dataset, DatasetImage
+from webapp.datasets.models import Dataset
+from webapp.datasets.selectors import dataset_class_counts
 from webapp.jobs.services import job_create
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_activate
@@ -24,15 +24,13 @@ DEFAULTS = {"scratch": {"image_size": 128, "epochs": 30, "learning_rate": 1e-3, 
 
 def training_check(*, dataset: Dataset) -> list[str]:
     """Problems that stop training, in words (empty list: ready)."""
-    counts = {}
-    for label_id in dataset.images.filter(status=DatasetImage.Status.OK).values_list("label_id", flat=True):
-        counts[label_id] = counts.get(label_id, 0) + 1
-    usable = [c for c in dataset.classes.all() if counts.get(c.pk, 0) >= 2]
+    rows = dataset_class_counts(dataset=dataset)
+    usable = [r for r in rows if r["count"] >= 2]
     problems = []
     if dataset.kind != Dataset.Kind.CLASSIFICATION:
         problems.append("Only classification datasets (one class per photo) can train a classifier.")
     elif len(usable) < 2:
-        have = ", ".join(f"“{c.name}” ({counts.get(c.pk, 0)})" for c in dataset.classes.all()) or "none"
+        have = ", ".join(f"“{r['name']}” ({r['count']})" for r in rows) or "none"
         problems.append(f"A classifier needs at least two classes with at least two photos each; this dataset has: {have}.")
     return problems
 
@@ -65,27 +63,24 @@ def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int 
     return job
 
 
-def _stage_upload(upload, folder: str) -> str:
-    loaded, data = image_upload_check(upload)
-    f = stored_file(loaded, data)
-    dest = Path(settings.MEDIA_ROOT) / folder / f.name
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(data)
-    return str(dest)
+def _stage_upload(upload, folder: str) -> tuple[str, str]:
+    """Check an uploaded photo and store it under ``folder``; ``(path, url)``."""
+    f = stored_file(*image_upload_check(upload))
+    name = default_storage.save(f"{folder}/{f.name}", f)
+    return default_storage.path(name), default_storage.url(name)
 
 
 def prediction_start(*, model_version: ModelVersion, upload, user=None):
     """Queue a prediction of one uploaded photo. Raises ValidationError for a bad upload."""
-    path = _stage_upload(upload, "predict")
+    path, url = _stage_upload(upload, "predict")
     job, _ = job_create(kind="predict", task_name=PREDICT_TASK, user=user,
-                        params={"model_version_id": model_version.pk, "path": path,
-                                "url": settings.MEDIA_URL + str(Path(path).relative_to(settings.MEDIA_ROOT))})
+                        params={"model_version_id": model_version.pk, "path": path, "url": url})
     return job
 
 
 def activations_start(*, model_version: ModelVersion, upload, layer: str, user=None):
     """Queue the activation maps of one photo at ``layer``."""
-    path = _stage_upload(upload, "inspect")
+    path, _url = _stage_upload(upload, "inspect")
     job, _ = job_create(kind="activations", task_name=INSPECT_TASK, user=user,
                         params={"model_version_id": model_version.pk, "path": path, "layer": layer,
                                 "out": f"inspect/{uuid.uuid4().hex}.png"})

@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from vision import cnn
-from vision.errors import InvalidImageError
-from vision.images import load_image, thumbnail
+from vision.images import thumbnail
+from webapp.core.uploads import image_upload_check
 from webapp.core.views import json_error, page_error
 from webapp.datasets.models import Dataset
+from webapp.datasets.selectors import datasets_visible
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_get, job_to_dict
 from webapp.jobs.services import QueueUnavailable
@@ -29,8 +29,7 @@ MODEL_FILES = {"model.keras": "application/octet-stream", "model.tflite": "appli
 
 
 def _datasets(user):
-    qs = Dataset.objects.filter(kind=Dataset.Kind.CLASSIFICATION)
-    return qs if user.is_staff else qs.filter(Q(created_by=user) | Q(members=user)).distinct()
+    return datasets_visible(user=user).filter(kind=Dataset.Kind.CLASSIFICATION)
 
 
 def _model_for(user, mv_id) -> ModelVersion:
@@ -165,15 +164,18 @@ def playground(request):
         try:
             kernel = cnn.parse_kernel(c["custom"]) if c["kernel"] == "custom" else cnn.KERNELS[c["kernel"]]
             if c["photo"]:
-                pixels = thumbnail(load_image(c["photo"].read(20_000_001)).pixels, PLAYGROUND_SIDE)
+                loaded, _data = image_upload_check(c["photo"])  # size and content, as every upload
+                pixels = thumbnail(loaded.pixels, PLAYGROUND_SIDE)
                 image = cnn.to_gray(pixels)
             else:
                 image = SEED_SQUARE
             conv = cnn.conv2d(image, kernel, padding=c["padding"], stride=c["stride"])
             act = cnn.relu(conv, offset=c["relu_offset"] or 0.0)
             pooled = cnn.pool2d(act, 2, mode=c["pooling"]) if c["pooling"] != "none" and min(act.shape) >= 2 else act
-        except (ValueError, InvalidImageError) as err:
+        except ValueError as err:
             form.add_error(None, str(err))
+        except ValidationError as err:
+            form.add_error(None, err)
         else:
             small = image.shape[0] <= 16
             scale = 24 if small else 1
