@@ -36,7 +36,7 @@ from vision.detection_io.voc import voc_xml_bytes, voc_xml_read
 from webapp.annotation.models import Box, ImageState
 from webapp.annotation.services import class_name_clean
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
-from webapp.datasets.services import dataset_split_assign
+from webapp.datasets.services import archive_path_ignored, archive_path_parts, dataset_split_assign
 
 MAX_ANNOTATION_FILE_BYTES = 50 * 1024 * 1024
 
@@ -251,14 +251,14 @@ def _expand_zips(files, report):
         with zf:
             for info in zf.infolist():
                 inner = info.filename.replace("\\", "/")
-                parts = PurePosixPath(inner).parts
+                parts = archive_path_parts(inner)
                 if info.is_dir():
                     continue
-                if inner.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+                if parts is None:
                     report.problems.append(Problem(f"{name}: {inner[:200]}", "The path points outside the archive's "
                                                                              "folder; refused for safety.", fatal=False))
                     continue
-                if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                if archive_path_ignored(parts):
                     continue
                 if not inner.lower().endswith((".csv", ".json", ".xml", ".pbtxt")):
                     continue  # photos and notes inside an annotation zip are ignored

@@ -23,6 +23,11 @@ THUMB_SIDE = 256
 IGNORED_PARTS = ("__MACOSX",)
 
 
+def archive_path_ignored(parts: tuple[str, ...]) -> bool:
+    """Hidden files and macOS resource forks inside an archive: skipped without a word."""
+    return any(p.startswith(".") or p in IGNORED_PARTS for p in parts)
+
+
 @dataclass
 class AddReport:
     """What happened to each file of an import, for the user."""
@@ -77,7 +82,7 @@ def dataset_image_add(*, dataset: Dataset, name: str, data: bytes, label: Datase
     return row
 
 
-def _safe_parts(name: str) -> tuple[str, ...] | None:
+def archive_path_parts(name: str) -> tuple[str, ...] | None:
     """Path components of an archive member, or None if it could escape the
     folder (absolute, drive letter, ``..``) — the "zip slip" of CVE-2018-1002200."""
     name = name.replace("\\", "/")
@@ -90,7 +95,7 @@ def _safe_parts(name: str) -> tuple[str, ...] | None:
 def _entries_from_zip(zf: zipfile.ZipFile) -> Iterable[tuple[str, tuple[str, ...] | None, Callable[[], bytes], int]]:
     for info in zf.infolist():
         if not info.is_dir():
-            yield info.filename, _safe_parts(info.filename), (lambda i=info: zf.read(i)), info.file_size
+            yield info.filename, archive_path_parts(info.filename), (lambda i=info: zf.read(i)), info.file_size
 
 
 def _entries_from_folder(root: Path):
@@ -130,7 +135,7 @@ def _import_entries(dataset, entries, labels_from_folders, progress) -> AddRepor
     for name, parts, read, size in entries:
         if parts is None:
             report.skipped.append((name, "The path points outside the archive's folder; skipped for safety."))
-        elif not parts or any(p.startswith(".") or p in IGNORED_PARTS for p in parts):
+        elif not parts or archive_path_ignored(parts):
             continue  # hidden files and macOS resource forks: silently ignored
         elif size > settings.MAX_UPLOAD_BYTES:
             report.skipped.append((name, f"Larger than the {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB limit."))
