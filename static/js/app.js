@@ -25,6 +25,17 @@ var Vision = (function () {
     if (m && j.error) m.className = "jobmsg err";
   }
 
+  /* Follow every [data-follow-job] box on the page; onDone(job, box) once its job has finished. */
+  function followJobBoxes(onDone, interval) {
+    document.querySelectorAll("[data-follow-job]").forEach(function (box) {
+      if (!box.dataset.followJob) return;
+      followJob(box.dataset.followJob, function (j) {
+        fillJobBox(box, j);
+        if (!isActive(j)) onDone(j, box);
+      }, interval);
+    });
+  }
+
   function autoRefreshWhileActive() {
     if (document.querySelector(".badge.queued, .badge.running")) setTimeout(function () { location.reload(); }, 2500);
   }
@@ -120,6 +131,6 @@ var Vision = (function () {
 
   function escape(text) { var d = document.createElement("div"); d.textContent = text; return d.innerHTML; }
 
-  return {escape: escape, drawCurves: drawCurves, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
+  return {isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
           checkinResult: checkinResult, cameraCheckin: cameraCheckin};
 })();
