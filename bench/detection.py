@@ -53,7 +53,7 @@ def main():
     from vision.detection_io.tfrecord import tf_example_bytes, tfrecords_write
     from vision.detection_io.voc import voc_xml_bytes
     from vision.detectors import DETECTORS, detect_objects
-    from vision.images import load_image, probe_image
+    from vision.images import displayed_size, load_image
 
     print("Detector latency (ms, decoded photo in, boxes out)")
     photos = {"face": SHARED / "dlib_faces/images/2008_002470.jpg", "person": SHARED / "coco/images/000000000036.jpg"}
@@ -65,7 +65,7 @@ def main():
         print(f"  {name:<18} {pixels.shape[1]}x{pixels.shape[0]}  median {med:8.1f}  p90 {p90:8.1f}  ({reps} runs)")
 
     names = sorted(p.relative_to(SHARED).as_posix() for p in SHARED.rglob("*.jpg"))
-    sizes = {n: probe_image(SHARED / n)[1:] for n in names}
+    sizes = {n: displayed_size(SHARED / n) for n in names}
     images = annotations_csv_read((SHARED / "annotations.csv").read_bytes(), sizes=sizes).images
     classes = sorted({b.label for i in images for b in i.boxes})
     ids = {c: k for k, c in enumerate(classes, 1)}

@@ -33,6 +33,11 @@ DEFAULT_MAX_PIXELS = 50_000_000
 #: are refused; MPO is how Pillow names the multi-picture JPEGs some cameras write.
 SUPPORTED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "TIFF", "WEBP")
 
+#: EXIF 2.32 tag 0x0112 (Orientation) and its values that turn the photo a
+#: quarter (``ImageOps.exif_transpose``: TRANSPOSE, ROTATE_270, TRANSVERSE, ROTATE_90).
+_EXIF_ORIENTATION = 0x0112
+_QUARTER_TURNS = (5, 6, 7, 8)
+
 _PLEASE = "please upload a JPEG, PNG, GIF, BMP, TIFF or WebP picture."
 _NOT_IMAGE = "The file is not an image we can read; " + _PLEASE
 _DAMAGED = "The image file is truncated or damaged; please upload it again."
@@ -127,7 +132,8 @@ def probe_image(
 
     Returns:
         ``(format, width, height)``; width and height as stored, before EXIF
-        rotation (like :attr:`LoadedImage.size`).
+        rotation (like :attr:`LoadedImage.size`); boxes are in the rotated
+        frame, which :func:`displayed_size` gives.
 
     Raises:
         InvalidImageError: as :func:`load_image`, except that ``"truncated"``
@@ -135,6 +141,38 @@ def probe_image(
     """
     im = _open_checked(_read_bytes(source, max_bytes), max_pixels)
     return im.format, im.size[0], im.size[1]
+
+
+def displayed_size(
+    source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int | None = None
+) -> tuple[int, int]:
+    """Size of a photo as it is displayed, EXIF orientation applied, from
+    the header (no pixel decoding for JPEG, TIFF, WebP; Pillow may decode a
+    PNG to find an ``eXIf`` chunk stored after the pixels).
+
+    This is the pixel frame boxes are drawn and stored in, and the shape of
+    :attr:`LoadedImage.pixels`: orientations 5 to 8 (EXIF 2.32 tag 0x0112,
+    transpose, 90° clockwise, transverse, 90° counter-clockwise) swap the
+    stored width and height; 1 to 4 and unknown values keep them, as does
+    unreadable EXIF (as :func:`load_image` does).
+
+    Args:
+        source, max_pixels, max_bytes: as in :func:`load_image`.
+
+    Returns:
+        ``(width, height)`` in pixels, equal to :attr:`LoadedImage.width`
+        and :attr:`LoadedImage.height` of the same file.
+
+    Raises:
+        InvalidImageError: as :func:`probe_image`.
+    """
+    im = _open_checked(_read_bytes(source, max_bytes), max_pixels)
+    width, height = im.size
+    try:
+        orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # unreadable EXIF: load_image keeps the pixels as stored
+        orientation = 1
+    return (height, width) if orientation in _QUARTER_TURNS else (width, height)
 
 
 def image_to_jpeg_bytes(pixels: np.ndarray, quality: int = 90) -> bytes:

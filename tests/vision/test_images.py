@@ -18,6 +18,7 @@ from vision.images import (
     DEFAULT_MAX_PIXELS,
     LoadedImage,
     crop_box,
+    displayed_size,
     image_to_jpeg_bytes,
     load_image,
     probe_image,
@@ -55,6 +56,34 @@ def test_exif_orientation_is_applied(orientation):
     assert (px[370, 30] > 200).all() and (px[370, 270] > 200).all(), "bottom is light grey"
     stored = (300, 400) if orientation <= 4 else (400, 300)
     assert img.size == stored and img.format == "JPEG"
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_displayed_size_applies_exif_orientation(orientation):
+    path = bad_input(f"I-04_exif_orientation_{orientation}.jpg")
+    assert displayed_size(path) == (300, 400)  # as load_image's pixels, whatever the stored size
+    assert probe_image(path)[1:] == ((300, 400) if orientation <= 4 else (400, 300))  # stored
+
+
+@pytest.mark.parametrize("orientation, expected", [(None, (8, 6)), (1, (8, 6)), (3, (8, 6)), (5, (6, 8)),
+                                                   (6, (6, 8)), (8, (6, 8)), (9, (8, 6)), (0, (8, 6))])
+def test_displayed_size_matches_loaded_pixels(orientation, expected):
+    im = solid((10, 200, 30))  # stored 8 wide x 6 high
+    if orientation is None:
+        data = encode(im, "JPEG")
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = orientation  # 0 and 9 are not orientations: left as stored
+        data = encode(im, "JPEG", exif=exif)
+    loaded = load_image(data)
+    assert displayed_size(data) == expected == (loaded.width, loaded.height)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_displayed_size_with_unreadable_exif_keeps_the_stored_size():
+    data = encode(solid((1, 2, 3)), "JPEG", exif=b"Exif\x00\x00II*\x00\xff\xff\xff\x7f")
+    loaded = load_image(data)
+    assert displayed_size(data) == (8, 6) == (loaded.width, loaded.height)
 
 
 def test_cmyk_jpeg_becomes_rgb():
@@ -97,7 +126,7 @@ def test_intact_reference_loads():
     assert img.pixels.shape == (600, 800, 3) and img.format == "JPEG" and img.frames == 1
 
 
-@pytest.mark.parametrize("func", [load_image, probe_image])
+@pytest.mark.parametrize("func", [load_image, probe_image, displayed_size])
 def test_bomb_refused_from_header_quickly(func):
     start = time.perf_counter()
     with pytest.raises(InvalidImageError) as err:
@@ -109,7 +138,7 @@ def test_bomb_refused_from_header_quickly(func):
     )
 
 
-@pytest.mark.parametrize("func", [load_image, probe_image])
+@pytest.mark.parametrize("func", [load_image, probe_image, displayed_size])
 def test_empty_file_refused(func):
     path = bad_input("I-18_empty.jpg")
     with open(path, "rb") as fh:
@@ -119,7 +148,7 @@ def test_empty_file_refused(func):
             assert err.value.code == "empty" and str(err.value) == "The file is empty (0 bytes)."
 
 
-@pytest.mark.parametrize("func", [load_image, probe_image])
+@pytest.mark.parametrize("func", [load_image, probe_image, displayed_size])
 def test_html_named_jpg_refused_as_not_image(func):
     with pytest.raises(InvalidImageError) as err:
         func(bad_input("I-17_html_named.jpg"))

@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 from vision.detection_eval import Detection, DetectionEvaluation, GroundTruth, detection_evaluate
 from vision.detection_io.csv_format import annotations_csv_read
 from vision.detectors import DETECTORS, detect_objects
-from vision.images import load_image, probe_image
+from vision.images import displayed_size, load_image
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,23 @@ def evaluate_detector(*, detector: str, photos: Iterable[tuple[str, Callable[[],
 
 def csv_ground_truth(*, csv_path: Path, prefix: str = "") -> tuple[list[tuple[str, Callable[[], bytes]]], list[GroundTruth]]:
     """Photos (every image file under ``csv_path``'s folder whose relative
-    name starts with ``prefix``) and the CSV's boxes on them."""
+    name starts with ``prefix``) and the CSV's boxes on them.
+
+    The CSV's boxes are pixel ``(xmin, ymin, xmax, ymax)`` in the photo as
+    displayed (EXIF orientation applied, the frame detectors see through
+    ``load_image``); each is checked and clipped against that size.
+
+    Returns:
+        ``([(relative name, read bytes)], [GroundTruth])``.
+
+    Raises:
+        InvalidImageError: a photo under the folder is not a readable image.
+    """
     root = csv_path.parent
     names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
                    if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p.relative_to(root).as_posix().startswith(prefix))
-    sizes = {}
-    for name in names:
-        _, w, h = probe_image(root / name)
-        sizes[name] = (w, h)
+    # boxes are in the displayed (EXIF-rotated) frame, as the photos load
+    sizes = {name: displayed_size(root / name) for name in names}
     result = annotations_csv_read(csv_path.read_bytes(), sizes=sizes)
     gt = [GroundTruth(img.filename, b.box, b.label) for img in result.images for b in img.boxes]
     photos = [(name, (lambda p=root / name: p.read_bytes())) for name in names]
