@@ -158,3 +158,82 @@ def test_photos_uploaded_while_embedding_are_embedded_too(monkeypatch):
     monkeypatch.setattr(type(backbone), "embeddings", lambda self, px: embeddings_and_an_upload_meanwhile(px))
     job = run(services.gallery_embed_start(dataset=ds))
     assert job.result["embedded"] == 7 and ImageEmbedding.objects.filter(dataset=ds).count() == 7
+
+
+class _MeanColourBackbone:
+    """A stand-in for a backbone without TensorFlow: the unit mean RGB of a
+    photo, padded with zeros to the spec's width."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def embeddings(self, images):
+        out = np.zeros((len(images), self.spec.embedding_dim), np.float32)
+        for row, px in zip(out, images):
+            mean = px.reshape(-1, 3).mean(axis=0)
+            row[:3] = mean / max(float(np.linalg.norm(mean)), 1e-6)
+        return out
+
+
+@pytest.fixture
+def requested_backbones(monkeypatch):
+    """Every name passed to ``registry.load``; ``mobilenet_v2`` answered by
+    :class:`_MeanColourBackbone` (its Keras weights are not needed)."""
+    from vision import registry
+    from vision.backbones import SPECS
+
+    names, real_load = [], registry.load
+
+    def load(name):
+        names.append(name)
+        return _MeanColourBackbone(SPECS[name]) if name == "mobilenet_v2" else real_load(name)
+
+    monkeypatch.setattr(registry, "load", load)
+    return names
+
+
+def _index_record(ds, backbone):
+    """An active index row as an index build records it, for a file that is not there."""
+    from webapp.registry.services import model_version_register
+
+    return model_version_register(kind="search_index", name=f"flat:{backbone}", dataset=ds, path="/nowhere.faiss",
+                                  activate=True, params={"kind": "flat", "backbone": backbone, "clusters": []})
+
+
+def test_search_embeds_the_query_with_the_backbone_of_the_index(requested_backbones):
+    ds, _, _ = make_gallery(embed=False)
+    assert run(services.gallery_embed_start(dataset=ds, backbone="mobilenet_v2")).state == "succeeded"
+    job = run(services.search_index_build_start(dataset=ds, kind="flat", clusters=2, backbone="mobilenet_v2"))
+    assert job.state == "succeeded", job.error
+    requested_backbones.clear()
+    res = _search(ds, photo=upload(category_photo("bluebell", 7)), k=3)
+    assert requested_backbones == ["mobilenet_v2"]  # not settings.SEARCH_BACKBONE
+    assert res["backbone"] == "mobilenet_v2" and res["index"]["version"] == 1 and len(res["hits"]) == 3
+    # a gallery photo's stored embedding under the index's backbone is the query as it is
+    query = ds.images.get(original_name="sunflower_0.jpg")
+    res = _search(ds, image=query, k=3)
+    assert requested_backbones == ["mobilenet_v2"] and res["backbone"] == "mobilenet_v2"
+    assert query.pk not in [h["image_id"] for h in res["hits"]] and len(res["hits"]) == 3
+
+
+@pytest.mark.usefixtures("_restore_backbones")
+def test_search_with_an_index_whose_backbone_weights_are_missing_fails_in_words(tmp_path, settings):
+    from webapp.search.backbones import backbones_register
+
+    settings.KERAS_WEIGHTS_DIRS = [str(tmp_path)]  # no MobileNetV2 file on this worker
+    backbones_register()
+    ds, _, _ = make_gallery(embed=False, per_class=1)
+    _index_record(ds, "mobilenet_v2")
+    r = services.image_search(dataset=ds, upload=upload(category_photo("bluebell", 7)), k=3)
+    job = run(r.job)
+    assert job.state == "failed" and job.error_code == "weights_missing"
+    assert "index was built with MobileNetV2" in job.error
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5" in job.error and str(tmp_path) in job.error
+
+
+def test_search_with_an_index_of_an_unknown_backbone_fails_in_words():
+    ds, _, _ = make_gallery(embed=False, per_class=1)
+    _index_record(ds, "resnet_retired")
+    job = run(services.image_search(dataset=ds, upload=upload(category_photo("bluebell", 7)), k=3).job)
+    assert job.state == "failed" and job.error_code == "unknown_backbone"
+    assert "resnet_retired" in job.error and "rebuild the index" in job.error

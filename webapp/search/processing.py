@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from vision import registry
-from vision.errors import InvalidImageError
+from vision.errors import InvalidImageError, WeightsMissingError
 from vision.images import load_image
 from vision.imagenet import top_k_classes
 from vision.search import IndexSpec, build_index, exact_search, index_bytes, index_search, kmeans_clusters, load_index, merge_top_k, save_index
@@ -182,21 +182,60 @@ def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str
             "index": index_info, "exact_searched": int(len(new_ids))}
 
 
+def search_backbone(*, dataset: Dataset) -> str:
+    """The backbone a search of ``dataset`` embeds its query with: the one
+    its active index was built with (the index's vectors are comparable only
+    with those), else ``SEARCH_BACKBONE`` (what embedding jobs use)."""
+    mv = search_index_active(dataset=dataset)
+    return (mv.params.get("backbone") if mv is not None else None) or settings.SEARCH_BACKBONE
+
+
+def _search_backbone_load(name: str):
+    """``registry.load(name)`` for a search, failing the job in words when the
+    index's backbone is unknown here or its weights are not on this worker.
+
+    Raises:
+        JobFailed: code ``"unknown_backbone"`` or ``"weights_missing"``.
+    """
+    from vision.backbones import SPECS
+
+    if name not in SPECS:
+        raise JobFailed(f"This gallery's index was built with the backbone “{name}”, which this platform no longer "
+                        "knows: rebuild the index.", "unknown_backbone")
+    try:
+        return registry.load(name)
+    except WeightsMissingError as err:
+        raise JobFailed(f"This gallery's index was built with {SPECS[name].label}, so the query must be embedded "
+                        f"with it too, but its weights are not available on this worker. {err.message}",
+                        "weights_missing") from err
+
+
 def search_run_process(*, run_id: int) -> dict:
+    """Answer one search: embed the query with the backbone of the gallery's
+    index (:func:`search_backbone`), then :func:`gallery_search`; hits below
+    the run's cut-off are dropped.
+
+    Returns:
+        ``gallery_search``'s dict plus ``search_ms`` and ``backbone``.
+
+    Raises:
+        JobFailed: the run or its query photo was deleted (``"deleted"``); the
+            index's backbone is unknown or its weights are missing.
+    """
     run = SearchRun.objects.select_related("dataset", "query_photo", "query_image").filter(pk=run_id).first()
     if run is None:
         raise JobFailed("The search was deleted.", "deleted")
-    backbone_name = settings.SEARCH_BACKBONE
+    backbone_name = search_backbone(dataset=run.dataset)
     if run.query_image_id:
         emb = ImageEmbedding.objects.filter(image_id=run.query_image_id, backbone=backbone_name).first()
         if emb is not None:
             query = emb.array
         elif run.query_image is not None:
-            query = registry.load(backbone_name).embeddings([_load_pixels(run.query_image.file)])[0]
+            query = _search_backbone_load(backbone_name).embeddings([_load_pixels(run.query_image.file)])[0]
         else:
             raise JobFailed("The query photo was deleted from the gallery.", "deleted")
     elif run.query_photo_id:
-        query = registry.load(backbone_name).embeddings([_load_pixels(run.query_photo.photo)])[0]
+        query = _search_backbone_load(backbone_name).embeddings([_load_pixels(run.query_photo.photo)])[0]
     else:
         raise JobFailed("The query photo was deleted.", "deleted")
     t0 = time.perf_counter()
