@@ -113,3 +113,31 @@ def efficientnet_backbone(efficientnet_weights):
     from vision import registry
 
     return registry.load("efficientnet_lite0")
+
+
+@pytest.fixture
+def cancel_when(monkeypatch):
+    """``cancel_when(obj, name, after=n)``: wrap ``obj.name`` so that the
+    running job is cancelled (as the Cancel button does) right after its n-th
+    call; tasks then read the cancellation at their next check (the 1 s
+    throttle of ``cancel_checker`` is turned off)."""
+    from webapp.jobs import services as job_services
+    from webapp.jobs.models import Job
+
+    monkeypatch.setattr(job_services, "CANCEL_CHECK_INTERVAL", 0.0)
+    calls = []
+
+    def install(obj, name: str, after: int = 1):
+        original = getattr(obj, name)
+
+        def wrapper(*args, **kwargs):
+            out = original(*args, **kwargs)
+            calls.append(name)
+            if len(calls) == after:
+                job_services.job_cancel(job=Job.objects.get(state=Job.State.RUNNING))
+            return out
+
+        monkeypatch.setattr(obj, name, wrapper)
+        return calls
+
+    return install

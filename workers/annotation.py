@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from webapp.jobs.services import JobFailed
+from webapp.jobs.services import JobFailed, cancel_checker
 from workers.base import run_job
 from workers.celery import app
 
@@ -27,7 +27,7 @@ def export(self, job_id: int) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             summary = dataset_export_zip(dataset=dataset, path=path, num_shards=int(job.params.get("num_shards", 10)),
-                                         progress=progress)
+                                         progress=progress, should_stop=cancel_checker(job.pk))
         except NothingToExport as err:
             path.unlink(missing_ok=True)
             raise JobFailed(err.message, "no_boxes") from None
@@ -53,7 +53,7 @@ def preannotate(self, job_id: int) -> str:
         result = dataset_preannotate(dataset=dataset, detector=job.params["detector"],
                                      min_score=job.params.get("min_score"),
                                      skip_annotated=job.params.get("skip_annotated", True), user=job.created_by,
-                                     progress=progress)
+                                     progress=progress, should_stop=cancel_checker(job.pk))
         return result, f"{result['boxes']} machine boxes on {result['photos']} photos"
 
     return run_job(self, job_id, work)
@@ -89,7 +89,8 @@ def import_photos(self, job_id: int) -> str:
             if not path.is_file():
                 raise JobFailed("The uploaded zip file is gone; please upload it again.", "missing")
             try:
-                report = dataset_import(dataset=dataset, source=path, labels_from_folders=False, progress=progress)
+                report = dataset_import(dataset=dataset, source=path, labels_from_folders=False, progress=progress,
+                                        should_stop=cancel_checker(job.pk))
             except ValueError as err:
                 raise JobFailed(str(err), "invalid_zip") from None
         finally:

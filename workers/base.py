@@ -12,7 +12,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from vision.errors import VisionError
 from webapp.jobs.models import Job
-from webapp.jobs.services import JobFailed, ProgressReporter, job_fail, job_start, job_succeed
+from webapp.jobs.services import (JobCancelled, JobFailed, ProgressReporter, job_cancel_record, job_fail, job_start,
+                                  job_succeed)
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,9 @@ log = logging.getLogger(__name__)
 def run_job(task, job_id: int, work: Callable[[Job, ProgressReporter], tuple[dict, str]]) -> str:
     """Run ``work(job, progress) -> (result, message)`` for job ``job_id``.
 
-    Returns the final state. Expected failures (``JobFailed``,
+    Returns the final state. A task that saw its job cancelled and stopped
+    (``JobCancelled``) leaves it cancelled, with its message and partial
+    result recorded. Expected failures (``JobFailed``,
     ``VisionError``, the soft time limit) fail the job with their sentence;
     anything else fails it with a generic sentence and the traceback, and is
     re-raised so Celery logs it. The worker process survives either way.
@@ -33,6 +36,9 @@ def run_job(task, job_id: int, work: Callable[[Job, ProgressReporter], tuple[dic
     progress = ProgressReporter(job_id)
     try:
         result, message = work(job, progress)
+    except JobCancelled as err:
+        job_cancel_record(job_id=job_id, message=err.message, result=err.result)
+        return Job.State.CANCELLED
     except JobFailed as err:
         job_fail(job_id=job_id, error=err.message, code=err.code, result=err.result)
         return Job.State.FAILED

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from webapp.jobs.services import JobFailed
+from webapp.jobs.services import JobFailed, cancel_checker
 from workers.base import run_job
 from workers.celery import app
 
@@ -23,7 +23,8 @@ def import_upload(self, job_id: int) -> str:
                 raise JobFailed("The dataset was deleted before its photos were imported.", "deleted")
             try:
                 report = dataset_import(dataset=dataset, source=Path(job.params["path"]),
-                                        labels_from_folders=job.params.get("labels_from_folders"), progress=progress)
+                                        labels_from_folders=job.params.get("labels_from_folders"), progress=progress,
+                                        should_stop=cancel_checker(job.pk))
             except ValueError as err:
                 raise JobFailed(str(err), "invalid_archive") from err
         finally:

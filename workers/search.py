@@ -3,6 +3,7 @@ classify a photo (ImageNet). Each takes a job id only."""
 
 from __future__ import annotations
 
+from webapp.jobs.services import cancel_checker
 from workers.base import run_job
 from workers.celery import app
 
@@ -26,7 +27,8 @@ def embed(self, job_id: int) -> str:
     def work(job, progress):
         from webapp.search.processing import gallery_embed
 
-        r = gallery_embed(dataset_id=job.params["dataset_id"], backbone_name=job.params["backbone"], progress=progress)
+        r = gallery_embed(dataset_id=job.params["dataset_id"], backbone_name=job.params["backbone"], progress=progress,
+                          should_stop=cancel_checker(job.pk))
         bad = len(r["unreadable"])
         return r, f"Embedded {r['embedded']} photos" + (f"; {bad} unreadable, skipped" if bad else "")
 
@@ -38,7 +40,7 @@ def build_index(self, job_id: int) -> str:
     def work(job, progress):
         from webapp.search.processing import search_index_build
 
-        r = search_index_build(params=job.params, progress=progress, job=job)
+        r = search_index_build(params=job.params, progress=progress, job=job, should_stop=cancel_checker(job.pk))
         return r, f"Index v{r['version']} ({r['kind']}) over {r['n_vectors']} photos"
 
     return run_job(self, job_id, work)

@@ -128,3 +128,55 @@ def test_zip_of_photos_with_non_images_and_escaping_paths(staff_client, staff_us
     # a file that is not a zip is refused at once, with no job
     resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", b"nope")}, follow=True)
     assert "is not a zip file" in resp.content.decode() and Job.objects.filter(kind=jobs.IMPORT_PHOTOS).count() == 1
+
+
+def test_preannotate_cancelled_after_the_first_photo_keeps_its_boxes(staff_user, cancel_when):
+    from webapp.annotation import processing
+
+    ds = _face_dataset()
+    first, second = ds.images.order_by("id")
+    cancel_when(processing, "detect_objects")
+    job, _ = jobs.preannotate_enqueue(dataset=ds, user=staff_user, detector="dlib_hog_face", min_score=0.0)
+    tasks.preannotate.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.state == "cancelled" and not job.error
+    assert job.message == "Cancelled after 1 of 2 photos; the machine boxes proposed so far are kept."
+    assert job.result["cancelled"] and job.result["photos"] == 1 and job.result["boxes"] >= 1
+    machine = Box.objects.filter(source="machine")
+    assert machine.count() == job.result["boxes"] and set(machine.values_list("image_id", flat=True)) == {first.pk}
+
+
+def test_export_cancelled_midway_leaves_no_zip(staff_user, cancel_when):
+    from vision.detection_io import photos
+
+    ds = _face_dataset()
+    for img in ds.images.all():
+        box_create(image=img, label_id=ds.classes.get().pk, box=(10, 10, 50, 60), user=staff_user)
+    exports = Path(settings.MEDIA_ROOT) / "exports"
+    before = set(exports.glob("*")) if exports.exists() else set()
+    cancel_when(photos, "photo_for_export")
+    job, _ = jobs.export_enqueue(dataset=ds, user=staff_user, num_shards=2)
+    tasks.export.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.state == "cancelled" and job.message == "Cancelled after 1 of 2 photos; no zip was kept."
+    assert job.result == {"photos_done": 1, "photos": 2, "cancelled": True}
+    assert (set(exports.glob("*")) if exports.exists() else set()) == before
+
+
+def test_zip_of_photos_cancelled_midway_keeps_the_photos_added(staff_client, cancel_when):
+    from webapp.datasets import services as dataset_services
+
+    ds = detection_dataset_create(name="zipped", classes=["thing"])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(3):
+            zf.writestr(f"set/{i}.png", png_bytes((40, 30), (i, 2, 3)))
+    staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", buf.getvalue())})
+    job = Job.objects.get(kind=jobs.IMPORT_PHOTOS)
+    cancel_when(dataset_services, "dataset_image_add")
+    tasks.import_photos.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.state == "cancelled" and job.message == "Cancelled after 1 of 3 files; what was added (1 photo) is kept."
+    assert job.result["cancelled"] and job.result["added"] == 1
+    assert list(ds.images.values_list("original_name", flat=True)) == ["set/0.png"]
+    assert not (Path(settings.MEDIA_ROOT) / job.params["zip"]).exists()  # the upload is removed

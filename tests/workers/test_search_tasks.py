@@ -237,3 +237,39 @@ def test_search_with_an_index_of_an_unknown_backbone_fails_in_words():
     job = run(services.image_search(dataset=ds, upload=upload(category_photo("bluebell", 7)), k=3).job)
     assert job.state == "failed" and job.error_code == "unknown_backbone"
     assert "resnet_retired" in job.error and "rebuild the index" in job.error
+
+
+def test_embed_job_cancelled_between_batches_keeps_what_it_embedded(settings, cancel_when, requested_backbones):
+    from webapp.jobs.services import job_retry
+
+    settings.SEARCH_EMBED_BATCH = 2
+    ds, _, _ = make_gallery(embed=False)  # 6 photos: 3 batches
+    cancel_when(_MeanColourBackbone, "embeddings", after=1)  # cancelled while the first batch is embedded
+    job = run(services.gallery_embed_start(dataset=ds, backbone="mobilenet_v2"))
+    assert job.state == "cancelled" and job.finished_at is not None and not job.error
+    assert job.message == "Cancelled after embedding 2 of 6 photos; those are kept."
+    assert job.result["cancelled"] is True and job.result["embedded"] == 2
+    assert ImageEmbedding.objects.filter(dataset=ds, backbone="mobilenet_v2").count() == 2
+    # queued again, it does the rest only
+    assert job_retry(job=job)
+    job = run(job)
+    assert job.state == "succeeded" and job.result["embedded"] == 4
+    assert ImageEmbedding.objects.filter(dataset=ds, backbone="mobilenet_v2").count() == 6
+
+
+def test_index_build_cancelled_writes_no_file_and_keeps_the_active_index(cancel_when, settings):
+    from pathlib import Path
+
+    from webapp.search import processing
+
+    ds, _, _ = make_gallery(per_class=2)
+    first = run(services.search_index_build_start(dataset=ds, kind="flat", clusters=2))
+    folder = Path(settings.SEARCH_INDEX_DIR) / f"gallery-{ds.pk}"
+    files = sorted(folder.iterdir())
+    cancel_when(processing, "kmeans_clusters")
+    job = run(services.search_index_build_start(dataset=ds, kind="hnsw", clusters=2))
+    assert job.state == "cancelled" and "active index is unchanged" in job.message and job.result["cancelled"]
+    assert sorted(folder.iterdir()) == files  # nothing half-written
+    (active,) = ModelVersion.objects.filter(kind="search_index", dataset=ds, active=True)
+    assert active.pk == first.result["model_version_id"] and ModelVersion.objects.filter(dataset=ds).count() == 1
+

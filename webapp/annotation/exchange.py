@@ -37,6 +37,7 @@ from webapp.annotation.models import Box, ImageState
 from webapp.annotation.services import class_name_clean
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
 from webapp.datasets.services import archive_path_ignored, archive_path_parts, dataset_split_assign
+from webapp.jobs.services import JobCancelled
 
 MAX_ANNOTATION_FILE_BYTES = 50 * 1024 * 1024
 
@@ -307,17 +308,24 @@ class NothingToExport(Exception):
 
 
 def dataset_export_zip(*, dataset: Dataset, path: Path, num_shards: int = 10, tfrecords: bool = True,
-                       progress: Callable[[float, str], None] | None = None) -> dict:
+                       progress: Callable[[float, str], None] | None = None,
+                       should_stop: Callable[[], bool] | None = None) -> dict:
     """Write the export zip to ``path`` (see the module docstring).
 
     Photos are assigned to train/validation first if they were not (seeded,
     ``Dataset.validation_fraction``, 30 % by default, as in the seed).
+
+    Args:
+        should_stop: asked before each photo (``cancel_checker``); when it
+            answers True the export stops there.
 
     Returns:
         ``{photos, boxes, classes, train, val, shards}``.
 
     Raises:
         NothingToExport: the dataset has no (accepted) box yet.
+        JobCancelled: ``should_stop`` said so. The zip at ``path`` is then
+            incomplete: the caller deletes it (an export is all or nothing).
     """
     from vision.detection_io.photos import photo_for_export
 
@@ -341,6 +349,9 @@ def dataset_export_zip(*, dataset: Dataset, path: Path, num_shards: int = 10, tf
 
         def photos(split_images):
             for img in split_images:
+                if should_stop is not None and should_stop():
+                    raise JobCancelled(f"Cancelled after {done[0]} of {total} photos; no zip was kept.",
+                                       result={"photos_done": done[0], "photos": total, "cancelled": True})
                 ann = annotations[img.pk]
                 with img.file.open("rb") as fh:
                     data = fh.read()

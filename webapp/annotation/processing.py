@@ -14,6 +14,7 @@ from vision.images import load_image
 from webapp.annotation.models import Box, DetectPhoto, ImageState
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.services import dataset_class_get_or_create
+from webapp.jobs.services import JobCancelled
 
 
 def photo_detect(*, photo: DetectPhoto) -> dict:
@@ -31,7 +32,8 @@ def photo_detect(*, photo: DetectPhoto) -> dict:
 
 def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | None = None,
                         skip_annotated: bool = True, user=None,
-                        progress: Callable[[float, str], None] | None = None) -> dict:
+                        progress: Callable[[float, str], None] | None = None,
+                        should_stop: Callable[[], bool] | None = None) -> dict:
     """Propose machine boxes on every readable photo (``accepted=False``
     until an annotator accepts or corrects each).
 
@@ -39,8 +41,18 @@ def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | N
     are replaced. Photos already annotated (an accepted box, or "no objects")
     are skipped when ``skip_annotated``.
 
+    Args:
+        should_stop: asked before each photo (``cancel_checker``); when it
+            answers True the work stops there.
+
     Returns:
         ``{photos, boxes, skipped, detector}``.
+
+    Raises:
+        ValueError: unknown detector.
+        JobCancelled: ``should_stop`` said so; the boxes of the photos done
+            (each photo's in one transaction) are kept, and the result (as
+            above, plus ``cancelled: True``) counts them.
     """
     if detector not in DETECTORS:
         raise ValueError(f"Unknown detector {detector!r}")
@@ -52,6 +64,10 @@ def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | N
         done_ids |= set(ImageState.objects.filter(image__dataset=dataset, no_objects=True).values_list("image_id", flat=True))
     n_boxes = n_photos = skipped = 0
     for i, img in enumerate(images):
+        if should_stop is not None and should_stop():
+            raise JobCancelled(f"Cancelled after {i} of {len(images)} photos; the machine boxes proposed so far "
+                               "are kept.", result={"photos": n_photos, "boxes": n_boxes, "skipped": skipped,
+                                                    "detector": detector, "cancelled": True})
         if img.pk in done_ids:
             skipped += 1
             continue

@@ -18,6 +18,7 @@ from vision.errors import InvalidImageError
 from vision.images import image_to_jpeg_bytes, load_image, thumbnail
 from webapp.core.uploads import EXTENSIONS
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
+from webapp.jobs.services import JobCancelled
 
 THUMB_SIDE = 256
 IGNORED_PARTS = ("__MACOSX",)
@@ -106,7 +107,8 @@ def _entries_from_folder(root: Path):
 
 
 def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool | None = None,
-                   progress: Callable[[float, str], None] | None = None) -> AddReport:
+                   progress: Callable[[float, str], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> AddReport:
     """Import a zip file or a folder into ``dataset``.
 
     For a classification dataset each top-level folder is a class (a single
@@ -115,21 +117,28 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
     files, ``__MACOSX`` and files over the upload size limit are skipped and
     reported; unreadable images are kept as ``unreadable`` rows.
 
+    Args:
+        should_stop: asked before each file (``cancel_checker``); when it
+            answers True the import stops there.
+
     Raises:
         ValueError: ``source`` is neither a zip file nor a folder (sentence for the user).
+        JobCancelled: ``should_stop`` said so; the photos added before (each
+            in its own transaction) are kept, and the result is the report
+            so far (``AddReport.as_dict()`` plus ``cancelled: True``).
     """
     if labels_from_folders is None:
         labels_from_folders = dataset.kind == Dataset.Kind.CLASSIFICATION
     source = Path(source)
     if source.is_dir():
-        return _import_entries(dataset, _entries_from_folder(source), labels_from_folders, progress)
+        return _import_entries(dataset, _entries_from_folder(source), labels_from_folders, progress, should_stop)
     if zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:  # open while the photos are read
-            return _import_entries(dataset, _entries_from_zip(zf), labels_from_folders, progress)
+            return _import_entries(dataset, _entries_from_zip(zf), labels_from_folders, progress, should_stop)
     raise ValueError("This is not a zip file or a folder.")
 
 
-def _import_entries(dataset, entries, labels_from_folders, progress) -> AddReport:
+def _import_entries(dataset, entries, labels_from_folders, progress, should_stop=None) -> AddReport:
     report = AddReport()
     wanted = []
     for name, parts, read, size in entries:
@@ -144,12 +153,16 @@ def _import_entries(dataset, entries, labels_from_folders, progress) -> AddRepor
     # look through one folder that wraps everything ("flowers/daisy/1.jpg")
     while wanted and all(len(p) > 2 for _, p, _ in wanted) and len({p[0] for _, p, _ in wanted}) == 1:
         wanted = [(n, p[1:], r) for n, p, r in wanted]
-    _add_all(dataset, wanted, labels_from_folders, report, progress)
+    _add_all(dataset, wanted, labels_from_folders, report, progress, should_stop)
     return report
 
 
-def _add_all(dataset, wanted, labels_from_folders, report, progress):
+def _add_all(dataset, wanted, labels_from_folders, report, progress, should_stop=None):
     for i, (name, parts, read) in enumerate(wanted):
+        if should_stop is not None and should_stop():
+            added = f"{report.added} photo{'s' * (report.added != 1)}"
+            raise JobCancelled(f"Cancelled after {i} of {len(wanted)} files; what was added ({added}) is kept.",
+                               result={**report.as_dict(), "cancelled": True})
         label = None
         if labels_from_folders:
             if len(parts) < 2:

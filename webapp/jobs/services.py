@@ -9,6 +9,7 @@ import os
 import socket
 import time
 import traceback as tb
+from typing import Callable
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +18,7 @@ from webapp.jobs.models import Job
 
 log = logging.getLogger(__name__)
 PROGRESS_MIN_INTERVAL = 1.0  # seconds between progress writes
+CANCEL_CHECK_INTERVAL = 1.0  # seconds between two reads of a running job's state by cancel_checker
 
 
 class JobFailed(Exception):
@@ -26,6 +28,17 @@ class JobFailed(Exception):
     def __init__(self, message: str, code: str = "error", result: dict | None = None):
         super().__init__(message, code, result)
         self.message, self.code, self.result = message, code, result
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while it ran, and the task stopped between two
+    batches (see :func:`cancel_checker`). The job stays cancelled;
+    ``message`` says how far it got and ``result`` what was kept, and both
+    are recorded on it (:func:`job_cancel_record`)."""
+
+    def __init__(self, message: str = "Cancelled", result: dict | None = None):
+        super().__init__(message, result)
+        self.message, self.result = message, result
 
 
 class QueueUnavailable(Exception):
@@ -137,6 +150,38 @@ def job_cancel(*, job: Job) -> bool:
     n = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES).update(
         state=Job.State.CANCELLED, message="Cancelled", finished_at=timezone.now())
     return bool(n)
+
+
+def cancel_checker(job_id: int) -> Callable[[], bool]:
+    """A ``should_stop()`` for a task to call between batches: True once job
+    ``job_id`` is cancelled (:func:`job_cancel`).
+
+    The first call reads the job's state; later calls read it again at most
+    once every :data:`CANCEL_CHECK_INTERVAL` seconds (1 s) and answer from
+    the last read in between, so a loop can ask after every photo. Once
+    True, it stays True without reading again. The task then stops and
+    raises :class:`JobCancelled` with what it kept.
+    """
+    state = {"read_at": None, "cancelled": False}
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if not state["cancelled"] and (state["read_at"] is None or now - state["read_at"] >= CANCEL_CHECK_INTERVAL):
+            state["read_at"] = now
+            state["cancelled"] = Job.objects.filter(pk=job_id, state=Job.State.CANCELLED).exists()
+        return state["cancelled"]
+
+    return should_stop
+
+
+def job_cancel_record(*, job_id: int, message: str, result: dict | None = None) -> None:
+    """Record on a cancelled job how far its task got (``message``) and what
+    it kept (``result``); the job stays cancelled. Does nothing to a job in
+    any other state (e.g. queued again by :func:`job_retry` meanwhile)."""
+    fields = {"message": message[:500], "heartbeat_at": timezone.now()}
+    if result is not None:
+        fields["result"] = result
+    Job.objects.filter(pk=job_id, state=Job.State.CANCELLED).update(**fields)
 
 
 def job_retry(*, job: Job) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from django.conf import settings
@@ -19,7 +20,7 @@ from vision.images import load_image
 from vision.imagenet import top_k_classes
 from vision.search import IndexSpec, build_index, exact_search, index_bytes, index_search, kmeans_clusters, load_index, merge_top_k, save_index
 from webapp.datasets.models import Dataset, DatasetImage
-from webapp.jobs.services import JobFailed
+from webapp.jobs.services import JobCancelled, JobFailed
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_next, model_version_register
 from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun
@@ -31,11 +32,27 @@ def _load_pixels(field_file) -> np.ndarray:
         return load_image(fh.read(), max_pixels=settings.MAX_IMAGE_PIXELS).pixels
 
 
-def gallery_embed(*, dataset_id: int, backbone_name: str, progress) -> dict:
+def gallery_embed(*, dataset_id: int, backbone_name: str, progress,
+                  should_stop: Callable[[], bool] | None = None) -> dict:
     """Embed every readable photo of the gallery that has no embedding under
     this backbone (or one from older weights), in batches. A photo whose
     file can no longer be read is marked unreadable with the reason and
-    skipped; the batch goes on."""
+    skipped; the batch goes on.
+
+    Args:
+        progress: ``progress(fraction, message, force=False)``.
+        should_stop: asked before each batch (``cancel_checker``); when it
+            answers True the work stops there.
+
+    Returns:
+        ``{dataset_id, backbone, backbone_version, embedded, unreadable, dim}``.
+
+    Raises:
+        JobFailed: the gallery was deleted (``"deleted"``).
+        JobCancelled: ``should_stop`` said so; every batch embedded before
+            it is kept (each is saved in one transaction), and the result
+            (as above, plus ``cancelled: True``) says how many.
+    """
     dataset = Dataset.objects.filter(pk=dataset_id).first()
     if dataset is None:
         raise JobFailed("The gallery was deleted before its photos were embedded.", "deleted")
@@ -55,6 +72,10 @@ def gallery_embed(*, dataset_id: int, backbone_name: str, progress) -> dict:
         attempted.update(img.pk for img in todo)
         total += len(todo)
         for start in range(0, len(todo), batch):
+            if should_stop is not None and should_stop():
+                kept = _embed_result(dataset, backbone_name, backbone, done, unreadable)
+                raise JobCancelled(f"Cancelled after embedding {done} of {total} photos; those are kept.",
+                                   result={**kept, "cancelled": True})
             rows, pixels = [], []
             for img in todo[start:start + batch]:
                 try:
@@ -77,19 +98,33 @@ def gallery_embed(*, dataset_id: int, backbone_name: str, progress) -> dict:
                 done += len(rows)
             n = total - len(todo) + min(start + batch, len(todo))
             progress(n / max(1, total), f"Embedded {done} of {total} photos")
-    return {"dataset_id": dataset.pk, "backbone": backbone_name, "backbone_version": version,
-            "embedded": done, "unreadable": unreadable, "dim": backbone.spec.embedding_dim}
+    return _embed_result(dataset, backbone_name, backbone, done, unreadable)
 
 
-def search_index_build(*, params: dict, progress, job=None) -> dict:
-    """Build a new index version over the gallery's embeddings, save it under
-    ``SEARCH_INDEX_DIR/<dataset>/``, compute k-means groups for browsing, and
-    register it (``ModelVersion`` kind ``search_index``, made active).
+def _embed_result(dataset: Dataset, backbone_name: str, backbone, embedded: int, unreadable: list[dict]) -> dict:
+    return {"dataset_id": dataset.pk, "backbone": backbone_name, "backbone_version": backbone.spec.version,
+            "embedded": embedded, "unreadable": unreadable, "dim": backbone.spec.embedding_dim}
+
+
+def search_index_build(*, params: dict, progress, job=None, should_stop: Callable[[], bool] | None = None) -> dict:
+    """Build a new index version over the gallery's embeddings, compute
+    k-means groups for browsing, save it under ``SEARCH_INDEX_DIR/<dataset>/``
+    and register it (``ModelVersion`` kind ``search_index``, made active).
 
     Args:
         params: ``{dataset_id, backbone, kind, nlist, nprobe, clusters}`` (a job's params).
         progress: ``progress(fraction, message, force=False)``.
         job: the Job recorded on the ModelVersion, if any.
+        should_stop: asked after the build and after the grouping, before
+            anything is written (``cancel_checker``).
+
+    Returns:
+        ``{model_version_id, version, kind, n_vectors, build_seconds, clusters}``.
+
+    Raises:
+        JobFailed: the gallery was deleted, or has no embedding yet.
+        JobCancelled: ``should_stop`` said so; no file is written and the
+            active index stays as it was.
     """
     p = params
     dataset = Dataset.objects.filter(pk=p["dataset_id"]).first()
@@ -99,19 +134,27 @@ def search_index_build(*, params: dict, progress, job=None) -> dict:
     if len(ids) == 0:
         raise JobFailed("No photo of this gallery has an embedding yet: compute the embeddings first.", "no_embeddings")
     spec = IndexSpec(kind=p["kind"], nlist=p.get("nlist", 0), nprobe=p.get("nprobe", 8)).resolved(*x.shape)
+
+    def stop_here():  # before anything is written
+        if should_stop is not None and should_stop():
+            raise JobCancelled("Cancelled before the index was saved; the active index is unchanged.",
+                               result={"n_vectors": int(len(ids)), "cancelled": True})
+
     progress(0.1, f"Building the {spec.kind} index over {len(ids)} photos…", force=True)
     t0 = time.perf_counter()
     index = build_index(x, spec)
     build_s = time.perf_counter() - t0
-    version = model_version_next(kind=ModelVersion.Kind.SEARCH_INDEX, dataset=dataset)
-    folder = Path(settings.SEARCH_INDEX_DIR) / f"gallery-{dataset.pk}"
-    path = save_index(index, folder / f"v{version}-{spec.kind}.faiss")
-    np.save(folder / f"v{version}-{spec.kind}.ids.npy", ids)
+    stop_here()
     progress(0.6, "Grouping photos with k-means…", force=True)
     clusters = kmeans_clusters(x, p.get("clusters", 8), per_cluster=6)
     groups = [{"size": int((clusters.labels == c).sum()), "image_ids": [int(ids[r]) for r in reps]}
               for c, reps in enumerate(clusters.representatives)]
     groups.sort(key=lambda g: -g["size"])
+    stop_here()
+    version = model_version_next(kind=ModelVersion.Kind.SEARCH_INDEX, dataset=dataset)
+    folder = Path(settings.SEARCH_INDEX_DIR) / f"gallery-{dataset.pk}"
+    path = save_index(index, folder / f"v{version}-{spec.kind}.faiss")
+    np.save(folder / f"v{version}-{spec.kind}.ids.npy", ids)
     mv = model_version_register(
         kind=ModelVersion.Kind.SEARCH_INDEX, name=f"{spec.kind}:{p['backbone']}", dataset=dataset, job=job,
         path=str(path), activate=True,

@@ -75,3 +75,52 @@ def test_api_shape_and_visibility(client, django_user_model, admin_user):
     client.force_login(admin_user)
     assert client.get(f"/jobs/{job.pk}/").status_code == 200
     assert "checkin" in client.get("/jobs/?kind=checkin").content.decode()
+
+
+def test_cancel_checker_reads_the_state_at_most_once_a_second(monkeypatch, django_assert_num_queries):
+    from webapp.jobs import services
+
+    clock = [1000.0]
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
+    job, _ = job_create(kind="x", task_name="t")
+    job_start(job_id=job.pk)
+    should_stop = services.cancel_checker(job.pk)
+    with django_assert_num_queries(1):
+        assert should_stop() is False  # the first call reads
+    job_cancel(job=job)
+    clock[0] += 0.5
+    with django_assert_num_queries(0):
+        assert should_stop() is False  # within the second: the last answer
+    clock[0] += 0.5
+    with django_assert_num_queries(1):
+        assert should_stop() is True
+    clock[0] += 5
+    with django_assert_num_queries(0):
+        assert should_stop() is True  # once cancelled, never read again
+
+
+def test_a_task_that_stops_on_cancel_leaves_the_job_cancelled_with_what_it_kept():
+    from types import SimpleNamespace
+
+    from webapp.jobs.services import JobCancelled
+    from workers.base import run_job
+
+    job, _ = job_create(kind="x", task_name="t")
+
+    def work(job, progress):
+        job_cancel(job=job)  # the Cancel button, while the task runs
+        raise JobCancelled("Cancelled after 3 of 9 photos; those are kept.", result={"done": 3, "cancelled": True})
+
+    assert run_job(SimpleNamespace(request=SimpleNamespace(id="t-1")), job.pk, work) == "cancelled"
+    job.refresh_from_db()
+    assert job.state == "cancelled" and job.message == "Cancelled after 3 of 9 photos; those are kept."
+    assert job.result == {"done": 3, "cancelled": True} and not job.error and job.finished_at is not None
+
+
+def test_job_cancelled_survives_pickling():
+    import pickle
+
+    from webapp.jobs.services import JobCancelled
+
+    err = pickle.loads(pickle.dumps(JobCancelled("Stopped.", {"done": 1})))
+    assert err.message == "Stopped." and err.result == {"done": 1}
