@@ -24,7 +24,7 @@ from webapp.jobs.services import JobCancelled, JobFailed
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_next, model_version_register
 from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun
-from webapp.search.selectors import gallery_vectors, search_index_active
+from webapp.search.selectors import gallery_vectors, search_hits_cut_off, search_index_active
 
 
 def _load_pixels(field_file) -> np.ndarray:
@@ -286,8 +286,7 @@ def search_run_process(*, run_id: int) -> dict:
                          exclude_image_id=run.query_image_id)
     out["search_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     out["backbone"] = backbone_name
-    if run.min_score is not None:
-        out["hits"] = [h for h in out["hits"] if h["score"] >= run.min_score]
+    out["hits"] = search_hits_cut_off(hits=out["hits"], min_score=run.min_score)
     return out
 
 

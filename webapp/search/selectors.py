@@ -53,17 +53,25 @@ def search_index_active(*, dataset: Dataset) -> ModelVersion | None:
     return ModelVersion.objects.filter(kind=ModelVersion.Kind.SEARCH_INDEX, dataset=dataset, active=True).first()
 
 
-def hits_with_images(*, hits: list[dict], dataset: Dataset, min_score: float | None = None) -> list[dict]:
+def search_hits_cut_off(*, hits: list[dict], min_score: float | None) -> list[dict]:
+    """The one place the similarity cut-off is applied: hits scoring at
+    least ``min_score`` (cosine similarity, -1..1; higher is stricter),
+    in their order; ``None`` keeps them all. The search job applies its
+    run's cut-off with it; a page only to narrow a result further."""
+    if min_score is None:
+        return list(hits)
+    return [h for h in hits if h["score"] >= min_score]
+
+
+def hits_with_images(*, hits: list[dict], dataset: Dataset) -> list[dict]:
     """Join a job's hits ``[{image_id, score}]`` with the photos that still
-    exist (a photo deleted since the search disappears at once), applying
-    the optional score cut-off."""
+    exist (a photo deleted since the search disappears at once). The hits
+    are taken as the job kept them: its cut-off is already applied."""
     images = DatasetImage.objects.in_bulk([h["image_id"] for h in hits])
     out = []
     for h in hits:
         img = images.get(h["image_id"])
         if img is None or img.dataset_id != dataset.pk or img.status != DatasetImage.Status.OK:
-            continue
-        if min_score is not None and h["score"] < min_score:
             continue
         out.append({**h, "image": img})
     return out

@@ -137,18 +137,24 @@ def search_start(request, dataset_id: int):
 
 
 def search_run(request, run_id: int):
+    """A search's hits as its job kept them (the run's cut-off is applied
+    there, once); ``?min_score=`` narrows them further on the page."""
     run = get_object_or_404(SearchRun.objects.select_related("job", "query_photo", "query_image"), pk=run_id)
     ds = _gallery(request, run.dataset_id)
     min_score = run.min_score
+    hits = run.job.result.get("hits", []) if run.job and run.job.state == Job.State.SUCCEEDED else []
     raw = request.GET.get("min_score", "")
     if raw:
         try:
             min_score = max(-1.0, min(1.0, float(raw)))
         except ValueError:
             messages.error(request, "The cut-off must be a number between -1 and 1.")
-    hits = []
-    if run.job and run.job.state == "succeeded":
-        hits = selectors.hits_with_images(hits=run.job.result.get("hits", []), dataset=ds, min_score=min_score)
+        else:
+            hits = selectors.search_hits_cut_off(hits=hits, min_score=min_score)
+            if run.min_score is not None and min_score < run.min_score:
+                messages.info(request, f"This search kept only photos scoring at least {run.min_score:g}; "
+                                       "search again for a lower cut-off.")
+    hits = selectors.hits_with_images(hits=hits, dataset=ds)
     return render(request, "search/search_run.html", {
         "run": run, "gallery": ds, "hits": hits, "min_score": min_score,
         "job_json": job_to_dict(run.job) if run.job else None})

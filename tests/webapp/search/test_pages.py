@@ -147,6 +147,39 @@ def test_search_run_page_shows_hits_and_drops_deleted_photos(staff_client, galle
     assert not DatasetImage.objects.filter(pk=b.pk).exists()
 
 
+def test_search_run_page_shows_the_hits_as_the_job_kept_them(staff_client, gallery):
+    """The job applies the run's cut-off (tests/workers/test_search_tasks.py);
+    the page does not apply it a second time, and says when a lower one is
+    asked for than the job kept."""
+    a, b, c = (_photo(gallery, (i * 60, 0, 0), f"{i}.jpg") for i in range(3))
+    run = services.image_search(dataset=gallery, image=a, k=5, min_score=0.5)
+    # what the job wrote is what the page shows, whatever the run's cut-off says
+    Job.objects.filter(pk=run.job_id).update(state="succeeded", result={
+        "hits": [{"image_id": b.pk, "score": 0.91}, {"image_id": c.pk, "score": 0.42}], "index": None,
+        "exact_searched": 2, "search_ms": 1.0})
+    resp = staff_client.get(f"/search/runs/{run.pk}/")
+    html = resp.content.decode()
+    assert b.thumbnail.url in html and c.thumbnail.url in html and not _messages(resp)
+    # a lower cut-off than the job's cannot bring back what it dropped: said in words
+    resp = staff_client.get(f"/search/runs/{run.pk}/?min_score=0.3")
+    assert _messages(resp) == ["This search kept only photos scoring at least 0.5; search again for a lower cut-off."]
+    # a higher one narrows the page
+    html = staff_client.get(f"/search/runs/{run.pk}/?min_score=0.6").content.decode()
+    assert b.thumbnail.url in html and c.thumbnail.url not in html
+    resp = staff_client.get(f"/search/runs/{run.pk}/?min_score=high")
+    assert _messages(resp) == ["The cut-off must be a number between -1 and 1."] and c.thumbnail.url in resp.content.decode()
+
+
+def test_search_hits_cut_off_keeps_scores_at_or_above_it():
+    from webapp.search.selectors import search_hits_cut_off
+
+    hits = [{"image_id": 1, "score": 0.9}, {"image_id": 2, "score": 0.5}, {"image_id": 3, "score": -0.2}]
+    assert search_hits_cut_off(hits=hits, min_score=None) == hits
+    assert [h["image_id"] for h in search_hits_cut_off(hits=hits, min_score=0.5)] == [1, 2]  # inclusive
+    assert [h["image_id"] for h in search_hits_cut_off(hits=hits, min_score=-1.0)] == [1, 2, 3]
+    assert search_hits_cut_off(hits=hits, min_score=0.95) == [] and search_hits_cut_off(hits=[], min_score=0.1) == []
+
+
 def test_search_by_upload_refuses_bad_photo(staff_client, gallery):
     resp = staff_client.post(f"/search/galleries/{gallery.pk}/search/", {"photo": _bad("I-17_html_named.jpg"), "k": 5})
     assert resp.status_code == 400 and "not an image" in resp.content.decode()
