@@ -70,7 +70,8 @@ class Backbone:
     Attributes:
         spec: its :class:`BackboneSpec`.
         model: ``keras.Model`` mapping ``(n, 224, 224, 3) float32`` (as
-            ``preprocess`` returns) to ``[features (n, embedding_dim), scores (n, 1000)]``.
+            ``preprocess`` returns) to ``[features (n, embedding_dim), scores (n, 1000)]``;
+            EfficientNet-Lite0's also takes other square sides (transfer learning uses 448).
         preprocess: ``list[(h, w, 3) uint8 RGB] -> (n, 224, 224, 3) float32``.
         scores_are_logits: True if ``scores`` are logits (softmax still to
             apply), False if they are probabilities already (Keras apps).

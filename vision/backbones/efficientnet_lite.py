@@ -69,15 +69,20 @@ def _block_specs():
             n += 1
 
 
-def build_model(dropout: float = 0.2) -> Any:
+def build_model(dropout: float = 0.2, input_size: int | None = None) -> Any:
     """The EfficientNet-Lite0 network with random weights.
 
     Args:
         dropout: rate before the classifier (training only; 0.2 as in the paper).
+        input_size: square input side in pixels, or ``None`` (default) for any
+            size. The network is fully convolutional up to global pooling, so
+            one set of weights serves 224 px (ImageNet, search embeddings) and
+            the larger inputs transfer learning uses; sides that are multiples
+            of 32 keep TensorFlow "SAME" padding identical at every stride.
 
     Returns:
-        A ``keras.Model`` taking ``(batch, 224, 224, 3) float32`` (normalised as
-        :func:`preprocess` does) and returning ``[features, logits]``:
+        A ``keras.Model`` taking ``(batch, side, side, 3) float32`` (normalised as
+        :func:`preprocess` does; 224 is the trained resolution) and returning ``[features, logits]``:
         ``(batch, 1280) float32`` global-average-pooled penultimate features
         and ``(batch, 1000) float32`` ImageNet logits (before softmax).
     """
@@ -90,7 +95,7 @@ def build_model(dropout: float = 0.2) -> Any:
     def relu6(name):
         return layers.ReLU(max_value=6.0, name=name)
 
-    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="image")
+    inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)
     x = relu6("stem_relu")(bn("stem_bn")(x))
     for n, k, s, e, i, o in _block_specs():

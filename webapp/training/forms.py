@@ -12,11 +12,14 @@ class TrainForm(forms.Form):
                                           ("mobilenet_v2", "MobileNetV2 (needs its Keras weights file)")],
                                  initial="efficientnet_lite0", required=False)
     epochs = forms.IntegerField(min_value=1, max_value=500, required=False, help_text="Default 40 (transfer) / 30 (scratch).")
-    image_size = forms.IntegerField(min_value=48, max_value=512, required=False,
-                                    help_text="Scratch only (default 128 px); transfer uses 224 px.")
+    image_size = forms.IntegerField(min_value=48, max_value=640, required=False, label="Image size (px)",
+                                    help_text="Default 128 px from scratch; 448 px for EfficientNet-Lite0 transfer "
+                                              "(multiples of 32, 128–640: larger finds small subjects, smaller is faster); "
+                                              "MobileNetV2 takes 224 px only.")
     patience = forms.IntegerField(min_value=1, max_value=100, initial=5, help_text="Stop after this many epochs without a better validation loss.")
     augment = forms.BooleanField(required=False, help_text="Random flips, zoom, shifts and brightness while training.")
-    fine_tune = forms.BooleanField(required=False, help_text="Transfer only: afterwards, fine-tune the top of the backbone at a low learning rate.")
+    fine_tune = forms.BooleanField(required=False, help_text="Transfer only: afterwards, fine-tune the whole backbone at a low learning rate "
+                                              "(slower: minutes per epoch on a CPU; the frozen model is kept if it does not help).")
 
     def __init__(self, *args, datasets=None, **kwargs):
         super().__init__(*args, **kwargs)

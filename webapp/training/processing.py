@@ -101,7 +101,7 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
         final = model
     else:
         final, probs, result = _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop,
-                                               progress, live, on_batch_for)
+                                               progress, live, on_batch_for, notes)
     y_true = [index[r.label_id] for r in val]
     y_pred = probs.argmax(1).tolist()
     metrics = evaluate.classification_metrics(y_true, y_pred, names)
@@ -122,21 +122,23 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
             f"{verb}: validation accuracy {metrics['accuracy']:.1%} after {result.epochs_run} epochs (v{mv.version})")
 
 
-def _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop, progress, live, on_batch_for):
+def _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop, progress, live, on_batch_for,
+                    notes):
     """Frozen backbone: features computed once and cached, then the head
-    trains on them in seconds; optionally fine-tune the top layers on photos."""
+    trains on them in seconds; optionally fine-tune the whole backbone on photos."""
     import tensorflow as tf
 
     from vision import registry
     from vision.training import features as feats
-    from vision.training.transfer import TRANSFER_IMAGE_SIZE, feature_extractor, unfreeze_top
+    from vision.training.transfer import FINE_TUNE_BATCH, FINE_TUNE_EPOCHS, feature_extractor, fine_tune
 
     backbone = registry.load(p["backbone"])
-    extractor = feature_extractor(backbone)
-    cache = Path(settings.CACHE_DIR) / "features" / p["backbone"]
+    s = p["image_size"]
+    extractor = feature_extractor(backbone, s)
+    cache = Path(settings.CACHE_DIR) / "features" / f"{p['backbone']}-{s}px"
     everything = train + val
     f_all = feats.cached_features(extractor, [r.file.path for r in everything], [r.sha256 for r in everything],
-                                  image_size=TRANSFER_IMAGE_SIZE, cache_dir=cache,
+                                  image_size=s, cache_dir=cache,
                                   progress=lambda f: progress(0.5 * f, "Computing backbone features (cached for next time)"))
     ok = ~np.isnan(f_all).any(axis=1)
     f_tr, f_va = f_all[: len(train)], f_all[len(train):]
@@ -149,23 +151,24 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
     head = models.build_head(f_all.shape[1], len(names))
     result = fit.fit(head, tr_ds, va_ds, epochs=p["epochs"], learning_rate=p["learning_rate"], patience=p["patience"],
                      work_dir=run_dir / "head", steps_per_epoch=-(-int(ok_tr.sum()) // bs),
-                     on_batch=on_batch_for(0.5, 0.8 if p["fine_tune"] else 0.95, "Training the head"),
+                     on_batch=on_batch_for(0.5, 0.55 if p["fine_tune"] else 0.95, "Training the head"),
                      on_epoch=live("Training the head"), should_stop=should_stop, history=history)
     model = models.build_transfer_model(extractor, head)
     if p["fine_tune"] and not result.cancelled:
-        unfreeze_top(extractor)
-        s = TRANSFER_IMAGE_SIZE
-        tr_img = data.image_dataset([r.file.path for r in train], y_tr.tolist(), image_size=s, batch_size=bs,
+        fb = FINE_TUNE_BATCH
+        tr_img = data.image_dataset([r.file.path for r in train], y_tr.tolist(), image_size=s, batch_size=fb,
                                     shuffle=True, augment=p["augment"], seed=dataset.split_seed)
-        va_img = data.image_dataset([r.file.path for r in val], y_va.tolist(), image_size=s, batch_size=bs)
+        va_img = data.image_dataset([r.file.path for r in val], y_va.tolist(), image_size=s, batch_size=fb)
         ft_hist: dict = {}
-        fit.fit(model, tr_img, va_img, epochs=min(5, p["epochs"]), learning_rate=1e-5, patience=2,
-                work_dir=run_dir / "fine_tune", steps_per_epoch=-(-len(train) // bs),
-                on_batch=on_batch_for(0.8, 0.95, "Fine-tuning"), on_epoch=live("Fine-tuning"),
-                should_stop=should_stop, history=ft_hist)
+        kept = fine_tune(model, extractor, tr_img, va_img, epochs=min(FINE_TUNE_EPOCHS, p["epochs"]),
+                         work_dir=run_dir / "fine_tune", steps_per_epoch=-(-len(train) // fb),
+                         on_batch=on_batch_for(0.55, 0.95, "Fine-tuning"), on_epoch=live("Fine-tuning"),
+                         should_stop=should_stop, history=ft_hist)
         result.history.update({f"fine_tune_{k}": v for k, v in ft_hist.items()})
+        if not kept:
+            notes.append("Fine-tuning did not lower the validation loss, so the model with the frozen backbone was kept.")
         x_val = np.stack([data.load_resized(r.file.path, s) for r in val])
-        probs = np.asarray(model.predict(x_val, verbose=0))
+        probs = np.asarray(model.predict(x_val, batch_size=fb, verbose=0))
     else:
         probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))
     return model, probs, result

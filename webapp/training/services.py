@@ -18,8 +18,9 @@ TRAIN_TASK = "workers.training.classifier"
 PREDICT_TASK = "workers.training.predict"
 INSPECT_TASK = "workers.training.activations"
 
+# Transfer's image size defaults per backbone (vision.training.transfer.TRANSFER_IMAGE_SIZES).
 DEFAULTS = {"scratch": {"image_size": 128, "epochs": 30, "learning_rate": 1e-3, "batch_size": 32},
-            "transfer": {"image_size": 224, "epochs": 40, "learning_rate": 1e-3, "batch_size": 32}}
+            "transfer": {"image_size": None, "epochs": 40, "learning_rate": 1e-3, "batch_size": 32}}
 
 
 def training_check(*, dataset: Dataset) -> list[str]:
@@ -50,14 +51,21 @@ def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int 
     if problems:
         raise ValidationError(problems[0], code="not_trainable")
     d = DEFAULTS[model_kind]
+    if model_kind == "transfer":
+        from vision.training.transfer import transfer_image_size
+
+        try:
+            image_size = transfer_image_size(backbone, image_size)
+        except ValueError as err:
+            raise ValidationError(str(err), code="invalid") from err
     params = {
         "dataset_id": dataset.pk, "model_kind": model_kind, "backbone": backbone if model_kind == "transfer" else "",
         "epochs": int(epochs or d["epochs"]), "image_size": int(image_size or d["image_size"]),
         "batch_size": int(batch_size or d["batch_size"]), "learning_rate": float(learning_rate or d["learning_rate"]),
         "patience": int(patience), "augment": bool(augment), "fine_tune": bool(fine_tune and model_kind == "transfer"),
     }
-    if not 1 <= params["epochs"] <= 500 or not 48 <= params["image_size"] <= 512 or not 1 <= params["batch_size"] <= 256:
-        raise ValidationError("Epochs must be 1–500, image size 48–512 px, batch size 1–256.", code="invalid")
+    if not 1 <= params["epochs"] <= 500 or not 48 <= params["image_size"] <= 640 or not 1 <= params["batch_size"] <= 256:
+        raise ValidationError("Epochs must be 1–500, image size 48–640 px, batch size 1–256.", code="invalid")
     job, _ = job_create(kind="train_classifier", task_name=TRAIN_TASK, params=params, user=user,
                         key=f"train_classifier:dataset:{dataset.pk}:{model_kind}")
     return job

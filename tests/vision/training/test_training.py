@@ -118,3 +118,39 @@ def test_interrupted_run_resumes_from_its_last_epoch(shapes, tmp_path):
                   on_epoch=lambda e, m, h: started.append(e), history=history)
     # finished epochs were backed up: the run goes on from there (a kill mid-epoch loses that epoch only)
     assert started[0] in (2, 3) and res.epochs_run == 5 and len(history["val_loss"]) == 5
+
+
+def _tiny_transfer(num_classes=2):
+    """A transfer-shaped model: an 'extractor' wrapping a small nested conv model, plus the head."""
+    import keras
+    from keras import layers
+
+    inner_in = keras.Input((SIZE, SIZE, 3))
+    x = layers.Conv2D(8, 3, activation="relu")(layers.Rescaling(1 / 255)(inner_in))
+    inner = keras.Model(inner_in, layers.GlobalAveragePooling2D()(x), name="tiny_backbone")
+    inp = keras.Input((SIZE, SIZE, 3))
+    extractor = keras.Model(inp, inner(inp), name="tiny_extractor")
+    head = models.build_head(8, num_classes, units=16)
+    return extractor, models.build_transfer_model(extractor, head)
+
+
+def test_fine_tune_keeps_an_improvement_and_undoes_a_regression(shapes, tmp_path):
+    from vision.training.transfer import fine_tune
+
+    paths, labels, _ = shapes
+    train = data.image_dataset(paths[:32], labels[:32], image_size=SIZE, batch_size=8, shuffle=True, seed=1)
+    val = data.image_dataset(paths[32:], labels[32:], image_size=SIZE, batch_size=8)
+    import keras
+
+    keras.utils.set_random_seed(0)
+    extractor, model = _tiny_transfer()
+    # an untrained model: a few epochs at a usable rate lower the validation loss
+    assert fine_tune(model, extractor, train, val, epochs=3, learning_rate=1e-2, work_dir=tmp_path / "a",
+                     steps_per_epoch=4) is True
+    # a learning rate that wrecks the weights: no epoch beats the start, so the start is put back
+    before = [w.copy() for w in model.get_weights()]
+    hist = {}
+    kept = fine_tune(model, extractor, train, val, epochs=2, learning_rate=1e3, work_dir=tmp_path / "b",
+                     steps_per_epoch=4, history=hist)
+    assert kept is False and len(hist["val_loss"]) >= 1
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

@@ -2,6 +2,8 @@
 tiny and short: the accuracy checks live in test_accuracy_real_sets)."""
 
 import io
+
+import numpy as np
 from pathlib import Path
 
 import pytest
@@ -191,3 +193,43 @@ def test_dataset_deleted_during_training_stops_cleanly():
     check = _stop_checker(job.pk, ds.pk)
     with pytest.raises(JobFailed, match="deleted while the model was training"):
         check()
+
+
+def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, settings):
+    """Frozen EfficientNet-Lite0 at 128 px (features cached per size), then the
+    whole backbone fine-tuned; the saved model takes 128 px photos."""
+    from pathlib import Path
+
+    ds = _flowers(n=6)
+    job = _run(services.training_start(dataset=ds, model_kind="transfer", epochs=2, image_size=128,
+                                       fine_tune=True, augment=True))
+    assert job.state == "succeeded", job.error + job.traceback
+    hist = job.result["history"]
+    assert len(hist["val_loss"]) >= 1 and 1 <= len(hist["fine_tune_val_loss"]) <= 2
+    cached = list((Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-128px").glob("*.npy"))
+    assert len(cached) == 12 and np.load(cached[0]).shape == (1280,)
+    mv = ModelVersion.objects.get(job=job)
+    from vision.training.export import load_classifier
+
+    model, meta = load_classifier(Path(mv.path))
+    assert meta["image_size"] == 128 and model.input_shape == (None, 128, 128, 3)
+    assert 0 <= mv.metrics["accuracy"] <= 1 and mv.metrics["n_val"] == len(mv.metrics["misclassified"]) + round(
+        mv.metrics["accuracy"] * mv.metrics["n_val"])
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"image_size": 300}, "multiple of 32"),
+    ({"image_size": 96}, "between 128 and 640"),
+    ({"backbone": "mobilenet_v2", "image_size": 448}, "224 px photos only"),
+    ({"backbone": "vgg16"}, "supports efficientnet_lite0, mobilenet_v2"),
+])
+def test_transfer_sizes_the_backbone_cannot_take_are_refused_in_words(kw, words):
+    ds = _flowers(n=2)
+    with pytest.raises(ValidationError, match=words):
+        services.training_start(dataset=ds, model_kind="transfer", **kw)
+    assert not Job.objects.exists()
+
+
+def test_transfer_defaults_to_448_px_for_efficientnet():
+    ds = _flowers(n=2)
+    assert services.training_start(dataset=ds, model_kind="transfer").params["image_size"] == 448
