@@ -1,17 +1,23 @@
 """Accuracy on the real photo sets, through the training job path.
 
-Transfer learning (frozen EfficientNet-Lite0, features cached by photo
-content, a Dense-512 head) must reach >= 90% validation accuracy on
+Transfer learning (frozen EfficientNet-Lite0 at 448 px, features cached by
+photo content, a Dense-512 head) must reach >= 90% validation accuracy on
 ``person/`` and >= 95% on ``categories/`` (the seed reports 99.5% by transfer
 on its person photos). The seed's small CNN trained from scratch is printed
 beside it for comparison (the seed reports 91% after 30 epochs on 3,500
 photos; with 246 photos, 96 px and 8 epochs on a CPU it is far lower), and
 only has to beat chance.
 
-Known shortfall (issue 4 stays open on it): on ``person/`` the frozen
-EfficientNet-Lite0 reaches about 80-85% (5-fold linear probes on its
-features: 85-90%; fine-tuning the top 30% overfits at 84-86%), short of the
-90% target; the test prints the gap and guards the level reached."""
+74 validation photos make one split's figure move by several points, so the
+head is also retrained (seconds, on the cached features) on five other
+seeded splits and their mean is printed and checked. Known shortfall: on
+``person/`` the product's own split (seed 42) is a hard one for the frozen
+backbone (about 80%; the other splits average about 89%); fine-tuning the
+whole backbone closes it (``bench/train.py`` prints it; too slow for this
+suite on a CPU). The test prints the gap and guards the levels reached."""
+
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +30,9 @@ from webapp.training import services
 pytestmark = pytest.mark.django_db
 
 SETS = {"person": 0.90, "categories": 0.95}  # the issue's targets
-FLOORS = {"person": 0.75, "categories": 0.95}  # what is asserted (person: regression guard, see above)
+FLOORS = {"person": 0.75, "categories": 0.95}  # asserted on the product's split (person: regression guard, see above)
+MEAN_FLOORS = {"person": 0.86, "categories": 0.95}  # asserted on the mean of five other splits
+OTHER_SEEDS = (0, 1, 2, 3, 4)
 
 
 def _train(dataset, **kw):
@@ -45,17 +53,48 @@ def test_transfer_beats_target_and_scratch_is_printed(name, efficientnet_weights
     assert report.added >= 240
     transfer = _train(ds, model_kind="transfer", epochs=40, patience=6)
     scratch = _train(ds, model_kind="scratch", epochs=8, image_size=96, patience=8)
+    others = _other_splits(ds)
     chance = 1 / len(transfer["per_class"])
     with capsys.disabled():  # the figures belong in every `make test` log
-        _report(name, transfer, scratch, chance)
+        _report(name, transfer, scratch, chance, others)
     assert transfer["accuracy"] >= FLOORS[name]
+    assert sum(others) / len(others) >= MEAN_FLOORS[name]
     assert scratch["accuracy"] > chance
 
 
-def _report(name, transfer, scratch, chance):
+def _other_splits(ds) -> list[float]:
+    """Validation accuracy of the same head, trained the job's way on the
+    features the job cached, for each of OTHER_SEEDS' stratified 70/30 splits."""
+    import numpy as np
+    import tensorflow as tf
+    from django.conf import settings
+    from sklearn.model_selection import train_test_split
+
+    from vision.training import fit, models
+
+    rows = list(ds.images.filter(status="ok").order_by("id").values_list("sha256", "label_id"))
+    cache = Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-448px"
+    x = np.stack([np.load(cache / f"{sha}.npy") for sha, _ in rows])
+    ids = sorted({lab for _, lab in rows})
+    y = np.array([ids.index(lab) for _, lab in rows])
+    accs = []
+    for seed in OTHER_SEEDS:
+        tr, va = train_test_split(np.arange(len(y)), test_size=0.3, random_state=seed, stratify=y)
+        head = models.build_head(x.shape[1], len(ids))
+        with tempfile.TemporaryDirectory() as tmp:
+            fit.fit(head, tf.data.Dataset.from_tensor_slices((x[tr], y[tr])).shuffle(len(tr), seed=seed).batch(32),
+                    tf.data.Dataset.from_tensor_slices((x[va], y[va])).batch(32), epochs=40, patience=6,
+                    work_dir=Path(tmp), steps_per_epoch=-(-len(tr) // 32))
+        accs.append(float((np.asarray(head.predict(x[va], verbose=0)).argmax(1) == y[va]).mean()))
+    return accs
+
+
+def _report(name, transfer, scratch, chance, others):
     print(f"\n{name}: {transfer['n_train']} train / {transfer['n_val']} validation photos, {len(transfer['per_class'])} classes")
-    print(f"  transfer (EfficientNet-Lite0 frozen + head): validation accuracy {transfer['accuracy']:.1%} "
-          f"after {transfer['epochs_run']} epochs (target >= {SETS[name]:.0%})")
+    print(f"  transfer (EfficientNet-Lite0 448 px frozen + head): validation accuracy {transfer['accuracy']:.1%} "
+          f"after {transfer['epochs_run']} epochs on the product's split, seed 42 (target >= {SETS[name]:.0%})")
+    print(f"  same head on {len(others)} other seeded splits: mean {sum(others) / len(others):.1%} "
+          f"(each: {', '.join(f'{a:.1%}' for a in others)})")
     print(f"  scratch CNN (seed's, 96 px, 8 epochs):        validation accuracy {scratch['accuracy']:.1%} (chance {chance:.0%})")
     if transfer["accuracy"] < SETS[name]:
         print(f"  BELOW THE ISSUE'S TARGET of {SETS[name]:.0%} (asserting the regression floor {FLOORS[name]:.0%})")
