@@ -77,6 +77,9 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
     history = dict((job.result or {}).get("history") or {})
     should_stop = _stop_checker(job.pk, dataset.pk)
     size, bs, kind = p["image_size"], p["batch_size"], p["model_kind"]
+    import keras
+
+    keras.utils.set_random_seed(dataset.split_seed)  # same data and settings: same starting weights, comparable runs
 
     def live(phase: str):
         def on_epoch(epoch, metrics, hist):
