@@ -105,7 +105,17 @@ var Vision = (function () {
   }
 
   /* Line chart of per-epoch training (blue) and validation (orange) values. */
-  function drawCurves(svg, train, val, range) {
+  // Training curves of a job's history: the head's epochs, then the fine-tuning epochs
+  // (history keys fine_tune_*) after a dashed line.
+  function drawHistory(lossSvg, accSvg, h) {
+    h = h || {};
+    function cat(a, b) { return (a || []).concat(b || []); }
+    var mark = (h.fine_tune_loss && h.fine_tune_loss.length) ? {at: (h.loss || []).length, label: "fine-tuning"} : null;
+    drawCurves(lossSvg, cat(h.loss, h.fine_tune_loss), cat(h.val_loss, h.fine_tune_val_loss), null, mark);
+    drawCurves(accSvg, cat(h.accuracy, h.fine_tune_accuracy), cat(h.val_accuracy, h.fine_tune_val_accuracy), [0, 1], mark);
+  }
+
+  function drawCurves(svg, train, val, range, mark) {
     if (!svg) return;
     svg.innerHTML = "";
     var series = [[train || [], "#2456d3"], [val || [], "#e8590c"]];
@@ -121,6 +131,13 @@ var Vision = (function () {
       t.setAttribute("font-size", 10); t.setAttribute("fill", "#6b7280"); t.textContent = (+v).toFixed(2); svg.appendChild(t); });
     var ax = document.createElementNS(SVG, "text"); ax.setAttribute("x", W - 60); ax.setAttribute("y", H - 4);
     ax.setAttribute("font-size", 10); ax.setAttribute("fill", "#6b7280"); ax.textContent = n + " epoch" + (n === 1 ? "" : "s"); svg.appendChild(ax);
+    if (mark && mark.at > 0 && mark.at < n) {
+      var mx = (x(mark.at - 1) + x(mark.at)) / 2, ln = document.createElementNS(SVG, "line");
+      ln.setAttribute("x1", mx); ln.setAttribute("x2", mx); ln.setAttribute("y1", 8); ln.setAttribute("y2", H - P + 8);
+      ln.setAttribute("stroke", "#6b7280"); ln.setAttribute("stroke-dasharray", "4 3"); svg.appendChild(ln);
+      var lt = document.createElementNS(SVG, "text"); lt.setAttribute("x", mx + 3); lt.setAttribute("y", H - P + 4);
+      lt.setAttribute("font-size", 10); lt.setAttribute("fill", "#6b7280"); lt.textContent = mark.label; svg.appendChild(lt);
+    }
     series.forEach(function (s) {
       var pts = s[0].map(function (v, i) { return v === null ? null : x(i) + "," + y(v); }).filter(Boolean);
       if (!pts.length) return;
@@ -131,6 +148,6 @@ var Vision = (function () {
 
   function escape(text) { var d = document.createElement("div"); d.textContent = text; return d.innerHTML; }
 
-  return {isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
+  return {isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
           checkinResult: checkinResult, cameraCheckin: cameraCheckin};
 })();
