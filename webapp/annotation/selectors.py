@@ -45,13 +45,12 @@ def readable_images(dataset: Dataset):
 
 
 def dataset_progress(*, dataset: Dataset) -> dict:
-    """``{annotated, total, boxes, pending}`` for the dataset's readable photos."""
-    qs = readable_images(dataset)
-    total = qs.count()
-    annotated = qs.filter(is_annotated=True).count()
-    boxes = Box.objects.filter(image__dataset=dataset)
-    return {"annotated": annotated, "total": total, "boxes": boxes.filter(accepted=True).count(),
-            "pending": boxes.filter(accepted=False).count()}
+    """``{annotated, total, boxes, pending}`` for the dataset's readable photos
+    (two aggregate queries: it is answered after every box save)."""
+    photos = readable_images(dataset).aggregate(total=Count("id"), annotated=Count("id", filter=Q(is_annotated=True)))
+    boxes = Box.objects.filter(image__dataset=dataset).aggregate(
+        boxes=Count("id", filter=Q(accepted=True)), pending=Count("id", filter=Q(accepted=False)))
+    return {**photos, **boxes}
 
 
 def annotation_image_get(*, dataset: Dataset, image_id: int) -> DatasetImage:
