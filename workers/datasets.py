@@ -1,4 +1,5 @@
-"""Dataset tasks: import an upload (zip files and/or a staged folder of photos)."""
+"""Dataset tasks: import an upload (zip files and/or a staged folder of
+photos); for a search gallery, then start embedding the new photos."""
 
 from __future__ import annotations
 
@@ -50,7 +51,22 @@ def import_upload(self, job_id: int) -> str:
             msg += f", {len(report.duplicates)} already there"
         if report.unreadable or report.skipped:
             msg += f", {len(report.unreadable) + len(report.skipped)} not usable (see the list)"
+        if dataset.kind == Dataset.Kind.GALLERY and report.added:
+            r["embed_job_id"], note = _gallery_embed(dataset, job.created_by)
+            msg += f"; {note}"
         return r, msg
 
     return run_job(self, job_id, work)
 
+
+
+def _gallery_embed(dataset, user) -> tuple[int | None, str]:
+    """A search gallery's new photos are embedded at once (as an upload to a
+    gallery always did): start the embedding job, or say how to."""
+    from webapp.jobs.services import QueueUnavailable
+    from webapp.search.services import gallery_embed_start
+
+    try:
+        return gallery_embed_start(dataset=dataset, user=user).pk, "embedding them next"
+    except QueueUnavailable:
+        return None, "the embedding could not be started: press “Compute missing embeddings”"
