@@ -248,10 +248,10 @@ def dataset_upload(*, dataset: Dataset, photos: list, archive=None, archives: li
         raise ValueError("Choose some photos or a zip file.")
     if dataset.kind == Dataset.Kind.CLASSIFICATION and photos and not class_name.strip():
         raise ValueError("Name the class of these photos (or upload a zip with one folder per class).")
-    for f, limit in [(a, settings.MAX_ZIP_BYTES) for a in archives] + [(p, settings.MAX_UPLOAD_BYTES) for p in photos]:
+    for f, limit, what in ([(a, settings.MAX_ZIP_BYTES, " for a zip file (split it in parts)") for a in archives]
+                           + [(p, settings.MAX_UPLOAD_BYTES, "") for p in photos]):
         if f.size > limit:
-            raise ValueError(f"“{display_name(f)}” is {f.size / 2**20:.1f} MB; the limit is {limit / 2**20:g} MB"
-                             f"{' for a zip file (split it in parts)' if limit == settings.MAX_ZIP_BYTES else ''}.")
+            raise ValueError(f"“{display_name(f)}” is {f.size / 2**20:.1f} MB; the limit is {limit / 2**20:g} MB{what}.")
     staging = Path(settings.MEDIA_ROOT) / "staging" / uuid.uuid4().hex
     staging.mkdir(parents=True)
     try:
