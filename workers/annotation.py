@@ -1,5 +1,6 @@
 """Annotation tasks: export zip, pre-annotate a dataset, detect on one
-photo, import a zip of photos. Each takes a job id only."""
+photo. Each takes a job id only. (Photos are imported by
+``workers.datasets.import_upload``.)"""
 
 from __future__ import annotations
 
@@ -74,29 +75,3 @@ def detect(self, job_id: int) -> str:
 
     return run_job(self, job_id, work)
 
-
-@app.task(name="workers.annotation.import_photos", bind=True, soft_time_limit=3600, time_limit=3660)
-def import_photos(self, job_id: int) -> str:
-    def work(job, progress):
-        from webapp.datasets.models import Dataset
-        from webapp.datasets.services import dataset_import
-
-        path = Path(settings.MEDIA_ROOT) / job.params["zip"]
-        dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
-        try:
-            if dataset is None:
-                raise JobFailed("The dataset was deleted before the photos were imported.", "deleted")
-            if not path.is_file():
-                raise JobFailed("The uploaded zip file is gone; please upload it again.", "missing")
-            try:
-                report = dataset_import(dataset=dataset, source=path, labels_from_folders=False, progress=progress,
-                                        should_stop=cancel_checker(job.pk))
-            except ValueError as err:
-                raise JobFailed(str(err), "invalid_zip") from None
-        finally:
-            path.unlink(missing_ok=True)
-        r = report.as_dict()
-        return r, (f"{r['added']} photos added, {len(r['duplicates'])} duplicates, "
-                   f"{len(r['unreadable'])} unreadable, {len(r['skipped'])} skipped")
-
-    return run_job(self, job_id, work)

@@ -1,11 +1,12 @@
-"""Dataset tasks: import an uploaded zip or a staged folder of photos."""
+"""Dataset tasks: import an upload (zip files and/or a staged folder of
+photos); for a search gallery, then start embedding the new photos."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from webapp.jobs.services import JobFailed, cancel_checker
+from webapp.jobs.services import JobCancelled, JobFailed, cancel_checker
 from workers.base import run_job
 from workers.celery import app
 
@@ -14,19 +15,34 @@ from workers.celery import app
 def import_upload(self, job_id: int) -> str:
     def work(job, progress):
         from webapp.datasets.models import Dataset
-        from webapp.datasets.services import dataset_import
+        from webapp.datasets.services import AddReport, dataset_import
 
         dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
         staging = Path(job.params["staging"])
+        paths = job.params.get("paths") or [job.params["path"]]  # "path": jobs queued before several files
+        report = AddReport()
         try:
             if dataset is None:
                 raise JobFailed("The dataset was deleted before its photos were imported.", "deleted")
-            try:
-                report = dataset_import(dataset=dataset, source=Path(job.params["path"]),
-                                        labels_from_folders=job.params.get("labels_from_folders"), progress=progress,
-                                        should_stop=cancel_checker(job.pk))
-            except ValueError as err:
-                raise JobFailed(str(err), "invalid_archive") from err
+            stop = cancel_checker(job.pk)
+            for i, path in enumerate(paths):
+                def part_progress(fraction, message, i=i):
+                    progress((i + fraction) / len(paths), message)
+
+                try:
+                    part = dataset_import(dataset=dataset, source=Path(path),
+                                          labels_from_folders=job.params.get("labels_from_folders"),
+                                          progress=part_progress, should_stop=stop)
+                except ValueError as err:
+                    raise JobFailed(str(err), "invalid_archive", result=report.as_dict()) from err
+                except JobCancelled as err:
+                    if not i:
+                        raise
+                    done = {k: (v + err.result[k]) for k, v in report.as_dict().items()}  # the earlier files' too
+                    raise JobCancelled(f"Cancelled in file {i + 1} of {len(paths)}; what was added "
+                                       f"({done['added']} photo{'s' * (done['added'] != 1)}) is kept.",
+                                       result={**done, "cancelled": True}) from None
+                report.merge(part)
         finally:
             shutil.rmtree(staging, ignore_errors=True)  # the photos now live in the dataset
         r = report.as_dict()
@@ -35,6 +51,22 @@ def import_upload(self, job_id: int) -> str:
             msg += f", {len(report.duplicates)} already there"
         if report.unreadable or report.skipped:
             msg += f", {len(report.unreadable) + len(report.skipped)} not usable (see the list)"
+        if dataset.kind == Dataset.Kind.GALLERY and report.added:
+            r["embed_job_id"], note = _gallery_embed(dataset, job.created_by)
+            msg += f"; {note}"
         return r, msg
 
     return run_job(self, job_id, work)
+
+
+
+def _gallery_embed(dataset, user) -> tuple[int | None, str]:
+    """A search gallery's new photos are embedded at once (as an upload to a
+    gallery always did): start the embedding job, or say how to."""
+    from webapp.jobs.services import QueueUnavailable
+    from webapp.search.services import gallery_embed_start
+
+    try:
+        return gallery_embed_start(dataset=dataset, user=user).pk, "embedding them next"
+    except QueueUnavailable:
+        return None, "the embedding could not be started: press “Compute missing embeddings”"

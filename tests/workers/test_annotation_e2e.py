@@ -40,3 +40,27 @@ def test_export_and_detect_through_the_worker(celery_worker_process, admin_user)
     job = wait_for_job(resp.json()["job"]["id"], timeout=120)
     assert job.state == "succeeded" and len(job.result["boxes"]) >= 2, job.error
     assert celery_worker_process.poll() is None
+
+
+def test_photo_upload_on_the_annotation_page_is_imported_by_the_worker(celery_worker_process, admin_client):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from webapp.annotation.services import detection_dataset_create
+    from webapp.jobs.models import Job
+
+    ds = detection_dataset_create(name="e2e-upload", classes=["thing"])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(3):
+            zf.writestr(f"set/{i}.png", png_bytes((40, 30), (i, 2, 3)))
+        zf.writestr(".hidden.png", png_bytes((40, 30)))
+    resp = admin_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", buf.getvalue()),
+                                                              "photos": [SimpleUploadedFile("one.png", png_bytes((41, 30)))]})
+    assert resp.status_code == 302
+    job = wait_for_job(Job.objects.get(kind="dataset_import", params__dataset_id=ds.pk).pk, timeout=120)
+    assert job.state == "succeeded" and job.result["added"] == 4 and job.progress == 1, (job.error, job.traceback[-1500:])
+    assert set(ds.images.values_list("original_name", flat=True)) == {"set/0.png", "set/1.png", "set/2.png", "one.png"}
+    assert not Path(job.params["staging"]).exists()
+    assert celery_worker_process.poll() is None

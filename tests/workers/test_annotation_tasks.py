@@ -1,4 +1,5 @@
-"""Annotation tasks called in-process: export zip, pre-annotate, detect, zip of photos."""
+"""Annotation tasks called in-process: export zip, pre-annotate, detect, and the
+photo uploads of the annotation page (through the datasets import job)."""
 
 import io
 import zipfile
@@ -16,6 +17,7 @@ from webapp.annotation.services import box_create, detection_dataset_create
 from webapp.datasets.services import dataset_image_add
 from webapp.jobs.models import Job
 from workers import annotation as tasks
+from workers.datasets import import_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +109,10 @@ def test_people_detector_on_a_coco_photo():
     assert found and all(d.label == "person" and 0 <= d.box[0] < d.box[2] <= 481 for d in found)
 
 
+def _last_upload_job():
+    return Job.objects.filter(kind="dataset_import").latest("id")
+
+
 def test_zip_of_photos_with_non_images_and_escaping_paths(staff_client, staff_user):
     ds = detection_dataset_create(name="zipped", classes=["thing"])
     buf = io.BytesIO()
@@ -117,17 +123,52 @@ def test_zip_of_photos_with_non_images_and_escaping_paths(staff_client, staff_us
         zf.writestr("../../escape.png", png_bytes((20, 20), (9, 9, 9)))
     resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", buf.getvalue())})
     assert resp.status_code == 302
-    job = Job.objects.get(kind=jobs.IMPORT_PHOTOS)
-    tasks.import_photos.apply(args=[job.pk])
+    job = _last_upload_job()
+    assert job.params["dataset_id"] == ds.pk and job.task_name == "workers.datasets.import_upload"
+    import_upload.apply(args=[job.pk])
     job.refresh_from_db()
     assert job.state == "succeeded", job.error
     assert job.result["added"] == 2
     assert [s["file"] for s in job.result["skipped"]] == ["../../escape.png"]
     assert [u["file"] for u in job.result["unreadable"]] == ["set/readme.txt"]
-    assert not (Path(settings.MEDIA_ROOT) / job.params["zip"]).exists()  # the upload is removed
+    assert not Path(job.params["staging"]).exists()  # the upload is removed
+    page = staff_client.get(f"/annotate/{ds.pk}/").content.decode()
+    assert "1 file(s) skipped" in page and "../../escape.png" in page and f'data-follow-job="{job.pk}"' in page
     # a file that is not a zip is refused at once, with no job
     resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", b"nope")}, follow=True)
-    assert "is not a zip file" in resp.content.decode() and Job.objects.filter(kind=jobs.IMPORT_PHOTOS).count() == 1
+    assert "is not a zip file" in resp.content.decode() and Job.objects.filter(kind="dataset_import").count() == 1
+
+
+def test_bad_photo_uploads_are_refused_in_words(staff_client, settings):
+    ds = detection_dataset_create(name="bad", classes=["thing"])
+    resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {}, follow=True)
+    assert "Choose some photos or a zip file." in resp.content.decode()
+    settings.MAX_UPLOAD_BYTES = 100
+    resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {"photos": [SimpleUploadedFile("big.png", png_bytes((60, 60)))]},
+                             follow=True)
+    assert "“big.png” is" in resp.content.decode() and "the limit is" in resp.content.decode()
+    settings.MAX_ZIP_BYTES = 100
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.png", png_bytes((60, 60)))
+    resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", buf.getvalue())},
+                             follow=True)
+    assert "split it in parts" in resp.content.decode()
+    assert not Job.objects.filter(kind="dataset_import").exists() and not ds.images.exists()
+
+
+def test_photos_uploaded_one_by_one_keep_their_names_for_the_boxes_import(staff_client):
+    ds = detection_dataset_create(name="named", classes=["thing"])
+    files = [SimpleUploadedFile("img0.png", png_bytes((40, 30))), SimpleUploadedFile("img1.png", png_bytes((40, 30), (5, 5, 5)))]
+    resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {"photos": files})
+    assert resp.status_code == 302
+    import_upload.apply(args=[_last_upload_job().pk])
+    assert set(ds.images.values_list("original_name", flat=True)) == {"img0.png", "img1.png"}
+    csv = "filename,xmin,ymin,xmax,ymax,class\nimg0.png,1,1,5,5,thing\nimg1.png,2,2,9,9,thing\n"
+    resp = staff_client.post(f"/annotate/{ds.pk}/import/", {"files": [SimpleUploadedFile("annotations.csv", csv.encode())]},
+                             follow=True)
+    assert "Imported 2 boxes on 2 photos" in resp.content.decode()
+    assert Box.objects.filter(image__dataset=ds).count() == 2
 
 
 def test_preannotate_cancelled_after_the_first_photo_keeps_its_boxes(staff_user, cancel_when):
@@ -172,11 +213,11 @@ def test_zip_of_photos_cancelled_midway_keeps_the_photos_added(staff_client, can
         for i in range(3):
             zf.writestr(f"set/{i}.png", png_bytes((40, 30), (i, 2, 3)))
     staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", buf.getvalue())})
-    job = Job.objects.get(kind=jobs.IMPORT_PHOTOS)
+    job = _last_upload_job()
     cancel_when(dataset_services, "dataset_image_add")
-    tasks.import_photos.apply(args=[job.pk])
+    import_upload.apply(args=[job.pk])
     job.refresh_from_db()
     assert job.state == "cancelled" and job.message == "Cancelled after 1 of 3 files; what was added (1 photo) is kept."
     assert job.result["cancelled"] and job.result["added"] == 1
     assert list(ds.images.values_list("original_name", flat=True)) == ["set/0.png"]
-    assert not (Path(settings.MEDIA_ROOT) / job.params["zip"]).exists()  # the upload is removed
+    assert not Path(job.params["staging"]).exists()  # the upload is removed

@@ -30,3 +30,31 @@ def test_upload_embed_index_search_and_classify_through_the_worker(efficientnet_
     job = wait_for_job(qp.job_id)
     assert job.state == "succeeded" and len(job.result["top5"]) == 5
     assert celery_worker_process.poll() is None
+
+
+def test_zip_uploaded_on_the_gallery_page_is_imported_then_embedded_by_the_worker(efficientnet_weights,
+                                                                                  celery_worker_process, admin_client):
+    import io
+    import zipfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from webapp.jobs.models import Job
+    from webapp.search.models import ImageEmbedding
+
+    ds = services.gallery_create(name="e2e-zip")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for c in ("daisy", "iris"):
+            for i in range(2):
+                zf.writestr(f"flowers/{c}/{i}.jpg", category_photo(c, i).read_bytes())
+        zf.writestr("../escape.jpg", category_photo("daisy", 3).read_bytes())
+    resp = admin_client.post(f"/search/galleries/{ds.pk}/", {"files": [SimpleUploadedFile("f.zip", buf.getvalue())]})
+    assert resp.status_code == 302
+    imp = wait_for_job(Job.objects.get(kind="dataset_import", params__dataset_id=ds.pk).pk, timeout=120)
+    assert imp.state == "succeeded" and imp.result["added"] == 4, (imp.error, imp.traceback[-1500:])
+    assert [s["file"] for s in imp.result["skipped"]] == ["../escape.jpg"]
+    embed = wait_for_job(imp.result["embed_job_id"], timeout=180)
+    assert embed.kind == "gallery_embed" and embed.state == "succeeded" and embed.result["embedded"] == 4, embed.error
+    assert ImageEmbedding.objects.filter(dataset=ds).count() == 4
+    assert celery_worker_process.poll() is None

@@ -15,4 +15,3 @@ class AnnotationConfig(AppConfig):
 
         media_rule_register("detect/", own_detect_photo)
         media_rule_register("exports/", staff_only)
-        media_rule_register("uploads/tmp/", staff_only)

@@ -1,5 +1,6 @@
-"""Enqueue annotation jobs (export zip, pre-annotate, detect, zip of photos).
-Each only creates the Job row; the task runs after the transaction commits."""
+"""Enqueue annotation jobs (export zip, pre-annotate, detect; photos come in
+through ``datasets.services.dataset_upload``). Each only creates the Job row;
+the task runs after the transaction commits."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from webapp.jobs.services import job_create
 EXPORT = "annotation.export"
 PREANNOTATE = "annotation.preannotate"
 DETECT = "annotation.detect"
-IMPORT_PHOTOS = "annotation.import_photos"
 
 
 def export_enqueue(*, dataset, user, num_shards: int = 10):
@@ -27,7 +27,3 @@ def detect_enqueue(*, photo, user):
     return job_create(kind=DETECT, task_name="workers.annotation.detect", key=f"{DETECT}:photo:{photo.pk}",
                       params={"photo_id": photo.pk}, user=user)
 
-
-def import_photos_enqueue(*, dataset, user, zip_name: str, display_name: str):
-    return job_create(kind=IMPORT_PHOTOS, task_name="workers.annotation.import_photos",
-                      params={"dataset_id": dataset.pk, "zip": zip_name, "name": display_name}, user=user)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -13,7 +12,7 @@ from django.utils import timezone
 from vision.boxes import box_check
 from webapp.annotation.models import Box, ImageState
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
-from webapp.datasets.services import AddReport, dataset_class_get_or_create, dataset_image_add
+from webapp.datasets.services import dataset_class_get_or_create
 
 ANNOTATORS_GROUP = "annotators"
 MAX_CLASS_NAME = 200
@@ -191,20 +190,3 @@ def dataset_annotator_add(*, dataset: Dataset, username: str):
     dataset.members.add(user)
     user.groups.add(Group.objects.get_or_create(name=ANNOTATORS_GROUP)[0])
     return user
-
-
-def dataset_photos_add(*, dataset: Dataset, files) -> AddReport:
-    """Add uploaded photos (each checked by size; unreadable ones kept as
-    ``unreadable`` rows with the reason; the same content twice stored once)."""
-    from webapp.core.uploads import display_name
-
-    report = AddReport()
-    for f in files:
-        name = display_name(f)
-        if f.size > settings.MAX_UPLOAD_BYTES:
-            report.skipped.append((name, f"Larger than the {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB limit."))
-            continue
-        f.seek(0)
-        with transaction.atomic():
-            dataset_image_add(dataset=dataset, name=name, data=f.read(), report=report)
-    return report

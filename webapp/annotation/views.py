@@ -5,8 +5,6 @@ Detect page. Writes go through ``services``/``exchange``, reads through
 from __future__ import annotations
 
 import json
-import uuid
-import zipfile
 from pathlib import Path
 
 from django.conf import settings
@@ -24,12 +22,11 @@ from webapp.annotation.forms import (AnnotatorAddForm, ClassAddForm, DatasetCrea
 from webapp.annotation.models import Box, DetectPhoto
 from webapp.core.uploads import image_upload_check, stored_file
 from webapp.core.views import json_error, page_error
+from webapp.datasets.services import IMPORT_KIND, dataset_upload
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
 from webapp.jobs.services import QueueUnavailable
 
-
-MAX_ZIP_BYTES = int(getattr(settings, "MAX_ZIP_BYTES", 2 * 10**9))
 
 
 def _manager(request):
@@ -69,7 +66,7 @@ def dataset_detail(request, dataset_id: int):
         "members": ds.members.all(), "class_form": ClassAddForm(), "member_form": AnnotatorAddForm(),
         "photos_form": PhotosForm(), "import_form": ImportForm(), "preannotate_form": PreannotateForm(),
         "export_job": last(jobs.EXPORT) if manage else None, "preannotate_job": last(jobs.PREANNOTATE) if manage else None,
-        "photos_job": last(jobs.IMPORT_PHOTOS) if manage else None, "import_report": import_report,
+        "photos_job": last(IMPORT_KIND) if manage else None, "import_report": import_report,
         "first_todo": selectors.first_unannotated(dataset=ds)})
 
 
@@ -108,42 +105,22 @@ def annotator_add(request, dataset_id: int):
 
 @require_POST
 def photos_add(request, dataset_id: int):
+    """Photos and/or a zip go through the one upload service: staged, then
+    imported by a ``dataset_import`` job that this page follows."""
     ds = _managed_dataset(request, dataset_id)
     form = PhotosForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "The upload could not be read; please try again.")
         return redirect("annotation:dataset", dataset_id=ds.pk)
-    archive = form.cleaned_data.get("archive")
-    if archive:
-        if archive.size > MAX_ZIP_BYTES:
-            messages.error(request, f"The zip file is larger than {MAX_ZIP_BYTES / 1e9:.0f} GB; split it in parts.")
-            return redirect("annotation:dataset", dataset_id=ds.pk)
-        rel = f"uploads/tmp/{uuid.uuid4().hex}.zip"
-        path = Path(settings.MEDIA_ROOT) / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            for chunk in archive.chunks():
-                fh.write(chunk)
-        if not zipfile.is_zipfile(path):
-            path.unlink(missing_ok=True)
-            messages.error(request, f"“{archive.name[:120]}” is not a zip file.")
-            return redirect("annotation:dataset", dataset_id=ds.pk)
-        try:
-            jobs.import_photos_enqueue(dataset=ds, user=request.user, zip_name=rel, display_name=archive.name[:200])
-        except QueueUnavailable as err:
-            path.unlink(missing_ok=True)
-            return page_error(request, err)
-        messages.info(request, "The zip is being imported; follow the progress below.")
-    photos = form.cleaned_data.get("photos") or []
-    if photos:
-        report = services.dataset_photos_add(dataset=ds, files=photos)
-        messages.success(request, f"{report.added} photo(s) added.")
-        for name in report.duplicates:
-            messages.warning(request, f"“{name}” is already in this dataset (same content); not added twice.")
-        for name, reason in report.unreadable + report.skipped:
-            messages.error(request, f"“{name}”: {reason}")
-    if not photos and not archive:
-        messages.error(request, "Choose photos or a zip file.")
+    try:
+        dataset_upload(dataset=ds, photos=form.cleaned_data.get("photos") or [],
+                       archive=form.cleaned_data.get("archive"), user=request.user)
+    except ValueError as err:
+        messages.error(request, str(err))
+    except QueueUnavailable as err:
+        return page_error(request, err)
+    else:
+        messages.info(request, "Upload received; the photos are being imported (progress below).")
     return redirect("annotation:dataset", dataset_id=ds.pk)
 
 

@@ -4,6 +4,7 @@ deduplicated by content), label maps, and the seeded stratified split."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -37,6 +38,13 @@ class AddReport:
     duplicates: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # not imported at all (unsafe path, folder, …)
+
+    def merge(self, other: "AddReport") -> None:
+        """Add ``other``'s counts and lists to this report (an upload of several files)."""
+        self.added += other.added
+        self.duplicates += other.duplicates
+        self.unreadable += other.unreadable
+        self.skipped += other.skipped
 
     def as_dict(self) -> dict:
         return {"added": self.added, "duplicates": self.duplicates,
@@ -196,47 +204,87 @@ def dataset_split_assign(*, dataset: Dataset) -> dict:
 
 
 IMPORT_TASK = "workers.datasets.import_upload"
+IMPORT_KIND = "dataset_import"
 
 
-def dataset_upload(*, dataset: Dataset, photos: list, archive=None, class_name: str = "", user=None):
-    """Save an upload to a private staging folder and start an import job
-    (decoding hundreds of photos does not belong in a web request).
+def _staged_name(f, i: int, taken: set[str]) -> str:
+    """The client's file name (last component) for a staged photo, so the
+    dataset keeps the name an annotation file refers to; a name already
+    taken in this upload goes in a numbered subfolder (never a path outside)."""
+    from webapp.core.uploads import display_name
+
+    name = display_name(f).lstrip(".") or f"photo-{i}"  # a dot file would be skipped as hidden
+    rel = name if name not in taken else f"{i:05d}/{name}"
+    taken.add(name)
+    return rel
+
+
+def dataset_upload(*, dataset: Dataset, photos: list, archive=None, archives: list | None = None,
+                   class_name: str = "", user=None):
+    """Save an upload (photos and/or zip files) to a private staging folder
+    and start an import job (decoding hundreds of photos does not belong in
+    a web request). Single photos keep their file name; a classification
+    dataset's photos go in the folder of ``class_name``.
+
+    Args:
+        archive: one zip file (the datasets page's field); ``archives``: more.
 
     Returns:
-        The Job.
+        The Job (kind ``dataset_import``, ``params.dataset_id``).
 
     Raises:
-        ValueError: a sentence for the user (no class name for a
-            classification upload of single photos, a file over the size limit).
+        ValueError: a sentence for the user: nothing uploaded, no class name
+            for a classification upload of single photos, a file over the
+            size limit (``MAX_UPLOAD_BYTES`` a photo, ``MAX_ZIP_BYTES`` a
+            zip), a "zip" that is not one. Nothing is kept then.
+        QueueUnavailable: the broker is down.
     """
+    from webapp.core.uploads import display_name
     from webapp.jobs.services import job_create
 
+    archives = ([archive] if archive else []) + list(archives or [])
+    photos = list(photos or [])
+    if not archives and not photos:
+        raise ValueError("Choose some photos or a zip file.")
     if dataset.kind == Dataset.Kind.CLASSIFICATION and photos and not class_name.strip():
         raise ValueError("Name the class of these photos (or upload a zip with one folder per class).")
+    for f, limit, what in ([(a, settings.MAX_ZIP_BYTES, " for a zip file (split it in parts)") for a in archives]
+                           + [(p, settings.MAX_UPLOAD_BYTES, "") for p in photos]):
+        if f.size > limit:
+            raise ValueError(f"“{display_name(f)}” is {f.size / 2**20:.1f} MB; the limit is {limit / 2**20:g} MB{what}.")
     staging = Path(settings.MEDIA_ROOT) / "staging" / uuid.uuid4().hex
     staging.mkdir(parents=True)
-    files = ([archive] if archive else []) + list(photos)
-    for f in files:
-        if f.size > settings.MAX_UPLOAD_BYTES * (40 if f is archive else 1):
-            raise ValueError(f"“{f.name}” is too large.")
-    if archive is not None:
-        dest = staging / "upload.zip"
-        with open(dest, "wb") as out:
-            for chunk in archive.chunks():
-                out.write(chunk)
-    else:
-        folder = staging / "files" / (class_name.strip().replace("/", "_") or "photos")
-        folder.mkdir(parents=True)
-        for i, f in enumerate(photos):
-            safe = f"{i:05d}_{Path(f.name).name[-80:]}".replace("/", "_")  # display only; never a path outside
-            with open(folder / safe, "wb") as out:
-                for chunk in f.chunks():
-                    out.write(chunk)
-        dest = staging / "files"
-    job, _ = job_create(kind="dataset_import", task_name=IMPORT_TASK, user=user,
-                        params={"dataset_id": dataset.pk, "path": str(dest), "staging": str(staging),
-                                "labels_from_folders": dataset.kind == Dataset.Kind.CLASSIFICATION})
+    try:
+        paths = []
+        for i, f in enumerate(archives):
+            dest = staging / f"upload-{i}.zip"
+            _save(f, dest)
+            if not zipfile.is_zipfile(dest):
+                raise ValueError(f"“{display_name(f)}” is not a zip file (or it is damaged).")
+            paths.append(str(dest))
+        if photos:
+            folder = staging / "files"
+            if dataset.kind == Dataset.Kind.CLASSIFICATION:
+                folder = folder / (class_name.strip().replace("/", "_").replace("\\", "_").lstrip(".") or "photos")
+            taken: set[str] = set()
+            for i, f in enumerate(photos):
+                dest = folder / _staged_name(f, i, taken)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                _save(f, dest)
+            paths.append(str(staging / "files"))
+        job, _ = job_create(kind=IMPORT_KIND, task_name=IMPORT_TASK, user=user,
+                            params={"dataset_id": dataset.pk, "paths": paths, "staging": str(staging),
+                                    "labels_from_folders": dataset.kind == Dataset.Kind.CLASSIFICATION})
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return job
+
+
+def _save(f, dest: Path) -> None:
+    with open(dest, "wb") as out:
+        for chunk in f.chunks():
+            out.write(chunk)
 
 
 def dataset_image_delete(*, image: DatasetImage) -> None:

@@ -9,7 +9,7 @@ from webapp.jobs.models import Job
 from webapp.jobs.services import jobs_fail_stale
 
 
-PRIVATE_PARAMS = ("path", "staging", "out")  # server-side file paths: not for clients
+PRIVATE_PARAMS = ("path", "paths", "staging", "out")  # server-side file paths: not for clients
 
 
 def job_list(*, user, kind: str = "", state: str = "") -> QuerySet[Job]:

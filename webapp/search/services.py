@@ -4,10 +4,6 @@ in workers (``processing.py``); nothing here imports TensorFlow or FAISS."""
 
 from __future__ import annotations
 
-import tempfile
-import zipfile
-from pathlib import Path
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,7 +12,7 @@ from vision.backbones import SPECS
 from vision.search import INDEX_KINDS, IndexSpec
 from webapp.core.uploads import display_name, image_upload_check, stored_file
 from webapp.datasets.models import Dataset, DatasetImage
-from webapp.datasets.services import AddReport, dataset_image_add, dataset_import
+from webapp.datasets.services import AddReport, dataset_image_add, dataset_upload
 from webapp.jobs.models import Job
 from webapp.jobs.services import job_create
 from webapp.search.models import QueryPhoto, SearchRun
@@ -44,31 +40,52 @@ def gallery_create(*, name: str, user=None, description: str = "") -> Dataset:
     return ds
 
 
+def gallery_upload(*, dataset: Dataset, files: list, user=None) -> Job:
+    """Upload photos and/or zip files to a gallery through the one upload
+    service (``datasets.services.dataset_upload``): they are staged and a
+    ``dataset_import`` job imports them (paths escaping the folder, hidden
+    files and oversize entries skipped and reported; folders inside a zip
+    are just looked through). When it has added photos, that job starts the
+    embedding job (``gallery_embed_start``), as an upload always did.
+
+    Returns:
+        The import Job.
+
+    Raises:
+        ValidationError: no file, a file over the size limit, a zip that is not one.
+        QueueUnavailable: the broker is down (nothing is kept).
+    """
+    if not files:
+        raise ValidationError("Choose at least one photo or a zip file.", code="required")
+    archives = [f for f in files if _is_zip(f)]
+    photos = [f for f in files if not any(f is a for a in archives)]
+    try:
+        return dataset_upload(dataset=dataset, photos=photos, archives=archives, user=user)
+    except ValueError as err:
+        raise ValidationError(str(err), code="invalid") from err
+
+
 def gallery_photos_add(*, dataset: Dataset, files: list, user=None, backbone: str | None = None) -> tuple[AddReport, Job | None]:
-    """Add uploaded photos and/or zip files to a gallery, then start the
-    embedding job for the new photos.
+    """Add photos to a gallery in this process, then start the embedding job
+    for the new photos (scripts and tests; pages use ``gallery_upload``).
 
     Each photo is checked by content and size; an unreadable one is kept as
-    an ``unreadable`` row with the reason; the same content twice is stored
-    once. A zip is imported with ``datasets.services.dataset_import`` (paths
-    escaping the folder, hidden files and oversize entries are skipped and
-    reported; folders inside are just looked through).
+    an ``unreadable`` row with the reason; the same content twice is stored once.
 
     Returns:
         ``(report, job)``; ``job`` is None when nothing new was added.
 
     Raises:
-        ValidationError: no file at all.
+        ValidationError: no file at all, or a zip (use ``gallery_upload``).
         QueueUnavailable: the broker is down (the photos stay stored).
     """
     if not files:
         raise ValidationError("Choose at least one photo or a zip file.", code="required")
+    if any(_is_zip(f) for f in files):
+        raise ValidationError("Zip files are imported by a job: upload them with gallery_upload.", code="invalid")
     report = AddReport()
     for f in files:
         name = display_name(f)
-        if _is_zip(f):
-            _import_zip(dataset, f, report)
-            continue
         size = getattr(f, "size", None)
         if size is not None and size > settings.MAX_UPLOAD_BYTES:
             report.skipped.append((name, f"{size / 1e6:.1f} MB; the limit is {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB."))
@@ -85,30 +102,11 @@ def gallery_photos_add(*, dataset: Dataset, files: list, user=None, backbone: st
 
 
 def _is_zip(f) -> bool:
+    """A zip by its first bytes (``PK\\x03\\x04``) or by its name."""
     f.seek(0)
     head = f.read(4)
     f.seek(0)
-    return head == b"PK\x03\x04"
-
-
-def _import_zip(dataset: Dataset, f, report: AddReport) -> None:
-    name = display_name(f)
-    with tempfile.NamedTemporaryFile(suffix=".zip") as tmp:
-        for chunk in f.chunks():
-            tmp.write(chunk)
-        tmp.flush()
-        if not zipfile.is_zipfile(tmp.name):
-            report.unreadable.append((name, "The zip file is damaged and cannot be opened."))
-            return
-        try:
-            sub = dataset_import(dataset=dataset, source=Path(tmp.name), labels_from_folders=False)
-        except (zipfile.BadZipFile, ValueError, OSError) as err:
-            report.unreadable.append((name, f"The zip file could not be read ({err})."))
-            return
-    report.added += sub.added
-    report.duplicates += sub.duplicates
-    report.unreadable += sub.unreadable
-    report.skipped += sub.skipped
+    return head == b"PK\x03\x04" or display_name(f).lower().endswith(".zip")
 
 
 def gallery_photo_delete(*, image: DatasetImage) -> None:

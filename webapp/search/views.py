@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from vision.backbones import SPECS
 from webapp.core.views import json_error, page_error
 from webapp.datasets.models import DatasetImage
+from webapp.datasets.services import IMPORT_KIND
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
 from webapp.jobs.services import QueueUnavailable
@@ -47,29 +48,26 @@ def gallery_detail(request, dataset_id: int):
     upload = GalleryUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and upload.is_valid():
         try:
-            report, job = services.gallery_photos_add(dataset=ds, files=upload.cleaned_data["files"], user=request.user)
+            services.gallery_upload(dataset=ds, files=upload.cleaned_data["files"], user=request.user)
         except QueueUnavailable as err:
             return page_error(request, err)
         except ValidationError as err:
             upload.add_error("files", err)
         else:
-            msg = f"{report.added} photo(s) added"
-            if report.duplicates:
-                msg += f"; {len(report.duplicates)} already in the gallery (same content), not stored twice"
-            messages.success(request, msg + ".")
-            for name, reason in report.unreadable + report.skipped:
-                messages.error(request, f"{name}: {reason}")
-            return redirect("search:gallery", dataset_id=ds.pk)
+            messages.info(request, "Upload received; the photos are being imported, then embedded (progress below).")
+            return redirect("search:gallery", dataset_id=ds.pk)  # the page follows the import job
     backbone = settings.SEARCH_BACKBONE
     images = ds.images.filter(status=DatasetImage.Status.OK).order_by("-id")
     page = Paginator(images, 48).get_page(request.GET.get("page"))
-    active_jobs = Job.objects.filter(kind__in=("gallery_embed", "search_index"), params__dataset_id=ds.pk,
+    active_jobs = Job.objects.filter(kind__in=(IMPORT_KIND, "gallery_embed", "search_index"), params__dataset_id=ds.pk,
                                      state__in=Job.ACTIVE_STATES).order_by("id")
+    last_import = Job.objects.filter(kind=IMPORT_KIND, params__dataset_id=ds.pk).order_by("-id").first()
     return render(request, "search/gallery_detail.html", {
         "gallery": ds, "upload": upload, "page": page, "status": selectors.gallery_status(dataset=ds, backbone=backbone),
         "index": selectors.search_index_active(dataset=ds), "index_form": IndexBuildForm(),
         "search_form": SearchForm(), "unreadable": ds.images.filter(status=DatasetImage.Status.UNREADABLE)[:50],
-        "active_jobs": active_jobs, "backbone": SPECS[backbone]})
+        "active_jobs": active_jobs, "backbone": SPECS[backbone],
+        "last_import": last_import if last_import and last_import.state not in Job.ACTIVE_STATES else None})
 
 
 @require_POST

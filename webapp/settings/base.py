@@ -109,6 +109,8 @@ CACHE_DIR = Path(os.environ.get("CACHE_DIR", VAR_DIR / "cache"))
 
 # Uploads: refused over this many bytes per file, checked by content.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024))
+# A zip of photos (imported by a job from a private staging folder).
+MAX_ZIP_BYTES = int(os.environ.get("MAX_ZIP_BYTES", 40 * MAX_UPLOAD_BYTES))
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", 50_000_000))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

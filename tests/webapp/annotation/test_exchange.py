@@ -176,8 +176,17 @@ def test_huge_and_fake_photos_are_kept_as_unreadable_with_the_reason(staff_clien
              for n in ("I-08_bomb_20000x20000.png", "I-17_html_named.jpg", "I-18_empty.jpg", "I-07_truncated.jpg")]
     files.append(SimpleUploadedFile("good.png", png_bytes((30, 30))))
     resp = staff_client.post(f"/annotate/{detection_dataset.pk}/upload/", {"photos": files}, follow=True)
-    text = resp.content.decode()
-    assert resp.status_code == 200 and "1 photo(s) added" in text
+    assert resp.status_code == 200 and "being imported" in resp.content.decode()
+    from webapp.jobs.models import Job
+    from workers.datasets import import_upload
+
+    job = Job.objects.filter(kind="dataset_import").latest("id")
+    before = detection_dataset.images.count()
+    import_upload.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.state == "succeeded" and job.result["added"] == 1 and detection_dataset.images.count() == before + 5
+    text = staff_client.get(f"/annotate/{detection_dataset.pk}/").content.decode()
+    assert "1 photo added" in text and "4 not usable" in text
     assert "20000" in text and "not an image" in text and "empty" in text.lower()
     bad = detection_dataset.images.filter(status="unreadable")
     assert bad.count() == 4 and all(b.error for b in bad)

@@ -1,5 +1,6 @@
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -65,11 +66,58 @@ def test_single_photos_need_a_class_name_for_classification(staff_client):
     assert ds.images.get().label.name == "sky"
 
 
-def test_not_a_zip_fails_the_job_in_words(staff_client):
+def _staging_dirs():
+    from django.conf import settings
+
+    root = Path(settings.MEDIA_ROOT) / "staging"
+    return set(root.iterdir()) if root.exists() else set()
+
+
+def test_bad_uploads_are_refused_in_words_with_no_job_and_nothing_staged(staff_client, settings):
     ds = Dataset.objects.create(name="G", kind="gallery")
-    staff_client.post(f"/datasets/{ds.pk}/", {"archive": SimpleUploadedFile("x.zip", b"not a zip")})
+    before = _staging_dirs()
+    r = staff_client.post(f"/datasets/{ds.pk}/", {"archive": SimpleUploadedFile("x.zip", b"not a zip")})
+    assert r.status_code == 200 and "“x.zip” is not a zip file" in r.content.decode()
+    r = staff_client.post(f"/datasets/{ds.pk}/", {"class_name": ""})
+    assert r.status_code == 200 and "Choose some photos or a zip file." in r.content.decode()
+    settings.MAX_UPLOAD_BYTES = 100
+    r = staff_client.post(f"/datasets/{ds.pk}/", {"photos": [SimpleUploadedFile("big.jpg", _jpeg((1, 2, 3)))]})
+    assert r.status_code == 200 and "“big.jpg” is " in r.content.decode() and "the limit is" in r.content.decode()
+    settings.MAX_ZIP_BYTES = 100
+    r = staff_client.post(f"/datasets/{ds.pk}/", {"archive": _zip_upload({"a.jpg": _jpeg((1, 2, 3))})})
+    assert "for a zip file (split it in parts)" in r.content.decode()
+    assert not Job.objects.exists() and _staging_dirs() == before
+
+
+def test_service_refuses_an_empty_upload():
+    from webapp.datasets.services import dataset_upload
+
+    with pytest.raises(ValueError, match="Choose some photos or a zip file."):
+        dataset_upload(dataset=Dataset.objects.create(name="E", kind="gallery"), photos=[])
+
+
+def test_a_zip_damaged_after_the_check_fails_the_job_in_words(staff_client):
+    ds = Dataset.objects.create(name="G", kind="gallery")
+    staff_client.post(f"/datasets/{ds.pk}/", {"archive": _zip_upload({"a.jpg": _jpeg((1, 2, 3))})})
+    job = Job.objects.get(kind="dataset_import")
+    (path,) = job.params["paths"]
+    Path(path).write_bytes(b"not a zip any more")
     job = _run_last_import()
-    assert job.state == "failed" and "not a zip" in job.error
+    assert job.state == "failed" and job.error_code == "invalid_archive" and "not a zip" in job.error
+    assert not Path(job.params["staging"]).exists()
+
+
+def test_photos_keep_their_names_and_a_zip_with_them_is_imported_too(staff_client):
+    ds = Dataset.objects.create(name="D", kind="detection")
+    photos = [SimpleUploadedFile("a.jpg", _jpeg((10, 0, 0))), SimpleUploadedFile("a.jpg", _jpeg((20, 0, 0))),
+              SimpleUploadedFile(".b.jpg", _jpeg((30, 0, 0)))]
+    r = staff_client.post(f"/datasets/{ds.pk}/", {"photos": photos, "archive": _zip_upload({"z/c.jpg": _jpeg((0, 0, 9))})})
+    assert r.status_code == 302
+    job = _run_last_import()
+    assert job.state == "succeeded" and job.result["added"] == 4, job.result
+    names = set(ds.images.values_list("original_name", flat=True))
+    assert names == {"a.jpg", "00001/a.jpg", "b.jpg", "z/c.jpg"}
+    assert staff_client.get(f"/api/jobs/{job.pk}").json()["params"].keys() == {"dataset_id", "labels_from_folders"}
 
 
 def test_datasets_are_private_to_their_users(client, django_user_model):

@@ -1,9 +1,11 @@
 """Search and classification pages and JSON: uploads (photos, zips, bad
-files), search runs, result rendering, permissions. Jobs are not run here
-(see tests/workers/test_search_tasks.py); results are written to the rows."""
+files; the upload's import job is run in-process), search runs, result
+rendering, permissions. The ML jobs are not run here (see
+tests/workers/test_search_tasks.py); results are written to the rows."""
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -42,22 +44,36 @@ def _messages(resp):
     return [str(m) for m in resp.context["messages"]] if resp.context else []
 
 
+def _upload(client, gallery, files):
+    """Post an upload on the gallery page and run the import job it started
+    (as a worker would). Returns the page after the redirect and the job."""
+    from workers.datasets import import_upload
+
+    resp = client.post(f"/search/galleries/{gallery.pk}/", {"files": files}, follow=True)
+    assert resp.status_code == 200 and any("being imported" in m for m in _messages(resp)), _messages(resp)
+    job = Job.objects.filter(kind="dataset_import", params__dataset_id=gallery.pk).latest("id")
+    assert f'data-follow-job="{job.pk}"' in resp.content.decode()  # the page follows it
+    import_upload.apply(args=[job.pk])
+    job.refresh_from_db()
+    return resp, job
+
+
 def test_create_gallery_and_upload_several_photos(staff_client):
     resp = staff_client.post("/search/", {"name": "Flowers"})
     ds = Dataset.objects.get(name="Flowers")
     assert resp.status_code == 302 and ds.kind == "gallery"
-    resp = staff_client.post(f"/search/galleries/{ds.pk}/", {"files": [
-        _file("a.jpg", _jpeg((255, 0, 0))), _file("b.jpg", _jpeg((0, 255, 0))), _file("a-again.jpg", _jpeg((255, 0, 0)))]},
-        follow=True)
-    msgs = " ".join(_messages(resp))
-    assert "2 photo(s) added" in msgs and "1 already in the gallery" in msgs
+    _, imp = _upload(staff_client, ds, [
+        _file("a.jpg", _jpeg((255, 0, 0))), _file("b.jpg", _jpeg((0, 255, 0))), _file("a-again.jpg", _jpeg((255, 0, 0)))])
+    assert imp.state == "succeeded" and imp.message.startswith("2 photos added, 1 already there"), imp.message
     assert ds.images.filter(status="ok").count() == 2
     img = ds.images.first()
     assert img.thumbnail and img.file.name.endswith(".jpg") and "a" != img.file.name.rsplit("/", 1)[-1][:-4]
-    job = Job.objects.get(kind="gallery_embed")
+    job = Job.objects.get(kind="gallery_embed")  # started by the import job, for the new photos
     assert job.params == {"dataset_id": ds.pk, "backbone": "efficientnet_lite0"} and job.state == "queued"
+    assert imp.result["embed_job_id"] == job.pk and "embedding them next" in imp.message
     page = staff_client.get(f"/search/galleries/{ds.pk}/")
     assert page.status_code == 200 and img.thumbnail.url in page.content.decode()
+    assert f'data-follow-job="{job.pk}"' in page.content.decode() and "Last upload: 2 photos added" in page.content.decode()
 
 
 @pytest.mark.parametrize("name, words", [
@@ -67,22 +83,21 @@ def test_create_gallery_and_upload_several_photos(staff_client):
     ("I-08_bomb_20000x20000.png", "20000 × 20000"),
 ])
 def test_bad_photos_are_kept_as_unreadable_with_the_reason(staff_client, gallery, name, words):
-    resp = staff_client.post(f"/search/galleries/{gallery.pk}/", {"files": [_bad(name), _file("ok.jpg", _jpeg())]},
-                             follow=True)
-    assert resp.status_code == 200
-    assert any(words in m for m in _messages(resp)), _messages(resp)
+    _, job = _upload(staff_client, gallery, [_bad(name), _file("ok.jpg", _jpeg())])
+    assert [u["file"] for u in job.result["unreadable"]] == [name] and words in job.result["unreadable"][0]["reason"]
+    assert words in staff_client.get(f"/search/galleries/{gallery.pk}/").content.decode()  # listed on the page
     bad = gallery.images.get(status="unreadable")
     assert words in bad.error and not bad.file and not bad.thumbnail
     assert gallery.images.filter(status="ok").count() == 1  # the good photo in the same upload is kept
     # uploading the same bad file again does not store it twice
-    staff_client.post(f"/search/galleries/{gallery.pk}/", {"files": [_bad(name)]})
+    _upload(staff_client, gallery, [_bad(name)])
     assert gallery.images.filter(status="unreadable").count() == 1
 
 
 @pytest.mark.parametrize("name", ["I-09_cmyk.jpg", "I-02_gray16.png", "I-10_palette_transparent.png",
                                   "I-04_exif_orientation_6.jpg"])
 def test_odd_format_photos_are_accepted(staff_client, gallery, name):
-    staff_client.post(f"/search/galleries/{gallery.pk}/", {"files": [_bad(name)]})
+    _upload(staff_client, gallery, [_bad(name)])
     img = gallery.images.get()
     assert img.status == "ok" and img.thumbnail
     if "orientation" in name:
@@ -93,8 +108,26 @@ def test_huge_file_is_refused_before_decoding(staff_client, gallery, settings):
     settings.MAX_UPLOAD_BYTES = 1000
     resp = staff_client.post(f"/search/galleries/{gallery.pk}/", {"files": [_file("big.jpg", _jpeg(size=(400, 400)))]},
                              follow=True)
-    assert any(m.startswith("big.jpg:") and "the limit is" in m for m in _messages(resp)), _messages(resp)
+    assert resp.status_code == 200 and "“big.jpg” is" in resp.content.decode() and "the limit is" in resp.content.decode()
     assert not gallery.images.exists() and not Job.objects.exists()
+
+
+def test_empty_upload_and_a_zip_over_the_limit_are_refused(staff_client, gallery, settings):
+    resp = staff_client.post(f"/search/galleries/{gallery.pk}/", {"files": [], "submit": ""})  # a browser sends the token
+    assert resp.status_code == 200 and "This field is required" in resp.content.decode()
+    with pytest.raises(Exception, match="Choose at least one photo"):
+        services.gallery_upload(dataset=gallery, files=[])
+    settings.MAX_ZIP_BYTES = 100
+    resp = staff_client.post(f"/search/galleries/{gallery.pk}/", {"files": [_file("p.zip", _zip_bytes({"a.jpg": _jpeg()}))]})
+    assert "split it in parts" in resp.content.decode() and not Job.objects.exists()
+
+
+def _zip_bytes(entries):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for n, d in entries.items():
+            zf.writestr(n, d)
+    return buf.getvalue()
 
 
 def test_zip_with_folders_non_images_and_escaping_path(staff_client, gallery, tmp_path):
@@ -106,22 +139,26 @@ def test_zip_with_folders_non_images_and_escaping_path(staff_client, gallery, tm
         zf.writestr("trip/notes.txt", b"not a photo")
         zf.writestr("../x.jpg", _jpeg((0, 255, 0)))
         zf.writestr("trip/__MACOSX/._a.jpg", b"junk")
-    resp = staff_client.post(f"/search/galleries/{gallery.pk}/",
-                             {"files": [_file("photos.zip", buf.getvalue(), "application/zip")]}, follow=True)
-    msgs = " ".join(_messages(resp))
-    assert "2 photo(s) added" in msgs and "1 already in the gallery" in msgs
-    assert "../x.jpg: The path points outside" in msgs and "trip/notes.txt" in msgs
-    assert gallery.images.filter(status="ok").count() == 2
+    _, job = _upload(staff_client, gallery, [_file("photos.zip", buf.getvalue(), "application/zip"),
+                                             _file("loose.jpg", _jpeg((9, 9, 9)))])
+    assert job.state == "succeeded" and job.result["added"] == 3 and job.result["duplicates"] == ["trip/day2/b-copy.jpg"]
+    page = staff_client.get(f"/search/galleries/{gallery.pk}/").content.decode()
+    assert "Last upload: 3 photos added, 1 already there" in page
+    assert "../x.jpg: The path points outside" in page and "trip/notes.txt" in page
+    assert not Path(job.params["staging"]).exists()  # the staged upload is removed
+    assert Job.objects.filter(kind="gallery_embed").count() == 1
+    assert gallery.images.filter(status="ok").count() == 3
     assert set(gallery.images.values_list("original_name", flat=True)) == {"trip/day1/a.jpg", "trip/day2/b.jpg",
-                                                                          "trip/notes.txt"}
+                                                                          "trip/notes.txt", "loose.jpg"}
     assert not (tmp_path.parent / "x.jpg").exists()
 
 
 def test_damaged_zip_is_reported(staff_client, gallery):
-    resp = staff_client.post(f"/search/galleries/{gallery.pk}/",
-                             {"files": [_file("broken.zip", b"PK\x03\x04" + b"\x00" * 50, "application/zip")]}, follow=True)
-    assert any("zip file is damaged" in m for m in _messages(resp))
-    assert not gallery.images.exists()
+    for name, data in [("broken.zip", b"PK\x03\x04" + b"\x00" * 50), ("notes.zip", b"plain text")]:
+        resp = staff_client.post(f"/search/galleries/{gallery.pk}/", {"files": [_file(name, data, "application/zip"),
+                                                                               _file("ok.jpg", _jpeg())]})
+        assert resp.status_code == 200 and f"“{name}” is not a zip file (or it is damaged)." in resp.content.decode()
+    assert not gallery.images.exists() and not Job.objects.exists()
 
 
 def _photo(ds, color=(1, 2, 3), name="p.jpg"):
