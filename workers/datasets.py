@@ -67,6 +67,7 @@ def _gallery_embed(dataset, user) -> tuple[int | None, str]:
     from webapp.search.services import gallery_embed_start
 
     try:
-        return gallery_embed_start(dataset=dataset, user=user).pk, "embedding them next"
+        pk = gallery_embed_start(dataset=dataset, user=user).pk
+        return pk, f"their embedding was started as job #{pk} (the gallery's status shows when it is done)"
     except QueueUnavailable:
         return None, "the embedding could not be started: press “Compute missing embeddings”"

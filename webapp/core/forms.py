@@ -16,6 +16,7 @@ class MultipleFileField(forms.FileField):
     def __init__(self, *args, accept: str = "", **kwargs):
         attrs = {"multiple": True, **({"accept": accept} if accept else {})}
         kwargs.setdefault("widget", MultipleFileInput(attrs=attrs))
+        kwargs.setdefault("error_messages", {"required": "Choose at least one file to upload."})
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):

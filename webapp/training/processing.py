@@ -120,9 +120,11 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
     mv = _save(job, dataset, final, names, p, metrics)
     shutil.rmtree(run_dir, ignore_errors=True)
     verb = "Cancelled; the best model so far was saved" if result.cancelled else "Trained"
+    ft = len(result.history.get("fine_tune_loss", []))
     return ({"history": result.history, "model_version_id": mv.pk, "accuracy": metrics["accuracy"], "classes": names,
              "notes": notes},
-            f"{verb}: validation accuracy {metrics['accuracy']:.1%} after {result.epochs_run} epochs (v{mv.version})")
+            f"{verb}: validation accuracy {metrics['accuracy']:.1%} after {result.epochs_run} epochs"
+            f"{f' + {ft} fine-tuning' if ft else ''} (v{mv.version})")
 
 
 def _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop, progress, live, on_batch_for,

@@ -43,7 +43,8 @@ def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int 
     """Queue a training job for ``dataset``.
 
     Raises:
-        ValidationError: the dataset cannot train (sentence), or bad parameters.
+        ValidationError: the dataset cannot train (sentence), bad parameters, or a training job of
+            this kind already queued or running on the dataset with other settings (code "busy").
     """
     if model_kind not in DEFAULTS:
         raise ValidationError(f"Unknown model kind {model_kind!r}.", code="invalid")
@@ -66,8 +67,13 @@ def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int 
     }
     if not 1 <= params["epochs"] <= 500 or not 48 <= params["image_size"] <= 640 or not 1 <= params["batch_size"] <= 256:
         raise ValidationError("Epochs must be 1–500, image size 48–640 px, batch size 1–256.", code="invalid")
-    job, _ = job_create(kind="train_classifier", task_name=TRAIN_TASK, params=params, user=user,
-                        key=f"train_classifier:dataset:{dataset.pk}:{model_kind}")
+    job, created = job_create(kind="train_classifier", task_name=TRAIN_TASK, params=params, user=user,
+                              key=f"train_classifier:dataset:{dataset.pk}:{model_kind}")
+    if not created and job.params != params:  # the same request twice (a double click) just finds its job
+        raise ValidationError(
+            f"A {job.params.get('model_kind', model_kind)} training job for this dataset is already {job.state} "
+            f"(#{job.pk}); wait for it to finish or cancel it, then start again. These settings were not used.",
+            code="busy")
     return job
 
 

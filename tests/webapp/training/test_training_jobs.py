@@ -1,8 +1,6 @@
 """Classifier training as a job, on a few real flower photos (scratch CNN,
 tiny and short: the accuracy checks live in test_accuracy_real_sets)."""
 
-import io
-
 import numpy as np
 from pathlib import Path
 
@@ -206,6 +204,7 @@ def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, se
     assert job.state == "succeeded", job.error + job.traceback
     hist = job.result["history"]
     assert len(hist["val_loss"]) >= 1 and 1 <= len(hist["fine_tune_val_loss"]) <= 2
+    assert f"+ {len(hist['fine_tune_val_loss'])} fine-tuning" in job.message
     cached = list((Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-128px").glob("*.npy"))
     assert len(cached) == 12 and np.load(cached[0]).shape == (1280,)
     mv = ModelVersion.objects.get(job=job)
@@ -233,3 +232,12 @@ def test_transfer_sizes_the_backbone_cannot_take_are_refused_in_words(kw, words)
 def test_transfer_defaults_to_448_px_for_efficientnet():
     ds = _flowers(n=2)
     assert services.training_start(dataset=ds, model_kind="transfer").params["image_size"] == 448
+
+
+def test_a_second_request_with_other_settings_is_refused_while_one_waits():
+    ds = _flowers(n=2)
+    job = services.training_start(dataset=ds, model_kind="transfer", epochs=3)
+    assert services.training_start(dataset=ds, model_kind="transfer", epochs=3).pk == job.pk  # a double click
+    with pytest.raises(ValidationError, match=rf"already queued \(#{job.pk}\).*These settings were not used"):
+        services.training_start(dataset=ds, model_kind="transfer", epochs=2, fine_tune=True)
+    assert Job.objects.count() == 1
