@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from django.conf import settings
 from django.db import transaction
 
 from vision.detectors import DETECTORS, detect_objects
-from vision.images import load_image
 from webapp.annotation.models import Box, DetectPhoto, ImageState
+from webapp.core.uploads import stored_image
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.services import dataset_class_get_or_create
 from webapp.jobs.services import JobCancelled
@@ -23,8 +22,7 @@ def photo_detect(*, photo: DetectPhoto) -> dict:
     Returns:
         ``{detector, label, width, height, boxes: [{box, label, score}]}``.
     """
-    with photo.file.open("rb") as fh:
-        img = load_image(fh.read(), max_pixels=settings.MAX_IMAGE_PIXELS)
+    img = stored_image(photo.file)
     found = detect_objects(img.pixels, detector=photo.detector)
     return {"detector": photo.detector, "label": DETECTORS[photo.detector][0], "width": img.width, "height": img.height,
             "boxes": [{"box": [round(v, 1) for v in d.box], "label": d.label, "score": round(d.score, 4)} for d in found]}
@@ -71,8 +69,7 @@ def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | N
         if img.pk in done_ids:
             skipped += 1
             continue
-        with img.file.open("rb") as fh:
-            pixels = load_image(fh.read(), max_pixels=settings.MAX_IMAGE_PIXELS).pixels
+        pixels = stored_image(img.file).pixels
         found = detect_objects(pixels, detector=detector, min_score=min_score)
         with transaction.atomic():
             Box.objects.filter(image=img, source=Box.Source.MACHINE, detector=detector, accepted=False).delete()

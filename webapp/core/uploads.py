@@ -51,3 +51,19 @@ def stored_file(loaded: LoadedImage, data: bytes) -> ContentFile:
     """The upload's bytes under a random name whose extension comes from the
     detected format."""
     return ContentFile(data, name=f"{uuid.uuid4().hex}.{EXTENSIONS.get(loaded.format, 'img')}")
+
+
+def stored_image(field_file) -> LoadedImage:
+    """Decode a photo already stored in media (a ``FileField`` value) the way
+    uploads are decoded: EXIF orientation applied, RGB, at most
+    ``MAX_IMAGE_PIXELS``.
+
+    Returns:
+        ``LoadedImage``: ``pixels`` ``(H, W, 3) uint8`` RGB, ``width``, ``height`` in pixels.
+
+    Raises:
+        InvalidImageError: the stored bytes no longer decode (sentence for the user).
+        OSError: the file is missing from storage.
+    """
+    with field_file.open("rb") as fh:
+        return load_image(fh.read(), max_pixels=settings.MAX_IMAGE_PIXELS)

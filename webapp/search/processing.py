@@ -16,9 +16,9 @@ from django.db import transaction
 
 from vision import registry
 from vision.errors import InvalidImageError, WeightsMissingError
-from vision.images import load_image
 from vision.imagenet import top_k_classes
 from vision.search import IndexSpec, build_index, exact_search, index_bytes, index_search, kmeans_clusters, load_index, merge_top_k, save_index
+from webapp.core.uploads import stored_image
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.jobs.services import JobCancelled, JobFailed
 from webapp.registry.models import ModelVersion
@@ -28,8 +28,7 @@ from webapp.search.selectors import gallery_vectors, search_hits_cut_off, search
 
 
 def _load_pixels(field_file) -> np.ndarray:
-    with field_file.open("rb") as fh:
-        return load_image(fh.read(), max_pixels=settings.MAX_IMAGE_PIXELS).pixels
+    return stored_image(field_file).pixels
 
 
 def gallery_embed(*, dataset_id: int, backbone_name: str, progress,
