@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from webapp.jobs.services import JobFailed, cancel_checker
-from workers.base import run_job
+from workers.base import job_row, run_job
 from workers.celery import app
 
 
@@ -20,9 +20,7 @@ def export(self, job_id: int) -> str:
         from webapp.annotation.exchange import NothingToExport, dataset_export_zip
         from webapp.datasets.models import Dataset
 
-        dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
-        if dataset is None:
-            raise JobFailed("The dataset was deleted before it was exported.", "deleted")
+        dataset = job_row(job, Dataset, "dataset_id", "The dataset was deleted before it was exported.")
         rel = f"exports/{uuid.uuid4().hex}.zip"
         path = Path(settings.MEDIA_ROOT) / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,9 +46,7 @@ def preannotate(self, job_id: int) -> str:
         from webapp.annotation.processing import dataset_preannotate
         from webapp.datasets.models import Dataset
 
-        dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
-        if dataset is None:
-            raise JobFailed("The dataset was deleted before it was pre-annotated.", "deleted")
+        dataset = job_row(job, Dataset, "dataset_id", "The dataset was deleted before it was pre-annotated.")
         result = dataset_preannotate(dataset=dataset, detector=job.params["detector"],
                                      min_score=job.params.get("min_score"),
                                      skip_annotated=job.params.get("skip_annotated", True), user=job.created_by,
@@ -66,9 +62,7 @@ def detect(self, job_id: int) -> str:
         from webapp.annotation.models import DetectPhoto
         from webapp.annotation.processing import photo_detect
 
-        photo = DetectPhoto.objects.filter(pk=job.params.get("photo_id")).first()
-        if photo is None:
-            raise JobFailed("The photo was deleted before it was processed.", "deleted")
+        photo = job_row(job, DetectPhoto, "photo_id", "The photo was deleted before it was processed.")
         result = photo_detect(photo=photo)
         n = len(result["boxes"])
         return result, f"{n} {result['label']}{'s' if n != 1 else ''} found"

@@ -54,3 +54,16 @@ def run_job(task, job_id: int, work: Callable[[Job, ProgressReporter], tuple[dic
         raise exc
     job_succeed(job_id=job_id, result=result, message=message)
     return Job.objects.filter(pk=job_id).values_list("state", flat=True).first() or "deleted"
+
+
+def job_row(job: Job, model, param: str, gone: str):
+    """The ``model`` row whose id is ``job.params[param]``.
+
+    Raises:
+        JobFailed: code ``deleted`` with the sentence ``gone`` when the row no longer exists
+            (deleted between queueing and running).
+    """
+    row = model.objects.filter(pk=job.params.get(param)).first()
+    if row is None:
+        raise JobFailed(gone, "deleted")
+    return row

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from webapp.jobs.services import JobFailed
-from workers.base import run_job
+from workers.base import job_row, run_job
 from workers.celery import app
 
 
@@ -49,9 +48,7 @@ def checkin(self, job_id: int) -> str:
         from webapp.checkin.models import CheckInPhoto
         from webapp.checkin.processing import checkin_process
 
-        photo = CheckInPhoto.objects.filter(pk=job.params.get("photo_id")).first()
-        if photo is None:
-            raise JobFailed("The check-in photo was deleted before it was processed.", "deleted")
+        photo = job_row(job, CheckInPhoto, "photo_id", "The check-in photo was deleted before it was processed.")
         result = checkin_process(photo)
         n = len(result["faces"])
         known = sum(f["member_id"] is not None for f in result["faces"])
