@@ -17,7 +17,7 @@ from vision.training import data, evaluate, export, fit, inspect, models
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.services import dataset_split_assign
 from webapp.jobs.models import Job
-from webapp.jobs.services import JobFailed
+from webapp.jobs.services import CANCEL_CHECK_INTERVAL, JobFailed, cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_active, model_version_register
 
@@ -27,17 +27,18 @@ def _models_dir() -> Path:
 
 
 def _stop_checker(job_id: int, dataset_id: int):
-    """Polled after every batch; reads the database at most once a second."""
-    state = {"t": 0.0, "stop": False}
+    """``jobs.services.cancel_checker`` that also fails the job, in words, once
+    its dataset is gone; polled after every batch, reads at most once a second."""
+    cancelled = cancel_checker(job_id)
+    state = {"t": None}
 
     def should_stop() -> bool:
         now = time.monotonic()
-        if now - state["t"] >= 1.0:
+        if state["t"] is None or now - state["t"] >= CANCEL_CHECK_INTERVAL:
             state["t"] = now
             if not Dataset.objects.filter(pk=dataset_id).exists():
                 raise JobFailed("The dataset was deleted while the model was training; nothing was saved.", "deleted")
-            state["stop"] = Job.objects.filter(pk=job_id, state=Job.State.CANCELLED).exists()
-        return state["stop"]
+        return cancelled()
 
     return should_stop
 
@@ -101,10 +102,10 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
                          should_stop=should_stop, history=history)
         x_val = np.stack([data.load_resized(r.file.path, size) for r in val])
         probs = np.asarray(model.predict(x_val, verbose=0))
-        final = model
+        final, extra = model, {}
     else:
-        final, probs, result = _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop,
-                                               progress, live, on_batch_for, notes)
+        final, probs, result, extra = _train_transfer(p, dataset, train, val, index, names, run_dir, history,
+                                                      should_stop, progress, live, on_batch_for, notes)
     y_true = [index[r.label_id] for r in val]
     y_pred = probs.argmax(1).tolist()
     metrics = evaluate.classification_metrics(y_true, y_pred, names)
@@ -114,7 +115,7 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
         for i, (r, t, q) in enumerate(zip(val, y_true, y_pred)) if t != q][:100]
     metrics.update(history=result.history, best_epoch=result.best_epoch, epochs_run=result.epochs_run,
                    stopped_early=result.stopped_early, cancelled=result.cancelled,
-                   n_train=len(train), n_val=len(val), notes=notes)
+                   n_train=len(train), n_val=len(val), notes=notes, **extra)
     if not Dataset.objects.filter(pk=dataset.pk).exists():
         raise JobFailed("The dataset was deleted while the model was training; nothing was saved.", "deleted")
     mv = _save(job, dataset, final, names, p, metrics)
@@ -130,21 +131,24 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
 def _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop, progress, live, on_batch_for,
                     notes):
     """Frozen backbone: features computed once and cached, then the head
-    trains on them in seconds; optionally fine-tune the whole backbone on photos."""
+    trains on them in seconds; optionally fine-tune the top blocks on cached
+    activations of each photo and its mirror image."""
     import tensorflow as tf
 
     from vision import registry
     from vision.training import features as feats
-    from vision.training.transfer import FINE_TUNE_BATCH, FINE_TUNE_EPOCHS, feature_extractor, fine_tune
+    from vision.training.transfer import FINE_TUNE_BATCH, FINE_TUNE_CUTS, FINE_TUNE_EPOCHS, extractor_parts, \
+        feature_extractor, fine_tune, frozen_part
 
     backbone = registry.load(p["backbone"])
-    s = p["image_size"]
+    s, ft = p["image_size"], p["fine_tune"]
     extractor = feature_extractor(backbone, s)
     cache = Path(settings.CACHE_DIR) / "features" / f"{p['backbone']}-{s}px"
     everything = train + val
-    f_all = feats.cached_features(extractor, [r.file.path for r in everything], [r.sha256 for r in everything],
-                                  image_size=s, cache_dir=cache,
-                                  progress=lambda f: progress(0.5 * f, "Computing backbone features (cached for next time)"))
+    paths, keys = [r.file.path for r in everything], [r.sha256 for r in everything]
+    f_all = feats.cached_features(extractor, paths, keys, image_size=s, cache_dir=cache,
+                                  progress=lambda f: progress((0.3 if ft else 0.5) * f,
+                                                              "Computing backbone features (cached for next time)"))
     ok = ~np.isnan(f_all).any(axis=1)
     f_tr, f_va = f_all[: len(train)], f_all[len(train):]
     y_tr = np.array([index[r.label_id] for r in train])
@@ -156,27 +160,40 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
     head = models.build_head(f_all.shape[1], len(names))
     result = fit.fit(head, tr_ds, va_ds, epochs=p["epochs"], learning_rate=p["learning_rate"], patience=p["patience"],
                      work_dir=run_dir / "head", steps_per_epoch=-(-int(ok_tr.sum()) // bs),
-                     on_batch=on_batch_for(0.5, 0.55 if p["fine_tune"] else 0.95, "Training the head"),
+                     on_batch=on_batch_for(0.3 if ft else 0.5, 0.35 if ft else 0.95, "Training the head"),
                      on_epoch=live("Training the head"), should_stop=should_stop, history=history)
-    model = models.build_transfer_model(extractor, head)
-    if p["fine_tune"] and not result.cancelled:
+    probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))
+    extra: dict = {}
+    if ft and not result.cancelled:
+        head_acc = float((probs.argmax(1) == y_va).mean())
+        act_dir = Path(settings.CACHE_DIR) / "activations" / f"{p['backbone']}-{s}px-{FINE_TUNE_CUTS[p['backbone']]}"
+        files = feats.cached_activations(frozen_part(extractor), paths, keys, image_size=s, cache_dir=act_dir,
+                                         progress=lambda f: progress(0.35 + 0.25 * f, "Computing activations for fine-tuning "
+                                                                                      "(cached for next time)"))
+        f_tr_files, f_va_files = files[: len(train)], files[len(train):]
+        tr_keep = [i for i, f in enumerate(f_tr_files) if f is not None]
+        va_keep = [i for i, f in enumerate(f_va_files) if f is not None]
         fb = FINE_TUNE_BATCH
-        tr_img = data.image_dataset([r.file.path for r in train], y_tr.tolist(), image_size=s, batch_size=fb,
-                                    shuffle=True, augment=p["augment"], seed=dataset.split_seed)
-        va_img = data.image_dataset([r.file.path for r in val], y_va.tolist(), image_size=s, batch_size=fb)
+        tr_act = feats.activation_dataset([f_tr_files[i] for i in tr_keep], y_tr[tr_keep].tolist(), views=(0, 1),
+                                          batch_size=fb, shuffle=True, seed=dataset.split_seed)
+        va_act = feats.activation_dataset([f_va_files[i] for i in va_keep], y_va[va_keep].tolist(), batch_size=fb)
         ft_hist: dict = {}
-        kept = fine_tune(model, extractor, tr_img, va_img, epochs=min(FINE_TUNE_EPOCHS, p["epochs"]),
-                         work_dir=run_dir / "fine_tune", steps_per_epoch=-(-len(train) // fb),
-                         on_batch=on_batch_for(0.55, 0.95, "Fine-tuning"), on_epoch=live("Fine-tuning"),
-                         should_stop=should_stop, history=ft_hist)
+        kept = fine_tune(head, extractor, tr_act, va_act, epochs=min(FINE_TUNE_EPOCHS, p["epochs"]),
+                         work_dir=run_dir / "fine_tune", steps_per_epoch=-(-2 * len(tr_keep) // fb),
+                         on_batch=on_batch_for(0.6, 0.95, "Fine-tuning the top blocks"),
+                         on_epoch=live("Fine-tuning the top blocks"), should_stop=should_stop, history=ft_hist)
         result.history.update({f"fine_tune_{k}": v for k, v in ft_hist.items()})
-        if not kept:
-            notes.append("Fine-tuning did not lower the validation loss, so the model with the frozen backbone was kept.")
-        x_val = np.stack([data.load_resized(r.file.path, s) for r in val])
-        probs = np.asarray(model.predict(x_val, batch_size=fb, verbose=0))
-    else:
+        _, top = extractor_parts(extractor)
+        f_va = f_va.copy()
+        f_va[va_keep] = top.predict(va_act.map(lambda x, y: x), verbose=0)
         probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))
-    return model, probs, result
+        after = float((probs.argmax(1) == y_va).mean())
+        notes.append(f"Fine-tuning the top blocks took validation accuracy from {head_acc:.1%} (frozen backbone) "
+                     f"to {after:.1%}." if kept else
+                     "Fine-tuning did not lower the validation loss, so the model with the frozen backbone was kept "
+                     f"({head_acc:.1%}).")
+        extra["frozen_accuracy"] = head_acc
+    return models.build_transfer_model(extractor, head), probs, result, extra
 
 
 def _save(job, dataset, model, names, p, metrics) -> ModelVersion:

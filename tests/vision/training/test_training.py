@@ -121,36 +121,75 @@ def test_interrupted_run_resumes_from_its_last_epoch(shapes, tmp_path):
 
 
 def _tiny_transfer(num_classes=2):
-    """A transfer-shaped model: an 'extractor' wrapping a small nested conv model, plus the head."""
+    """A transfer-shaped extractor (``frozen_blocks`` then ``top_blocks``, as
+    ``transfer.feature_extractor`` builds it) and a head trained on nothing."""
     import keras
     from keras import layers
 
-    inner_in = keras.Input((SIZE, SIZE, 3))
-    x = layers.Conv2D(8, 3, activation="relu")(layers.Rescaling(1 / 255)(inner_in))
-    inner = keras.Model(inner_in, layers.GlobalAveragePooling2D()(x), name="tiny_backbone")
+    b_in = keras.Input((SIZE, SIZE, 3))
+    bottom = keras.Model(b_in, layers.Conv2D(4, 3, strides=2)(layers.Rescaling(1 / 255)(b_in)), name="frozen_blocks")
+    t_in = keras.Input(tuple(bottom.output.shape[1:]))
+    top = keras.Model(t_in, layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, activation="relu")(t_in)),
+                      name="top_blocks")
+    bottom.trainable = top.trainable = False
     inp = keras.Input((SIZE, SIZE, 3))
-    extractor = keras.Model(inp, inner(inp), name="tiny_extractor")
-    head = models.build_head(8, num_classes, units=16)
-    return extractor, models.build_transfer_model(extractor, head)
+    extractor = keras.Model(inp, top(bottom(inp)), name="tiny_extractor")
+    return extractor, models.build_head(8, num_classes, units=16)
+
+
+def _activations(shapes, tmp_path, extractor):
+    from vision.training.features import activation_dataset, cached_activations
+    from vision.training.transfer import frozen_part
+
+    paths, labels, _ = shapes
+    files = cached_activations(frozen_part(extractor), paths, [str(i) for i in range(len(paths))], image_size=SIZE,
+                               cache_dir=tmp_path / "acts")
+    train = activation_dataset(files[:32], labels[:32], views=(0, 1), batch_size=8, shuffle=True, seed=1)
+    val = activation_dataset(files[32:], labels[32:], batch_size=8)
+    return files, train, val
+
+
+def test_cached_activations_hold_the_photo_and_its_mirror_image(shapes, tmp_path):
+    from vision.training.features import activation_dataset, cached_activations
+    from vision.training.transfer import frozen_part
+
+    extractor, _ = _tiny_transfer()
+    paths, labels, bad = shapes
+    to_act = frozen_part(extractor)
+    files = cached_activations(to_act, paths[:3] + [bad], ["a", "b", "c", "d"], image_size=SIZE, cache_dir=tmp_path)
+    assert files[3] is None and all(f.exists() for f in files[:3])  # the broken photo: no file, no stop
+    x = data.load_resized(paths[0], SIZE)
+    stored = np.load(files[0])
+    assert stored.shape == (2, 23, 23, 4) and stored.dtype == np.float16
+    np.testing.assert_allclose(stored[0], to_act.predict(x[None], verbose=0)[0], atol=0.05)
+    np.testing.assert_allclose(stored[1], to_act.predict(x[None, :, ::-1], verbose=0)[0], atol=0.05)
+    batches = list(activation_dataset(files[:3], labels[:3], views=(0, 1), batch_size=4))
+    assert [int(b[0].shape[0]) for b in batches] == [4, 2] and batches[0][0].dtype.name == "float32"
+    np.testing.assert_array_equal(batches[0][0][1].numpy(), stored[1].astype(np.float32))  # file 0's mirror view
 
 
 def test_fine_tune_keeps_an_improvement_and_undoes_a_regression(shapes, tmp_path):
-    from vision.training.transfer import fine_tune
-
-    paths, labels, _ = shapes
-    train = data.image_dataset(paths[:32], labels[:32], image_size=SIZE, batch_size=8, shuffle=True, seed=1)
-    val = data.image_dataset(paths[32:], labels[32:], image_size=SIZE, batch_size=8)
     import keras
 
+    from vision.training.transfer import extractor_parts, fine_tune
+
     keras.utils.set_random_seed(0)
-    extractor, model = _tiny_transfer()
-    # an untrained model: a few epochs at a usable rate lower the validation loss
-    assert fine_tune(model, extractor, train, val, epochs=3, learning_rate=1e-2, work_dir=tmp_path / "a",
-                     steps_per_epoch=4) is True
+    extractor, head = _tiny_transfer()
+    _, train, val = _activations(shapes, tmp_path, extractor)
+    _, top = extractor_parts(extractor)
+    bottom_before = [w.copy() for w in extractor.get_layer("frozen_blocks").get_weights()]
+    top_before = [w.copy() for w in top.get_weights()]
+    # an untrained head: a few epochs at a usable rate lower the validation loss, and the top blocks train
+    assert fine_tune(head, extractor, train, val, epochs=3, learning_rate=1e-2, work_dir=tmp_path / "a",
+                     steps_per_epoch=8) is True
+    assert not all(np.array_equal(a, b) for a, b in zip(top_before, top.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(bottom_before, extractor.get_layer("frozen_blocks").get_weights()))
+    assert not top.trainable  # frozen again for export
     # a learning rate that wrecks the weights: no epoch beats the start, so the start is put back
+    model = models.build_transfer_model(extractor, head)
     before = [w.copy() for w in model.get_weights()]
     hist = {}
-    kept = fine_tune(model, extractor, train, val, epochs=2, learning_rate=1e3, work_dir=tmp_path / "b",
-                     steps_per_epoch=4, history=hist)
+    kept = fine_tune(head, extractor, train, val, epochs=2, learning_rate=1e3, work_dir=tmp_path / "b",
+                     steps_per_epoch=8, history=hist)
     assert kept is False and len(hist["val_loss"]) >= 1
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

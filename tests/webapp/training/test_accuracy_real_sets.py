@@ -1,22 +1,23 @@
 """Accuracy on the real photo sets, through the training job path.
 
-Transfer learning (frozen EfficientNet-Lite0 at 448 px, features cached by
-photo content, a Dense-512 head) must reach >= 90% validation accuracy on
+Transfer learning (EfficientNet-Lite0 at 448 px, features cached by photo
+content, a Dense-512 head) must reach >= 90% validation accuracy on
 ``person/`` and >= 95% on ``categories/`` (the seed reports 99.5% by transfer
-on its person photos). The seed's small CNN trained from scratch is printed
-beside it for comparison (the seed reports 91% after 30 epochs on 3,500
-photos; with 246 photos, 96 px and 8 epochs on a CPU it is far lower), and
-only has to beat chance.
+on its person photos). On ``person/`` the job also fine-tunes the top blocks
+(the product's default; about two minutes here), and prints the frozen head's
+figure beside it; ``categories/`` is checked frozen (720 photos would take
+several minutes to fine-tune on 2 cores, and the frozen head already passes).
+The seed's small CNN trained from scratch is printed beside it for comparison
+(the seed reports 91% after 30 epochs on 3,500 photos; with 246 photos, 96 px
+and 8 epochs on a CPU it is far lower), and only has to beat chance.
 
 74 validation photos make one split's figure move by several points, so the
-head is also retrained (seconds, on the cached features) on five other
-seeded splits and their mean is printed and checked. Known shortfall: on
-``person/`` the product's own split (seed 42) is a hard one for the frozen
-backbone (73-83% depending on the head's starting weights, which
-the job seeds from the dataset's split seed; the other splits average about
-89%); fine-tuning the
-whole backbone closes it (``bench/train.py`` prints it; too slow for this
-suite on a CPU). The test prints the gap and guards the levels reached."""
+frozen head is also retrained (seconds, on the cached features) on five other
+seeded splits and their mean is printed and checked. ``bench/train.py --seeds
+42 0 1 2 3 4`` prints the fine-tuned figure on each of those splits. Known
+shortfall: on ``person/`` the product's own split (seed 42) is a hard one
+(frozen head 82-84%, fine-tuned 86-89%, against 89-92% averaged over other
+splits). The test prints the gap and guards the levels reached."""
 
 import tempfile
 from pathlib import Path
@@ -32,10 +33,10 @@ from webapp.training import services
 pytestmark = pytest.mark.django_db
 
 SETS = {"person": 0.90, "categories": 0.95}  # the issue's targets
-# Asserted on the product's split. person: a regression guard only; on this split the head's figure moves
-# between 73% and 84% with its starting weights (the job now seeds them; runs still differ by a point or two,
-# as multi-threaded CPU sums are not bit-exact).
-FLOORS = {"person": 0.70, "categories": 0.95}
+# Asserted on the product's split. person: a regression guard only (the job seeds the starting weights; runs
+# still differ by a point or two, as multi-threaded CPU sums are not bit-exact).
+FLOORS = {"person": 0.80, "categories": 0.95}
+FINE_TUNE = {"person": True, "categories": False}
 MEAN_FLOORS = {"person": 0.86, "categories": 0.95}  # asserted on the mean of five other splits
 OTHER_SEEDS = (0, 1, 2, 3, 4)
 
@@ -56,7 +57,7 @@ def test_transfer_beats_target_and_scratch_is_printed(name, efficientnet_weights
     ds = Dataset.objects.create(name=name, kind="classification")
     report = dataset_import(dataset=ds, source=folder)  # SOURCE.md, labels.csv: reported as outside class folders
     assert report.added >= 240
-    transfer = _train(ds, model_kind="transfer", epochs=40, patience=6)
+    transfer = _train(ds, model_kind="transfer", epochs=40, patience=6, fine_tune=FINE_TUNE[name])
     scratch = _train(ds, model_kind="scratch", epochs=8, image_size=96, patience=8)
     others = _other_splits(ds)
     chance = 1 / len(transfer["per_class"])
@@ -98,9 +99,14 @@ def _other_splits(ds) -> list[float]:
 
 def _report(name, transfer, scratch, chance, others):
     print(f"\n{name}: {transfer['n_train']} train / {transfer['n_val']} validation photos, {len(transfer['per_class'])} classes")
-    print(f"  transfer (EfficientNet-Lite0 448 px frozen + head): validation accuracy {transfer['accuracy']:.1%} "
-          f"after {transfer['epochs_run']} epochs on the product's split, seed 42 (target >= {SETS[name]:.0%})")
-    print(f"  same head on {len(others)} other seeded splits: mean {sum(others) / len(others):.1%} "
+    if "frozen_accuracy" in transfer:
+        print(f"  transfer (EfficientNet-Lite0 448 px, top blocks fine-tuned): validation accuracy "
+              f"{transfer['accuracy']:.1%} on the product's split, seed 42 (target >= {SETS[name]:.0%}); "
+              f"frozen head before fine-tuning {transfer['frozen_accuracy']:.1%}")
+    else:
+        print(f"  transfer (EfficientNet-Lite0 448 px frozen + head): validation accuracy {transfer['accuracy']:.1%} "
+              f"after {transfer['epochs_run']} epochs on the product's split, seed 42 (target >= {SETS[name]:.0%})")
+    print(f"  frozen head on {len(others)} other seeded splits: mean {sum(others) / len(others):.1%} "
           f"(each: {', '.join(f'{a:.1%}' for a in others)})")
     print(f"  scratch CNN (seed's, 96 px, 8 epochs):        validation accuracy {scratch['accuracy']:.1%} (chance {chance:.0%})")
     if transfer["accuracy"] < SETS[name]:

@@ -187,6 +187,10 @@ def test_dataset_deleted_during_training_stops_cleanly():
     job = services.training_start(dataset=ds, model_kind="scratch", epochs=1, image_size=64)
     check = _stop_checker(job.pk, ds.pk)
     assert check() is False
+    from webapp.jobs.services import job_cancel
+
+    job_cancel(job=job)
+    assert _stop_checker(job.pk, ds.pk)() is True  # a cancel is seen at the next batch
     ds.delete()
     check = _stop_checker(job.pk, ds.pk)
     with pytest.raises(JobFailed, match="deleted while the model was training"):
@@ -195,25 +199,42 @@ def test_dataset_deleted_during_training_stops_cleanly():
 
 def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, settings):
     """Frozen EfficientNet-Lite0 at 128 px (features cached per size), then the
-    whole backbone fine-tuned; the saved model takes 128 px photos."""
+    top blocks fine-tuned on cached activations; the saved model takes 128 px
+    photos, predicts what the job measured, and the shared backbone is untouched."""
     from pathlib import Path
 
+    from vision import registry
+
+    shared = registry.load("efficientnet_lite0").model
+    shared_before = [w.copy() for w in shared.get_weights()]
     ds = _flowers(n=6)
-    job = _run(services.training_start(dataset=ds, model_kind="transfer", epochs=2, image_size=128,
-                                       fine_tune=True, augment=True))
+    job = _run(services.training_start(dataset=ds, model_kind="transfer", epochs=2, image_size=128, fine_tune=True))
     assert job.state == "succeeded", job.error + job.traceback
     hist = job.result["history"]
     assert len(hist["val_loss"]) >= 1 and 1 <= len(hist["fine_tune_val_loss"]) <= 2
     assert f"+ {len(hist['fine_tune_val_loss'])} fine-tuning" in job.message
     cached = list((Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-128px").glob("*.npy"))
     assert len(cached) == 12 and np.load(cached[0]).shape == (1280,)
+    acts = list((Path(settings.CACHE_DIR) / "activations" / "efficientnet_lite0-128px-block10_add").glob("*.npy"))
+    assert len(acts) == 12 and np.load(acts[0]).shape == (2, 8, 8, 112)  # photo and mirror image at stride 16
     mv = ModelVersion.objects.get(job=job)
+    assert 0 <= mv.metrics["frozen_accuracy"] <= 1
+    assert any(n.startswith(("Fine-tuning the top blocks took", "Fine-tuning did not lower")) for n in mv.metrics["notes"])
+    # fine-tuning trained a private copy: search embeddings and later jobs still see the ImageNet weights
+    assert all(np.array_equal(a, b) for a, b in zip(shared_before, shared.get_weights()))
+    from vision.training import data
     from vision.training.export import load_classifier
 
     model, meta = load_classifier(Path(mv.path))
     assert meta["image_size"] == 128 and model.input_shape == (None, 128, 128, 3)
     assert 0 <= mv.metrics["accuracy"] <= 1 and mv.metrics["n_val"] == len(mv.metrics["misclassified"]) + round(
         mv.metrics["accuracy"] * mv.metrics["n_val"])
+    val = ds.images.filter(split="val").order_by("id")
+    x = np.stack([data.load_resized(r.file.path, 128) for r in val])
+    wrong = {m["image_id"] for m in mv.metrics["misclassified"]}
+    names = meta["class_names"]
+    predicted = [names[i] for i in model.predict(x, verbose=0).argmax(1)]
+    assert [p != r.label.name for p, r in zip(predicted, val)] == [r.pk in wrong for r in val]
 
 
 @pytest.mark.parametrize("kw, words", [
