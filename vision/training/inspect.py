@@ -75,20 +75,62 @@ def kernels_png(model, max_kernels: int = 64) -> bytes | None:
     return _grid_png(tiles, scale=max(4, 48 // k.shape[0]))
 
 
-def conv_layer_names(model) -> list[str]:
-    """Names of the top-level layers whose output is a 4-D feature map."""
+def _leaves(model):
     import keras
 
-    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaves(layer)
+        else:
+            yield layer
+
+
+def _is_map(layer) -> bool:
+    try:
+        return len(layer.output.shape) == 4
+    except (AttributeError, ValueError):
+        return False
+
+
+# Inside a nested backbone, one map per block is what a person can look at:
+# its output (residual Add, or the stem's and head's ReLU), not the ~6 layers within.
+_BLOCK_OUTPUT_TYPES = ("Add", "ReLU")
+_INNER_PARTS = ("expand", "depthwise", "dwconv")
+
+
+def conv_layer_names(model) -> list[str]:
+    """Names of the layers whose output is a 4-D feature map: the model's own
+    (the scratch CNN's conv, pool and dropout layers), then, for a transfer
+    model, each block output of its nested backbone (``stem_relu``,
+    ``block3_add``, …, ``head_relu`` for EfficientNet-Lite0)."""
+    import keras
+
+    names = [layer.name for layer in model.layers
+             if not isinstance(layer, (keras.layers.InputLayer, keras.Model)) and _is_map(layer)]
+    for nested in model.layers:
+        if isinstance(nested, keras.Model):
+            names += [leaf.name for leaf in _leaves(nested)
+                      if type(leaf).__name__ in _BLOCK_OUTPUT_TYPES and _is_map(leaf)
+                      and not any(part in leaf.name for part in _INNER_PARTS)]
+    return names
+
+
+def _maps(model, x, layer_name: str):
+    """Output of ``layer_name`` for input batch ``x``: read off the model's own
+    graph, or, when the layer sits in a nested model, by running the chain of
+    top-level layers (each transfer model level is one: image -> extractor ->
+    head; image -> normalisation -> frozen_blocks -> top_blocks) up to it."""
+    import keras
+
+    if any(layer.name == layer_name for layer in model.layers):
+        return keras.Model(model.inputs, model.get_layer(layer_name).output)(x, training=False)
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        try:
-            if len(layer.output.shape) == 4:
-                names.append(layer.name)
-        except (AttributeError, ValueError):
-            continue
-    return names
+        if isinstance(layer, keras.Model) and any(leaf.name == layer_name for leaf in _leaves(layer)):
+            return _maps(layer, x, layer_name)
+        x = layer(x, training=False)
+    raise ValueError(f"No layer named {layer_name}.")
 
 
 def activations_png(model, image: np.ndarray, layer_name: str, max_maps: int = 32) -> bytes:
@@ -97,15 +139,13 @@ def activations_png(model, image: np.ndarray, layer_name: str, max_maps: int = 3
 
     Args:
         image: ``(s, s, 3) float32`` as the model's input.
+        layer_name: one of :func:`conv_layer_names`.
 
     Raises:
         ValueError: unknown layer or a layer without a 2-D map output.
     """
-    import keras
-
     if layer_name not in conv_layer_names(model):
         raise ValueError(f"Choose one of the layers with feature maps: {', '.join(conv_layer_names(model))}.")
-    sub = keras.Model(model.inputs, model.get_layer(layer_name).output)
-    maps = np.asarray(sub.predict(image[None].astype(np.float32), verbose=0))[0]
+    maps = np.asarray(_maps(model, image[None].astype(np.float32), layer_name))[0]
     tiles = [to_display(maps[:, :, c]) for c in range(min(maps.shape[2], max_maps))]
     return _grid_png(tiles, scale=max(1, 96 // maps.shape[0]))

@@ -82,9 +82,11 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
 
     keras.utils.set_random_seed(dataset.split_seed)  # same data and settings: same starting weights, comparable runs
 
-    def live(phase: str):
+    def live(phase: str, before: dict | None = None, prefix: str = ""):
+        """Stores the curves so far after every epoch; fine-tuning's go after the head's (``before``) as ``fine_tune_*``."""
         def on_epoch(epoch, metrics, hist):
-            Job.objects.filter(pk=job.pk).update(result={"history": hist, "phase": phase, "classes": names})
+            shown = {**(before or {}), **{prefix + k: v for k, v in hist.items()}}
+            Job.objects.filter(pk=job.pk).update(result={"history": shown, "phase": phase, "classes": names})
             progress(None, f"{phase}: epoch {epoch + 1} done, val_accuracy {metrics['val_accuracy']:.3f}", force=True)
         return on_epoch
 
@@ -125,7 +127,8 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
     return ({"history": result.history, "model_version_id": mv.pk, "accuracy": metrics["accuracy"], "classes": names,
              "notes": notes},
             f"{verb}: validation accuracy {metrics['accuracy']:.1%} after {result.epochs_run} epochs"
-            f"{f' + {ft} fine-tuning' if ft else ''} (v{mv.version})")
+            f"{f' + {ft} fine-tuning' if ft else ''}"
+            f"{' (not kept: the frozen model was better)' if extra.get('fine_tune_kept') is False else ''} (v{mv.version})")
 
 
 def _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop, progress, live, on_batch_for,
@@ -157,6 +160,8 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
     bs = p["batch_size"]
     tr_ds = tf.data.Dataset.from_tensor_slices((f_tr[ok_tr], y_tr[ok_tr])).shuffle(len(train), seed=dataset.split_seed).batch(bs)
     va_ds = tf.data.Dataset.from_tensor_slices((f_va[ok_va], y_va[ok_va])).batch(bs)
+    # a retried job's stored curves: the head's are rewritten as it runs again; fine-tuning's continue from its backup
+    ft_hist = {k.removeprefix("fine_tune_"): history.pop(k) for k in list(history) if k.startswith("fine_tune_")}
     head = models.build_head(f_all.shape[1], len(names))
     result = fit.fit(head, tr_ds, va_ds, epochs=p["epochs"], learning_rate=p["learning_rate"], patience=p["patience"],
                      work_dir=run_dir / "head", steps_per_epoch=-(-int(ok_tr.sum()) // bs),
@@ -177,11 +182,11 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
         tr_act = feats.activation_dataset([f_tr_files[i] for i in tr_keep], y_tr[tr_keep].tolist(), views=(0, 1),
                                           batch_size=fb, shuffle=True, seed=dataset.split_seed)
         va_act = feats.activation_dataset([f_va_files[i] for i in va_keep], y_va[va_keep].tolist(), batch_size=fb)
-        ft_hist: dict = {}
         kept = fine_tune(head, extractor, tr_act, va_act, epochs=min(FINE_TUNE_EPOCHS, p["epochs"]),
                          work_dir=run_dir / "fine_tune", steps_per_epoch=-(-2 * len(tr_keep) // fb),
                          on_batch=on_batch_for(0.6, 0.95, "Fine-tuning the top blocks"),
-                         on_epoch=live("Fine-tuning the top blocks"), should_stop=should_stop, history=ft_hist)
+                         on_epoch=live("Fine-tuning the top blocks", dict(result.history), "fine_tune_"),
+                         should_stop=should_stop, history=ft_hist)
         result.history.update({f"fine_tune_{k}": v for k, v in ft_hist.items()})
         _, top = extractor_parts(extractor)
         f_va = f_va.copy()
@@ -192,7 +197,7 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
                      f"to {after:.1%}." if kept else
                      "Fine-tuning did not lower the validation loss, so the model with the frozen backbone was kept "
                      f"({head_acc:.1%}).")
-        extra["frozen_accuracy"] = head_acc
+        extra.update(frozen_accuracy=head_acc, fine_tune_kept=kept)
     return models.build_transfer_model(extractor, head), probs, result, extra
 
 

@@ -75,12 +75,14 @@ def training_job(request, job_id: int):
 def model_detail(request, mv_id: int):
     mv = _model_for(request.user, mv_id)
     layers = mv.metrics.get("layers", [])
+    act_job = job_get(user=request.user, job_id=int(request.GET["act_job"])) if request.GET.get("act_job", "").isdigit() else None
+    shown_layer = act_job.params.get("layer") if act_job and act_job.kind == "activations" else None
     versions = ModelVersion.objects.filter(kind=mv.kind, dataset=mv.dataset)
     active = next((v for v in versions if v.active), None)
     better = (not mv.active and active is not None
               and mv.metrics.get("accuracy", 0) > active.metrics.get("accuracy", 0))
     return render(request, "training/model.html", {"better_than_active": active if better else None,
-        "mv": mv, "m": mv.metrics, "predict_form": PhotoForm(), "act_form": ActivationsForm(layers=layers),
+        "mv": mv, "m": mv.metrics, "predict_form": PhotoForm(), "act_form": ActivationsForm(layers=layers, initial={"layer": shown_layer}),
         "versions": versions,
         "files": {n: (Path(mv.path).parent / n).exists() for n in MODEL_FILES}})
 

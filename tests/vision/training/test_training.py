@@ -127,7 +127,8 @@ def _tiny_transfer(num_classes=2):
     from keras import layers
 
     b_in = keras.Input((SIZE, SIZE, 3))
-    bottom = keras.Model(b_in, layers.Conv2D(4, 3, strides=2)(layers.Rescaling(1 / 255)(b_in)), name="frozen_blocks")
+    conv = layers.Conv2D(4, 3, strides=2)(layers.Rescaling(1 / 255)(b_in))
+    bottom = keras.Model(b_in, layers.ReLU(name="tiny_relu")(conv), name="frozen_blocks")
     t_in = keras.Input(tuple(bottom.output.shape[1:]))
     top = keras.Model(t_in, layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, activation="relu")(t_in)),
                       name="top_blocks")
@@ -193,3 +194,19 @@ def test_fine_tune_keeps_an_improvement_and_undoes_a_regression(shapes, tmp_path
                      steps_per_epoch=8, history=hist)
     assert kept is False and len(hist["val_loss"]) >= 1
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_inspector_shows_maps_inside_a_transfer_models_backbone(shapes):
+    """The model page's activations work for transfer models too: the nested
+    backbone's block outputs are listed, and their maps are the backbone's."""
+    extractor, head = _tiny_transfer()
+    model = models.build_transfer_model(extractor, head)
+    assert inspect.conv_layer_names(model) == ["tiny_relu"]
+    x = data.load_resized(shapes[0][0], SIZE)
+    from vision.training.transfer import frozen_part
+
+    np.testing.assert_allclose(np.asarray(inspect._maps(model, x[None], "tiny_relu")),
+                               frozen_part(extractor).predict(x[None], verbose=0), atol=1e-5)
+    assert inspect.activations_png(model, x, "tiny_relu").startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="Choose one of the layers with feature maps: tiny_relu"):
+        inspect.activations_png(model, x, "head_dense")

@@ -85,6 +85,8 @@ def test_scratch_training_job_end_to_end(staff_client):
     activations.apply(args=[aj.pk])
     aj.refresh_from_db()
     assert aj.state == "succeeded" and aj.result["image_url"].endswith(".png")
+    page = staff_client.get(r.url).content.decode()  # back on the model page, the layer shown stays chosen
+    assert '<option value="pool1" selected>' in page
 
     # a second run makes version 2, not active until chosen
     job2 = _run(services.training_start(dataset=ds, model_kind="scratch", epochs=1, image_size=64))
@@ -197,7 +199,7 @@ def test_dataset_deleted_during_training_stops_cleanly():
         check()
 
 
-def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, settings):
+def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, settings, monkeypatch):
     """Frozen EfficientNet-Lite0 at 128 px (features cached per size), then the
     top blocks fine-tuned on cached activations; the saved model takes 128 px
     photos, predicts what the job measured, and the shared backbone is untouched."""
@@ -207,18 +209,33 @@ def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, se
 
     shared = registry.load("efficientnet_lite0").model
     shared_before = [w.copy() for w in shared.get_weights()]
+    from vision.training import transfer
+
+    live = []  # the curves the job page showed while fine-tuning ran
+    real_fine_tune = transfer.fine_tune
+
+    def watched(*args, **kwargs):
+        on_epoch = kwargs["on_epoch"]
+        kwargs["on_epoch"] = lambda *a: (on_epoch(*a), live.append(Job.objects.get(pk=job.pk).result["history"]))
+        return real_fine_tune(*args, **kwargs)
+
+    monkeypatch.setattr(transfer, "fine_tune", watched)
     ds = _flowers(n=6)
-    job = _run(services.training_start(dataset=ds, model_kind="transfer", epochs=2, image_size=128, fine_tune=True))
+    job = services.training_start(dataset=ds, model_kind="transfer", epochs=2, image_size=128, fine_tune=True)
+    job = _run(job)
     assert job.state == "succeeded", job.error + job.traceback
     hist = job.result["history"]
     assert len(hist["val_loss"]) >= 1 and 1 <= len(hist["fine_tune_val_loss"]) <= 2
     assert f"+ {len(hist['fine_tune_val_loss'])} fine-tuning" in job.message
+    assert live and all(h["loss"] == hist["loss"] and len(h["fine_tune_loss"]) == i + 1 for i, h in enumerate(live))
     cached = list((Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-128px").glob("*.npy"))
     assert len(cached) == 12 and np.load(cached[0]).shape == (1280,)
     acts = list((Path(settings.CACHE_DIR) / "activations" / "efficientnet_lite0-128px-block10_add").glob("*.npy"))
     assert len(acts) == 12 and np.load(acts[0]).shape == (2, 8, 8, 112)  # photo and mirror image at stride 16
     mv = ModelVersion.objects.get(job=job)
     assert 0 <= mv.metrics["frozen_accuracy"] <= 1
+    assert ("not kept" in job.message) == (not mv.metrics["fine_tune_kept"])
+    assert {"stem_relu", "block10_add", "head_relu"} <= set(mv.metrics["layers"])  # the inspector's choices
     assert any(n.startswith(("Fine-tuning the top blocks took", "Fine-tuning did not lower")) for n in mv.metrics["notes"])
     # fine-tuning trained a private copy: search embeddings and later jobs still see the ImageNet weights
     assert all(np.array_equal(a, b) for a, b in zip(shared_before, shared.get_weights()))
