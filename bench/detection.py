@@ -20,7 +20,6 @@ On the photos of ``../shared/datasets/detection`` it prints, in this process:
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import sys
 import tempfile

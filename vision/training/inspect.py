@@ -8,6 +8,7 @@ import io
 import numpy as np
 
 from vision.cnn import to_display
+from vision.training.models import leaf_layers
 
 
 def model_summary(model) -> list[dict]:
@@ -75,16 +76,6 @@ def kernels_png(model, max_kernels: int = 64) -> bytes | None:
     return _grid_png(tiles, scale=max(4, 48 // k.shape[0]))
 
 
-def _leaves(model):
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _leaves(layer)
-        else:
-            yield layer
-
-
 def _is_map(layer) -> bool:
     try:
         return len(layer.output.shape) == 4
@@ -109,7 +100,7 @@ def conv_layer_names(model) -> list[str]:
              if not isinstance(layer, (keras.layers.InputLayer, keras.Model)) and _is_map(layer)]
     for nested in model.layers:
         if isinstance(nested, keras.Model):
-            names += [leaf.name for leaf in _leaves(nested)
+            names += [leaf.name for leaf in leaf_layers(nested)
                       if type(leaf).__name__ in _BLOCK_OUTPUT_TYPES and _is_map(leaf)
                       and not any(part in leaf.name for part in _INNER_PARTS)]
     return names
@@ -127,7 +118,7 @@ def _maps(model, x, layer_name: str):
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if isinstance(layer, keras.Model) and any(leaf.name == layer_name for leaf in _leaves(layer)):
+        if isinstance(layer, keras.Model) and any(leaf.name == layer_name for leaf in leaf_layers(layer)):
             return _maps(layer, x, layer_name)
         x = layer(x, training=False)
     raise ValueError(f"No layer named {layer_name}.")

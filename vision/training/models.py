@@ -61,3 +61,15 @@ def build_transfer_model(backbone, head):
     inputs = keras.Input(backbone.input_shape[1:], name="image")
     outputs = head(backbone(inputs, training=False))
     return keras.Model(inputs, outputs, name="transfer_classifier")
+
+
+def leaf_layers(model):
+    """Every layer of ``model`` that is not itself a model, depth first through nested models
+    (a transfer model's backbone sits two levels down)."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from leaf_layers(layer)
+        else:
+            yield layer

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vision.training.models import leaf_layers
+
 #: Default input side per backbone, pixels (see the module docstring for 448).
 TRANSFER_IMAGE_SIZES = {"efficientnet_lite0": 448, "mobilenet_v2": 224}
 # Fine-tuning (optional, after the head; issue 4: "fine-tune the top blocks
@@ -130,22 +132,12 @@ def _unfreeze(top) -> int:
 
     top.trainable = True
     count = 0
-    for layer in _leaves(top):
+    for layer in leaf_layers(top):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
         elif layer.weights:
             count += 1
     return count
-
-
-def _leaves(model):
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _leaves(layer)
-        else:
-            yield layer
 
 
 def fine_tune(head, extractor, train_ds, val_ds, *, epochs: int = FINE_TUNE_EPOCHS, work_dir, steps_per_epoch: int,
