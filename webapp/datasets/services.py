@@ -71,8 +71,12 @@ def dataset_image_add(*, dataset: Dataset, name: str, data: bytes, label: Datase
     one dataset is stored once. Returns the row, or None for a duplicate."""
     report = report or AddReport()
     digest = hashlib.sha256(data).hexdigest()
-    if DatasetImage.objects.filter(dataset=dataset, sha256=digest).exists():
-        report.duplicates.append(name)
+    stored = DatasetImage.objects.filter(dataset=dataset, sha256=digest).only("status", "error").first()
+    if stored is not None:
+        if stored.status == DatasetImage.Status.UNREADABLE:  # sent again: still not usable, say why again
+            report.unreadable.append((name, stored.error))
+        else:
+            report.duplicates.append(name)
         return None
     row = DatasetImage(dataset=dataset, original_name=name[:500], sha256=digest, label=label)
     try:
@@ -166,6 +170,15 @@ def _import_entries(dataset, entries, labels_from_folders, progress, should_stop
 
 
 def _add_all(dataset, wanted, labels_from_folders, report, progress, should_stop=None):
+    classes: dict[str, DatasetClass] = {}
+    created: set[int] = set()
+    try:
+        _add_each(dataset, wanted, labels_from_folders, report, progress, should_stop, classes, created)
+    finally:  # a folder whose photos were all duplicates or unreadable leaves no empty class behind
+        DatasetClass.objects.filter(pk__in=created, images__isnull=True).delete()
+
+
+def _add_each(dataset, wanted, labels_from_folders, report, progress, should_stop, classes, created):
     for i, (name, parts, read) in enumerate(wanted):
         if should_stop is not None and should_stop():
             added = f"{report.added} photo{'s' * (report.added != 1)}"
@@ -176,7 +189,13 @@ def _add_all(dataset, wanted, labels_from_folders, report, progress, should_stop
             if len(parts) < 2:
                 report.skipped.append((name, "Not inside a class folder: put each class's photos in a folder named after it."))
                 continue
-            label = dataset_class_get_or_create(dataset=dataset, name=parts[0])
+            key = parts[0].strip()
+            if key not in classes:
+                existed = dataset.classes.filter(name=key).exists()
+                classes[key] = dataset_class_get_or_create(dataset=dataset, name=key)
+                if not existed:
+                    created.add(classes[key].pk)
+            label = classes[key]
         with transaction.atomic():
             dataset_image_add(dataset=dataset, name=name, data=read(), label=label, report=report)
         if progress:

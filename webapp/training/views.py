@@ -41,7 +41,9 @@ def _model_for(user, mv_id) -> ModelVersion:
 
 def training_home(request):
     datasets = _datasets(request.user)
-    form = TrainForm(request.POST or None, datasets=datasets, initial={"dataset": request.GET.get("dataset")})
+    only = datasets.first() if datasets.count() == 1 else None  # one dataset: nothing to choose
+    form = TrainForm(request.POST or None, datasets=datasets,
+                     initial={"dataset": request.GET.get("dataset") or (only.pk if only else None)})
     if request.method == "POST" and form.is_valid():
         c = form.cleaned_data
         try:
@@ -109,18 +111,24 @@ def model_activate(request, mv_id: int):
 
 @require_POST
 def model_predict(request, mv_id: int):
-    mv = _model_for(request.user, mv_id)
+    api = request.path.startswith("/api/")
+    try:
+        mv = _model_for(request.user, mv_id)
+    except Http404:
+        if api:  # an API client reads JSON, not the HTML 404 page
+            return JsonResponse({"message": "There is no classifier with this id.", "code": "not_found"}, status=404)
+        raise
     form = PhotoForm(request.POST, request.FILES)
     try:
         if not form.is_valid():
             raise ValidationError(form.errors.get("photo", ["Choose a photo."])[0], code="required")
         job = services.prediction_start(model_version=mv, upload=form.cleaned_data["photo"], user=request.user)
     except (ValidationError, QueueUnavailable) as err:
-        if request.path.startswith("/api/"):
+        if api:
             return json_error(err)
         messages.error(request, " ".join(getattr(err, "messages", [str(err)])))
         return redirect("training:model", mv_id=mv.pk)
-    if request.path.startswith("/api/"):
+    if api:
         return JsonResponse({"job": job_to_dict(job)}, status=202)
     return redirect(f"/training/models/{mv.pk}/?predict_job={job.pk}#predict")
 

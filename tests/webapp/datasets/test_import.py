@@ -51,7 +51,19 @@ def test_zip_with_class_folders_wrapping_folder_nested_and_bad_entries(tmp_path)
     assert DatasetImage.objects.filter(status="unreadable").count() == 2
     # importing again adds nothing
     again = dataset_import(dataset=ds, source=z)
-    assert again.added == 0 and len(again.duplicates) == 6  # unreadable rows are remembered too
+    assert again.added == 0 and len(again.duplicates) == 4
+    # files stored as unreadable are still not usable: said again, with the reason, not as "already there"
+    assert dict(again.unreadable) == dict(report.unreadable)
+    assert DatasetImage.objects.filter(dataset=ds).count() == 5
+
+
+def test_a_folder_of_photos_already_there_leaves_no_empty_class(tmp_path):
+    ds = Dataset.objects.create(name="d", kind="classification")
+    dataset_import(dataset=ds, source=_zip(tmp_path, {"rose/a.jpg": _jpeg((255, 0, 0))}))
+    z = _zip(tmp_path, {"Rose/a.jpg": _jpeg((255, 0, 0)), "tulip/b.jpg": _jpeg((0, 0, 255))})
+    report = dataset_import(dataset=ds, source=z)
+    assert report.added == 1 and report.duplicates == ["Rose/a.jpg"]
+    assert sorted(ds.classes.values_list("name", flat=True)) == ["rose", "tulip"]  # no empty "Rose"
 
 
 def test_files_outside_class_folders_are_reported(tmp_path):

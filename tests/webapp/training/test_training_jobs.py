@@ -80,6 +80,8 @@ def test_scratch_training_job_end_to_end(staff_client):
     assert abs(sum(t["probability"] for t in pj.result["top"]) - 1) < 1e-3
     r = staff_client.post(f"/api/models/{mv.pk}/predict", {"photo": SimpleUploadedFile("x.jpg", b"<html>")})
     assert r.status_code == 400 and "not an image" in r.json()["message"]
+    r = staff_client.post("/api/models/999999/predict", {"photo": _photo()})
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
     r = staff_client.post(f"/training/models/{mv.pk}/activations/", {"photo": _photo(), "layer": "pool1"})
     aj = Job.objects.filter(kind="activations").get()
     activations.apply(args=[aj.pk])
