@@ -19,4 +19,4 @@ stop_worker() {
 trap stop_worker EXIT INT TERM
 echo "Celery worker started (pid $WORKER, log: var/log/worker.log)"
 echo "Open http://${HOST}:${PORT}/  (log in with the admin account; Ctrl+C stops both)"
-$BIN/gunicorn webapp.wsgi --bind "${HOST}:${PORT}" --workers 2 --threads 4 --timeout 120 --access-logfile -
+$BIN/gunicorn webapp.wsgi --bind "${HOST}:${PORT}" --control-socket var/gunicorn.ctl --workers 2 --threads 4 --timeout 120 --access-logfile -
