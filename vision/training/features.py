@@ -6,12 +6,21 @@ features for the head, and for fine-tuning the activations at the cut
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from vision.training.data import load_resized
+
+
+def _save_atomic(path: Path, arr: np.ndarray) -> None:
+    """Write then rename: a worker killed mid-write leaves no truncated cache
+    file for the retried job to trip over."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, arr)
+    os.replace(tmp, path)
 
 
 def _cached(compute: Callable[[np.ndarray], np.ndarray], paths: Sequence[str], keys: Sequence[str], *,
@@ -28,7 +37,7 @@ def _cached(compute: Callable[[np.ndarray], np.ndarray], paths: Sequence[str], k
         ok = [j for j, im in enumerate(imgs) if im is not None]
         if ok:
             for j, arr in zip(ok, compute(np.stack([imgs[j] for j in ok]))):
-                np.save(files[idx[j]], arr)
+                _save_atomic(files[idx[j]], arr)
         for j in set(range(len(idx))) - set(ok):
             files[idx[j]] = None
         if progress:

@@ -210,3 +210,26 @@ def test_inspector_shows_maps_inside_a_transfer_models_backbone(shapes):
     assert inspect.activations_png(model, x, "tiny_relu").startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="Choose one of the layers with feature maps: tiny_relu"):
         inspect.activations_png(model, x, "head_dense")
+
+
+def test_a_cache_write_cut_short_leaves_no_file_behind(shapes, tmp_path, monkeypatch):
+    """A worker killed while writing the feature cache: the retried job finds
+    no truncated file, computes that photo again and goes on."""
+    from vision.training import features
+
+    extractor, _ = _tiny_transfer()
+    paths = shapes[0][:2]
+    real_save = np.save
+
+    def killed(file, arr):
+        with open(file, "wb") as f:
+            f.write(b"\x93NUMPY")  # the first bytes, then the process dies
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(np, "save", killed)
+    with pytest.raises(SystemExit):
+        features.cached_features(extractor, paths, ["a", "b"], image_size=SIZE, cache_dir=tmp_path)
+    assert not (tmp_path / "a.npy").exists()
+    monkeypatch.setattr(np, "save", real_save)
+    out = features.cached_features(extractor, paths, ["a", "b"], image_size=SIZE, cache_dir=tmp_path)
+    assert out.shape == (2, 8) and not np.isnan(out).any()
