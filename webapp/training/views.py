@@ -115,8 +115,12 @@ def model_predict(request, mv_id: int):
     try:
         mv = _model_for(request.user, mv_id)
     except Http404:
-        if api:  # an API client reads JSON, not the HTML 404 page
+        if api:  # an API client reads JSON, not the HTML error page
             return JsonResponse({"message": "There is no classifier with this id.", "code": "not_found"}, status=404)
+        raise
+    except PermissionDenied as err:
+        if api:
+            return JsonResponse({"message": str(err), "code": "forbidden"}, status=403)
         raise
     form = PhotoForm(request.POST, request.FILES)
     try:

@@ -46,7 +46,7 @@ def _photo(name="daisy", i=20):
     return SimpleUploadedFile(p.name, p.read_bytes(), content_type="image/jpeg")
 
 
-def test_scratch_training_job_end_to_end(staff_client):
+def test_scratch_training_job_end_to_end(staff_client, django_user_model):
     ds = _flowers()
     r = staff_client.post("/training/", {"dataset": ds.pk, "model_kind": "scratch", "epochs": 2, "image_size": 64,
                                          "patience": 5})
@@ -82,6 +82,12 @@ def test_scratch_training_job_end_to_end(staff_client):
     assert r.status_code == 400 and "not an image" in r.json()["message"]
     r = staff_client.post("/api/models/999999/predict", {"photo": _photo()})
     assert r.status_code == 404 and r.json()["code"] == "not_found"
+    from django.test import Client
+
+    outsider = Client()
+    outsider.force_login(django_user_model.objects.create_user("outsider", password="pw-out-1"))
+    r = outsider.post(f"/api/models/{mv.pk}/predict", {"photo": _photo()})
+    assert r.status_code == 403 and r.json()["code"] == "forbidden" and "not shared with you" in r.json()["message"]
     r = staff_client.post(f"/training/models/{mv.pk}/activations/", {"photo": _photo(), "layer": "pool1"})
     aj = Job.objects.filter(kind="activations").get()
     activations.apply(args=[aj.pk])
