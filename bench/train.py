@@ -127,8 +127,8 @@ def _transfer(name, classes, paths, labels, splits, backbone, size, epochs, fine
     import tensorflow as tf
 
     from vision.training import data, fit, models
-    from vision.training.features import activation_dataset, cached_activations, cached_features
-    from vision.training.transfer import FINE_TUNE_BATCH, extractor_parts, feature_extractor, fine_tune, frozen_part
+    from vision.training.features import cached_activations, cached_features
+    from vision.training.transfer import feature_extractor, fine_tune_cached, frozen_part
 
     rows = []
     y = np.array(labels)
@@ -163,15 +163,11 @@ def _transfer(name, classes, paths, labels, splits, backbone, size, epochs, fine
                                            cache_dir=Path(cache) / "activations")
                 t_act = time.perf_counter() - t2
             t3 = time.perf_counter()
-            train = activation_dataset([files[i] for i in tr], y[tr].tolist(), views=(0, 1),
-                                       batch_size=FINE_TUNE_BATCH, shuffle=True, seed=seed)
-            val = activation_dataset([files[i] for i in va], y[va].tolist(), batch_size=FINE_TUNE_BATCH)
             hist: dict = {}
-            kept = fine_tune(head, own, train, val, epochs=fine_tune_epochs, work_dir=Path(cache) / f"ft-{seed}",
-                             steps_per_epoch=-(-2 * len(tr) // FINE_TUNE_BATCH), history=hist)
+            kept, pooled = fine_tune_cached(head, own, [files[i] for i in tr], y[tr].tolist(), [files[i] for i in va],
+                                            y[va].tolist(), seed=seed, epochs=fine_tune_epochs,
+                                            work_dir=Path(cache) / f"ft-{seed}", history=hist)
             t_ft = time.perf_counter() - t3
-            _, top = extractor_parts(own)
-            pooled = top.predict(val.map(lambda a, b: a), verbose=0)
             acc_ft = float((np.asarray(head.predict(pooled, verbose=0)).argmax(1) == y[va]).mean())
             print(f"{name} seed {seed} fine-tune {size}px: val_accuracy by epoch "
                   f"{[round(v, 3) for v in hist.get('val_accuracy', [])]}"

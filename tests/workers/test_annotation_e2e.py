@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from tests.conftest import wait_for_job
-from tests.webapp.annotation.conftest import png_bytes
+from tests.webapp.annotation.conftest import png_bytes, zip_of_pngs
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.embedded]
 
@@ -43,20 +43,14 @@ def test_export_and_detect_through_the_worker(celery_worker_process, admin_user)
 
 
 def test_photo_upload_on_the_annotation_page_is_imported_by_the_worker(celery_worker_process, admin_client):
-    import io
-
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from webapp.annotation.services import detection_dataset_create
     from webapp.jobs.models import Job
 
     ds = detection_dataset_create(name="e2e-upload", classes=["thing"])
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for i in range(3):
-            zf.writestr(f"set/{i}.png", png_bytes((40, 30), (i, 2, 3)))
-        zf.writestr(".hidden.png", png_bytes((40, 30)))
-    resp = admin_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", buf.getvalue()),
+    archive = zip_of_pngs(3, extra={".hidden.png": png_bytes((40, 30))})
+    resp = admin_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", archive),
                                                               "photos": [SimpleUploadedFile("one.png", png_bytes((41, 30)))]})
     assert resp.status_code == 302
     job = wait_for_job(Job.objects.get(kind="dataset_import", params__dataset_id=ds.pk).pk, timeout=120)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.shared_data import shared_path
-from tests.webapp.annotation.conftest import png_bytes
+from tests.webapp.annotation.conftest import png_bytes, zip_of_pngs
 from webapp.annotation import jobs
 from webapp.annotation.models import Box
 from webapp.annotation.services import box_create, detection_dataset_create
@@ -208,11 +208,7 @@ def test_zip_of_photos_cancelled_midway_keeps_the_photos_added(staff_client, can
     from webapp.datasets import services as dataset_services
 
     ds = detection_dataset_create(name="zipped", classes=["thing"])
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for i in range(3):
-            zf.writestr(f"set/{i}.png", png_bytes((40, 30), (i, 2, 3)))
-    staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", buf.getvalue())})
+    staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", zip_of_pngs(3))})
     job = _last_upload_job()
     cancel_when(dataset_services, "dataset_image_add")
     import_upload.apply(args=[job.pk])

@@ -190,3 +190,30 @@ def fine_tune(head, extractor, train_ds, val_ds, *, epochs: int = FINE_TUNE_EPOC
         model.set_weights(before)
         return False
     return True
+
+
+def fine_tune_cached(head, extractor, train_files, train_labels, val_files, val_labels, *, seed: int, work_dir,
+                     epochs: int = FINE_TUNE_EPOCHS, **fit_kwargs) -> tuple[bool, np.ndarray]:
+    """:func:`fine_tune` on ``vision.training.features.cached_activations`` files:
+    trains on each photo and its mirror image, validates on the photos as they are.
+
+    Args:
+        head, extractor: as :func:`fine_tune`.
+        train_files, val_files: activation cache files (no None).
+        train_labels, val_labels: class index per file.
+        seed: shuffling seed.
+        work_dir, epochs, **fit_kwargs: as :func:`fine_tune`.
+
+    Returns:
+        ``(kept, features)``: whether the fine-tuned weights were kept, and the
+        validation photos' ``(n_val, d) float32`` pooled features from the final top blocks.
+    """
+    from vision.training.features import activation_dataset
+
+    train = activation_dataset(train_files, train_labels, views=(0, 1), batch_size=FINE_TUNE_BATCH, shuffle=True,
+                               seed=seed)
+    val = activation_dataset(val_files, val_labels, batch_size=FINE_TUNE_BATCH)
+    kept = fine_tune(head, extractor, train, val, epochs=epochs, work_dir=work_dir,
+                     steps_per_epoch=-(-2 * len(train_files) // FINE_TUNE_BATCH), **fit_kwargs)
+    _, top = extractor_parts(extractor)
+    return kept, np.asarray(top.predict(val.map(lambda x, y: x), verbose=0), np.float32)

@@ -140,8 +140,8 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
 
     from vision import registry
     from vision.training import features as feats
-    from vision.training.transfer import FINE_TUNE_BATCH, FINE_TUNE_CUTS, FINE_TUNE_EPOCHS, extractor_parts, \
-        feature_extractor, fine_tune, frozen_part
+    from vision.training.transfer import FINE_TUNE_CUTS, FINE_TUNE_EPOCHS, feature_extractor, fine_tune_cached, \
+        frozen_part
 
     backbone = registry.load(p["backbone"])
     s, ft = p["image_size"], p["fine_tune"]
@@ -175,22 +175,18 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
         files = feats.cached_activations(frozen_part(extractor), paths, keys, image_size=s, cache_dir=act_dir,
                                          progress=lambda f: progress(0.35 + 0.25 * f, "Computing activations for fine-tuning "
                                                                                       "(cached for next time)"))
-        f_tr_files, f_va_files = files[: len(train)], files[len(train):]
-        tr_keep = [i for i, f in enumerate(f_tr_files) if f is not None]
-        va_keep = [i for i, f in enumerate(f_va_files) if f is not None]
-        fb = FINE_TUNE_BATCH
-        tr_act = feats.activation_dataset([f_tr_files[i] for i in tr_keep], y_tr[tr_keep].tolist(), views=(0, 1),
-                                          batch_size=fb, shuffle=True, seed=dataset.split_seed)
-        va_act = feats.activation_dataset([f_va_files[i] for i in va_keep], y_va[va_keep].tolist(), batch_size=fb)
-        kept = fine_tune(head, extractor, tr_act, va_act, epochs=min(FINE_TUNE_EPOCHS, p["epochs"]),
-                         work_dir=run_dir / "fine_tune", steps_per_epoch=-(-2 * len(tr_keep) // fb),
-                         on_batch=on_batch_for(0.6, 0.95, "Fine-tuning the top blocks"),
-                         on_epoch=live("Fine-tuning the top blocks", dict(result.history), "fine_tune_"),
-                         should_stop=should_stop, history=ft_hist)
+        tr_files, va_files = files[: len(train)], files[len(train):]
+        tr_keep = [i for i, f in enumerate(tr_files) if f is not None]
+        va_keep = [i for i, f in enumerate(va_files) if f is not None]
+        kept, tuned = fine_tune_cached(head, extractor, [tr_files[i] for i in tr_keep], y_tr[tr_keep].tolist(),
+                                       [va_files[i] for i in va_keep], y_va[va_keep].tolist(), seed=dataset.split_seed,
+                                       epochs=min(FINE_TUNE_EPOCHS, p["epochs"]), work_dir=run_dir / "fine_tune",
+                                       on_batch=on_batch_for(0.6, 0.95, "Fine-tuning the top blocks"),
+                                       on_epoch=live("Fine-tuning the top blocks", dict(result.history), "fine_tune_"),
+                                       should_stop=should_stop, history=ft_hist)
         result.history.update({f"fine_tune_{k}": v for k, v in ft_hist.items()})
-        _, top = extractor_parts(extractor)
         f_va = f_va.copy()
-        f_va[va_keep] = top.predict(va_act.map(lambda x, y: x), verbose=0)
+        f_va[va_keep] = tuned
         probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))
         after = float((probs.argmax(1) == y_va).mean())
         notes.append(f"Fine-tuning the top blocks took validation accuracy from {head_acc:.1%} (frozen backbone) "

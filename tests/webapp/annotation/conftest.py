@@ -16,6 +16,19 @@ def png_bytes(size=(64, 48), color=(200, 30, 30), fmt="PNG", mode="RGB", **save)
     return buf.getvalue()
 
 
+def zip_of_pngs(n: int = 3, folder: str = "set", extra: dict[str, bytes] | None = None) -> bytes:
+    """A zip of ``n`` small distinct PNGs under ``folder/`` (plus ``extra`` entries), as an upload carries it."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(n):
+            zf.writestr(f"{folder}/{i}.png", png_bytes((40, 30), (i, 2, 3)))
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
 @pytest.fixture
 def detection_dataset(db, staff_user):
     from webapp.annotation.services import detection_dataset_create
