@@ -140,13 +140,13 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
 
     from vision import registry
     from vision.training import features as feats
-    from vision.training.transfer import FINE_TUNE_CUTS, FINE_TUNE_EPOCHS, feature_extractor, fine_tune_cached, \
-        frozen_part
+    from vision.training.transfer import FEATURE_LAYOUT, FINE_TUNE_CUTS, FINE_TUNE_EPOCHS, feature_extractor, \
+        fine_tune_cached, frozen_part
 
     backbone = registry.load(p["backbone"])
     s, ft = p["image_size"], p["fine_tune"]
     extractor = feature_extractor(backbone, s)
-    cache = Path(settings.CACHE_DIR) / "features" / f"{p['backbone']}-{s}px"
+    cache = Path(settings.CACHE_DIR) / "features" / f"{p['backbone']}-{s}px-{FEATURE_LAYOUT}"
     everything = train + val
     paths, keys = [r.file.path for r in everything], [r.sha256 for r in everything]
     f_all = feats.cached_features(extractor, paths, keys, image_size=s, cache_dir=cache,

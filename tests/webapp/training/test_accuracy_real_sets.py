@@ -80,7 +80,7 @@ def _other_splits(ds) -> list[float]:
     from vision.training import fit, models
 
     rows = list(ds.images.filter(status="ok").order_by("id").values_list("sha256", "label_id"))
-    cache = Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-448px"
+    cache = Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-448px-gap-peaks"
     x = np.stack([np.load(cache / f"{sha}.npy") for sha, _ in rows])
     ids = sorted({lab for _, lab in rows})
     y = np.array([ids.index(lab) for _, lab in rows])

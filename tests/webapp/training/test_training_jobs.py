@@ -236,8 +236,8 @@ def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, se
     assert len(hist["val_loss"]) >= 1 and 1 <= len(hist["fine_tune_val_loss"]) <= 2
     assert f"+ {len(hist['fine_tune_val_loss'])} fine-tuning" in job.message
     assert live and all(h["loss"] == hist["loss"] and len(h["fine_tune_loss"]) == i + 1 for i, h in enumerate(live))
-    cached = list((Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-128px").glob("*.npy"))
-    assert len(cached) == 12 and np.load(cached[0]).shape == (1280,)
+    cached = list((Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-128px-gap-peaks").glob("*.npy"))
+    assert len(cached) == 12 and np.load(cached[0]).shape == (1280 + 1000,)  # pooled features, then class peaks
     acts = list((Path(settings.CACHE_DIR) / "activations" / "efficientnet_lite0-128px-block10_add").glob("*.npy"))
     assert len(acts) == 12 and np.load(acts[0]).shape == (2, 8, 8, 112)  # photo and mirror image at stride 16
     mv = ModelVersion.objects.get(job=job)
@@ -249,9 +249,13 @@ def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, se
     assert all(np.array_equal(a, b) for a, b in zip(shared_before, shared.get_weights()))
     from vision.training import data
     from vision.training.export import load_classifier
+    from vision.training.models import leaf_layers
 
     model, meta = load_classifier(Path(mv.path))
     assert meta["image_size"] == 128 and model.input_shape == (None, 128, 128, 3)
+    # the class peaks' ImageNet classifier is not fine-tuned: still the backbone's own
+    saved = next(layer for layer in leaf_layers(model) if layer.name == "imagenet_classes").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(saved, shared.get_layer("logits").get_weights()))
     assert 0 <= mv.metrics["accuracy"] <= 1 and mv.metrics["n_val"] == len(mv.metrics["misclassified"]) + round(
         mv.metrics["accuracy"] * mv.metrics["n_val"])
     val = ds.images.filter(split="val").order_by("id")
