@@ -6,10 +6,12 @@ Run: ``.venv/bin/python bench/train.py [--sets person categories] [--seeds 42 0 
 [--transfer-sizes 224 448] [--fine-tune-epochs 8] [--scratch-epochs 10]``
 
 Same choices as the product's training job (``webapp/training/processing.py``):
-70/30 stratified split (seed 42 is the product's default; more ``--seeds`` give
-more splits and a mean, since 74 validation photos move one split's figure by
-several points), the seed's scratch CNN at 128 px (first seed only), frozen
-EfficientNet-Lite0 + Dense-512 head at 448 px (the product's default) and 224
+70/30 stratified split (seed 42 is the product's default, and with the files in
+class-then-name order, as an import stores them, the same split as the
+product's; more ``--seeds`` give more splits and a mean, since 74 validation
+photos move one split's figure by several points), the seed's scratch CNN at
+128 px (first seed only), frozen EfficientNet-Lite0 (pooled features and
+ImageNet class peaks, ``vision.training.transfer``) + Dense-512 head at 448 px (the product's default) and 224
 px (its trained resolution, 4x cheaper), then at the largest size the top
 blocks fine-tuned on cached activations of each photo and its mirror image
 (the job's fine-tune option). Transfer time is shown cold (features or

@@ -1,23 +1,25 @@
 """Accuracy on the real photo sets, through the training job path.
 
-Transfer learning (EfficientNet-Lite0 at 448 px, features cached by photo
-content, a Dense-512 head) must reach >= 90% validation accuracy on
-``person/`` and >= 95% on ``categories/`` (the seed reports 99.5% by transfer
-on its person photos). On ``person/`` the job also fine-tunes the top blocks
-(the product's default; about two minutes here), and prints the frozen head's
-figure beside it; ``categories/`` is checked frozen (720 photos would take
-several minutes to fine-tune on 2 cores, and the frozen head already passes).
-The seed's small CNN trained from scratch is printed beside it for comparison
-(the seed reports 91% after 30 epochs on 3,500 photos; with 246 photos, 96 px
-and 8 epochs on a CPU it is far lower), and only has to beat chance.
+Transfer learning (EfficientNet-Lite0 at 448 px: pooled features and ImageNet
+class peaks, cached by photo content, a Dense-512 head) must reach >= 90%
+validation accuracy on ``person/`` and >= 95% on ``categories/`` (the seed
+reports 99.5% by transfer on its person photos). On ``person/`` the job also
+fine-tunes the top blocks (the product's default; about two minutes here), and
+prints the frozen head's figure beside it; ``categories/`` is checked frozen
+(720 photos would take several minutes to fine-tune on 2 cores, and the frozen
+head already passes). The seed's small CNN trained from scratch is printed
+beside it for comparison (the seed reports 91% after 30 epochs on 3,500
+photos; with 246 photos, 96 px and 8 epochs on a CPU it is far lower), and only
+has to beat chance.
 
 74 validation photos make one split's figure move by several points, so the
 frozen head is also retrained (seconds, on the cached features) on five other
-seeded splits and their mean is printed and checked. ``bench/train.py --seeds
-42 0 1 2 3 4`` prints the fine-tuned figure on each of those splits. Known
-shortfall: on ``person/`` the product's own split (seed 42) is a hard one
-(frozen head 82-84%, fine-tuned 86-89%, against 89-92% averaged over other
-splits). The test prints the gap and guards the levels reached."""
+seeded splits, and the issue's target is asserted on their mean.
+``bench/train.py --seeds 42 0 1 2 3 4`` prints the fine-tuned figure on each of
+those splits. Known shortfall: on ``person/`` the product's own split (seed 42)
+is a hard one: its validation photos include three whose only people cover
+under 0.3% of the photo (labels.csv), and it scores 84-86% where the other
+splits average 91-92%. The test prints the gap and guards the level reached."""
 
 import tempfile
 from pathlib import Path
@@ -35,9 +37,9 @@ pytestmark = pytest.mark.django_db
 SETS = {"person": 0.90, "categories": 0.95}  # the issue's targets
 # Asserted on the product's split. person: a regression guard only (the job seeds the starting weights; runs
 # still differ by a point or two, as multi-threaded CPU sums are not bit-exact).
-FLOORS = {"person": 0.80, "categories": 0.95}
+FLOORS = {"person": 0.82, "categories": 0.95}
 FINE_TUNE = {"person": True, "categories": False}
-MEAN_FLOORS = {"person": 0.86, "categories": 0.95}  # asserted on the mean of five other splits
+MEAN_FLOORS = SETS  # the issue's targets, asserted on the mean of five other splits
 OTHER_SEEDS = (0, 1, 2, 3, 4)
 
 
