@@ -168,7 +168,7 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
                      on_batch=on_batch_for(0.3 if ft else 0.5, 0.35 if ft else 0.95, "Training the head"),
                      on_epoch=live("Training the head"), should_stop=should_stop, history=history)
     probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))
-    extra: dict = {}
+    extra: dict = {"features": FEATURE_LAYOUT}  # the model page says what the head sees
     if ft and not result.cancelled:
         head_acc = float((probs.argmax(1) == y_va).mean())
         act_dir = Path(settings.CACHE_DIR) / "activations" / f"{p['backbone']}-{s}px-{FINE_TUNE_CUTS[p['backbone']]}"

@@ -62,6 +62,7 @@ def test_scratch_training_job_end_to_end(staff_client, django_user_model):
     assert {c["name"] for c in m["per_class"]} == {"daisy", "sunflower"} and m["summary"][-1]["params"] > 0
     page = staff_client.get(f"/training/models/{mv.pk}/").content.decode()
     assert "Confusion matrix" in page and "First-layer kernels" in page and "conv1" in page
+    assert "one value per ImageNet class" not in page  # scratch models have no class peaks
     for name in ("model.keras", "model.tflite", "confusion.png", "kernels.png", "model.json"):
         resp = staff_client.get(f"/training/models/{mv.pk}/files/{name}")
         assert resp.status_code == 200, name
@@ -207,7 +208,7 @@ def test_dataset_deleted_during_training_stops_cleanly():
         check()
 
 
-def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, settings, monkeypatch):
+def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, settings, monkeypatch, staff_client):
     """Frozen EfficientNet-Lite0 at 128 px (features cached per size), then the
     top blocks fine-tuned on cached activations; the saved model takes 128 px
     photos, predicts what the job measured, and the shared backbone is untouched."""
@@ -241,7 +242,9 @@ def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, se
     acts = list((Path(settings.CACHE_DIR) / "activations" / "efficientnet_lite0-128px-block10_add").glob("*.npy"))
     assert len(acts) == 12 and np.load(acts[0]).shape == (2, 8, 8, 112)  # photo and mirror image at stride 16
     mv = ModelVersion.objects.get(job=job)
-    assert 0 <= mv.metrics["frozen_accuracy"] <= 1
+    assert 0 <= mv.metrics["frozen_accuracy"] <= 1 and mv.metrics["features"] == "gap-peaks"
+    page = staff_client.get(f"/training/models/{mv.pk}/").content.decode()
+    assert "(None, 2280)" in page and "one value per ImageNet class" in page  # the page says what 2280 is
     assert ("not kept" in job.message) == (not mv.metrics["fine_tune_kept"])
     assert {"stem_relu", "block10_add", "head_relu"} <= set(mv.metrics["layers"])  # the inspector's choices
     assert any(n.startswith(("Fine-tuning the top blocks took", "Fine-tuning did not lower")) for n in mv.metrics["notes"])
