@@ -87,6 +87,15 @@ def transfer_image_size(backbone_name: str, requested: int | None = None) -> int
     return size
 
 
+def cache_folders(backbone_name: str, image_size: int) -> tuple[str, str]:
+    """Folder names, under a cache root, for the pooled features and for the
+    fine-tuning activations of ``backbone_name`` at ``image_size`` px, e.g.
+    ``("efficientnet_lite0-448px-gap-peaks", "efficientnet_lite0-448px-block10_add")``:
+    a change of feature layout or cut never reads an older cache."""
+    stem = f"{backbone_name}-{image_size}px"
+    return f"{stem}-{FEATURE_LAYOUT}", f"{stem}-{FINE_TUNE_CUTS[backbone_name]}"
+
+
 def feature_extractor(backbone, image_size: int | None = None):
     """``keras.Model``: ``(b, side, side, 3) float32 0..255`` -> ``(b, d + 1000)`` features:
     the ``d`` globally averaged features of the last map (1280 for both backbones),

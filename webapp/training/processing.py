@@ -140,13 +140,14 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
 
     from vision import registry
     from vision.training import features as feats
-    from vision.training.transfer import FEATURE_LAYOUT, FINE_TUNE_CUTS, FINE_TUNE_EPOCHS, feature_extractor, \
+    from vision.training.transfer import FEATURE_LAYOUT, FINE_TUNE_EPOCHS, cache_folders, feature_extractor, \
         fine_tune_cached, frozen_part
 
     backbone = registry.load(p["backbone"])
     s, ft = p["image_size"], p["fine_tune"]
     extractor = feature_extractor(backbone, s)
-    cache = Path(settings.CACHE_DIR) / "features" / f"{p['backbone']}-{s}px-{FEATURE_LAYOUT}"
+    features_dir, activations_dir = cache_folders(p["backbone"], s)
+    cache = Path(settings.CACHE_DIR) / "features" / features_dir
     everything = train + val
     paths, keys = [r.file.path for r in everything], [r.sha256 for r in everything]
     f_all = feats.cached_features(extractor, paths, keys, image_size=s, cache_dir=cache,
@@ -171,7 +172,7 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
     extra: dict = {"features": FEATURE_LAYOUT}  # the model page says what the head sees
     if ft and not result.cancelled:
         head_acc = float((probs.argmax(1) == y_va).mean())
-        act_dir = Path(settings.CACHE_DIR) / "activations" / f"{p['backbone']}-{s}px-{FINE_TUNE_CUTS[p['backbone']]}"
+        act_dir = Path(settings.CACHE_DIR) / "activations" / activations_dir
         files = feats.cached_activations(frozen_part(extractor), paths, keys, image_size=s, cache_dir=act_dir,
                                          progress=lambda f: progress(0.35 + 0.25 * f, "Computing activations for fine-tuning "
                                                                                       "(cached for next time)"))

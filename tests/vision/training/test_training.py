@@ -243,21 +243,12 @@ def test_transfer_features_are_the_backbones_pooled_features_then_its_class_peak
     it wherever the photo is not uniform."""
     from vision.training.transfer import PEAK_SCALE, feature_extractor
 
-    img = np.zeros((128, 128, 3), np.uint8)
-    img[8:56, 72:120] = (230, 40, 30)  # a red square in one corner of a black photo
-    img[80:120, 10:40] = (250, 250, 250)
-    out = feature_extractor(efficientnet_backbone, 128).predict(img[None].astype(np.float32), verbose=0)[0]
+    img = np.zeros((224, 224, 3), np.uint8)
+    img[14:98, 126:210] = (230, 40, 30)  # a red square in one corner of a black photo
+    img[140:210, 18:70] = (250, 250, 250)
+    out = feature_extractor(efficientnet_backbone, 224).predict(img[None].astype(np.float32), verbose=0)[0]
     assert out.shape == (2280,)
-    # the backbone's own graph at 128 px (its preprocess() would resize to 224)
-    features, logits = (np.asarray(t)[0] for t in efficientnet_backbone.model(_normalised(img)[None], training=False))
+    features, logits = (a[0] for a in efficientnet_backbone.features_and_scores(efficientnet_backbone.preprocess([img])))
     np.testing.assert_allclose(out[:1280], features, atol=1e-4)
     peaks = out[1280:] / PEAK_SCALE
     assert (peaks >= logits - 1e-3).all() and (peaks > logits + 0.1).mean() > 0.9
-
-
-def _normalised(img):
-    """``img`` as EfficientNet-Lite0 takes it, at its own size."""
-    from vision.backbones.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD
-
-    return (img.astype(np.float32) / 255.0 - np.asarray(IMAGENET_MEAN, np.float32).reshape(-1)) / np.asarray(
-        IMAGENET_STD, np.float32).reshape(-1)

@@ -80,9 +80,10 @@ def _other_splits(ds) -> list[float]:
     from sklearn.model_selection import train_test_split
 
     from vision.training import fit, models
+    from vision.training.transfer import cache_folders
 
     rows = list(ds.images.filter(status="ok").order_by("id").values_list("sha256", "label_id"))
-    cache = Path(settings.CACHE_DIR) / "features" / "efficientnet_lite0-448px-gap-peaks"
+    cache = Path(settings.CACHE_DIR) / "features" / cache_folders("efficientnet_lite0", 448)[0]
     x = np.stack([np.load(cache / f"{sha}.npy") for sha, _ in rows])
     ids = sorted({lab for _, lab in rows})
     y = np.array([ids.index(lab) for _, lab in rows])
