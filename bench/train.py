@@ -116,8 +116,8 @@ def main(argv=None) -> int:
             print(f"  {key[0]:<11}{key[1]:<30} mean {statistics.mean(accs):.3f}"
                   + (f"   without seed 42: {statistics.mean(others):.3f}" if others and len(others) < len(accs) else ""))
     print("\ncold: to the result from photos on disk (transfer includes computing the backbone features, and for"
-          "\nfine-tuning the activations; later seeds reuse them); warm: with them already cached (what a retrain costs);"
-          "\npredict img/s on decoded, resized photos.")
+          "\nfine-tuning the features and activations in one pass; later seeds reuse them); warm: with them already"
+          "\ncached (what a retrain costs); predict img/s on decoded, resized photos.")
     return 0
 
 
@@ -129,8 +129,8 @@ def _transfer(name, classes, paths, labels, splits, backbone, size, epochs, fine
     import tensorflow as tf
 
     from vision.training import data, fit, models
-    from vision.training.features import cached_activations, cached_features
-    from vision.training.transfer import feature_extractor, fine_tune_cached, frozen_part
+    from vision.training.features import cached_features, cached_features_and_activations
+    from vision.training.transfer import extractor_parts, feature_extractor, fine_tune_cached, frozen_part
 
     rows = []
     y = np.array(labels)
@@ -159,10 +159,11 @@ def _transfer(name, classes, paths, labels, splits, backbone, size, epochs, fine
             if not fine_tune_epochs:
                 continue
             own = feature_extractor(backbone, size)  # fresh top blocks for every split
-            if t_act is None:
+            if t_act is None:  # as the job computes them when fine-tuning: features and activations in one pass
                 t2 = time.perf_counter()
-                files = cached_activations(frozen_part(own), paths, keys, image_size=size,
-                                           cache_dir=Path(cache) / "activations")
+                _, files = cached_features_and_activations(frozen_part(own), extractor_parts(own)[1], paths, keys,
+                                                           image_size=size, features_dir=Path(cache) / "ft-features",
+                                                           activations_dir=Path(cache) / "activations")
                 t_act = time.perf_counter() - t2
             t3 = time.perf_counter()
             hist: dict = {}
@@ -175,7 +176,7 @@ def _transfer(name, classes, paths, labels, splits, backbone, size, epochs, fine
                   f"{[round(v, 3) for v in hist.get('val_accuracy', [])]}"
                   f"{'' if kept else ' (no epoch beat the frozen model: frozen weights kept)'}", flush=True)
             rows.append((name, "  + fine-tune top blocks", seed, fine_tune_epochs, len(hist.get("loss", [])),
-                         t_feat + t_head + t_act + t_ft if n == 0 else None, t_ft, acc_ft, None))
+                         t_act + t_head + t_ft if n == 0 else None, t_ft, acc_ft, None))
     return rows
 
 

@@ -23,26 +23,38 @@ def _save_atomic(path: Path, arr: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _cached(compute: Callable[[np.ndarray], np.ndarray], paths: Sequence[str], keys: Sequence[str], *,
-            image_size: int, cache_dir: Path, batch_size: int,
-            progress: Callable[[float], None] | None) -> list[Path | None]:
-    """Run ``compute`` on the photos whose cache file is missing; return each photo's file (None: unreadable)."""
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    files: list[Path | None] = [cache_dir / f"{key}.npy" for key in keys]
-    todo = [i for i, f in enumerate(files) if not f.exists()]
+def _cached(compute: Callable[[np.ndarray], tuple[np.ndarray, ...]], paths: Sequence[str], keys: Sequence[str], *,
+            image_size: int, cache_dirs: Sequence[Path], batch_size: int,
+            progress: Callable[[float], None] | None) -> list[list[Path | None]]:
+    """Run ``compute`` on the photos with a cache file missing in any of ``cache_dirs``;
+    ``compute`` returns one batched array per folder. Returns, per folder, each photo's
+    file (None: unreadable)."""
+    dirs = [Path(d) for d in cache_dirs]
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    files: list[list[Path | None]] = [[d / f"{key}.npy" for key in keys] for d in dirs]
+    todo = [i for i in range(len(keys)) if not all(fs[i].exists() for fs in files)]
     for start in range(0, len(todo), batch_size):
         idx = todo[start:start + batch_size]
         imgs = [load_resized(paths[i], image_size) for i in idx]
         ok = [j for j, im in enumerate(imgs) if im is not None]
         if ok:
-            for j, arr in zip(ok, compute(np.stack([imgs[j] for j in ok]))):
-                _save_atomic(files[idx[j]], arr)
+            for fs, batch in zip(files, compute(np.stack([imgs[j] for j in ok]))):
+                for j, arr in zip(ok, batch):
+                    _save_atomic(fs[idx[j]], arr)
         for j in set(range(len(idx))) - set(ok):
-            files[idx[j]] = None
+            for fs in files:
+                fs[idx[j]] = None
         if progress:
             progress(min(1.0, (start + len(idx)) / max(1, len(todo))))
     return files
+
+
+def _load_rows(files: Sequence[Path | None]) -> np.ndarray:
+    """``(n, d) float32`` from one ``.npy`` vector per photo; NaN rows for None."""
+    out = [np.load(f) if f is not None else None for f in files]
+    dim = next((o.shape[0] for o in out if o is not None), 0)
+    return np.stack([o if o is not None else np.full(dim, np.nan, np.float32) for o in out]).astype(np.float32)
 
 
 def cached_features(extractor, paths: Sequence[str], keys: Sequence[str], *, image_size: int, cache_dir: Path,
@@ -60,11 +72,15 @@ def cached_features(extractor, paths: Sequence[str], keys: Sequence[str], *, ima
     Returns:
         ``(n, d)`` float32; rows of unreadable photos are NaN.
     """
-    files = _cached(lambda x: np.asarray(extractor.predict(x, verbose=0), np.float32), paths, keys,
-                    image_size=image_size, cache_dir=cache_dir, batch_size=batch_size, progress=progress)
-    out = [np.load(f) if f is not None else None for f in files]
-    dim = next((o.shape[0] for o in out if o is not None), 0)
-    return np.stack([o if o is not None else np.full(dim, np.nan, np.float32) for o in out]).astype(np.float32)
+    [files] = _cached(lambda x: (np.asarray(extractor.predict(x, verbose=0), np.float32),), paths, keys,
+                      image_size=image_size, cache_dirs=[cache_dir], batch_size=batch_size, progress=progress)
+    return _load_rows(files)
+
+
+def _both_views(to_activations, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(b, 2, h, w, c) float16`` activations of ``x`` and its mirror image, and ``x``'s own in float32."""
+    views = [np.asarray(to_activations.predict(v, verbose=0)) for v in (x, x[:, :, ::-1])]
+    return np.stack(views, axis=1).astype(np.float16), views[0]
 
 
 def cached_activations(to_activations, paths: Sequence[str], keys: Sequence[str], *, image_size: int,
@@ -82,12 +98,38 @@ def cached_activations(to_activations, paths: Sequence[str], keys: Sequence[str]
         left-right mirrored; float16 halves the disk: about 350 KB per photo at
         448 px for EfficientNet-Lite0), or None for a photo that cannot be read.
     """
-    def both(x):
-        views = [to_activations.predict(v, verbose=0) for v in (x, x[:, :, ::-1])]
-        return np.stack(views, axis=1).astype(np.float16)
+    [files] = _cached(lambda x: (_both_views(to_activations, x)[0],), paths, keys, image_size=image_size,
+                      cache_dirs=[cache_dir], batch_size=batch_size, progress=progress)
+    return files
 
-    return _cached(both, paths, keys, image_size=image_size, cache_dir=cache_dir, batch_size=batch_size,
-                   progress=progress)
+
+def cached_features_and_activations(to_activations, top, paths: Sequence[str], keys: Sequence[str], *,
+                                    image_size: int, features_dir: Path, activations_dir: Path, batch_size: int = 16,
+                                    progress: Callable[[float], None] | None = None
+                                    ) -> tuple[np.ndarray, list[Path | None]]:
+    """:func:`cached_features` and :func:`cached_activations` together, for fine-tuning:
+    the frozen blocks run once per view (photo, mirror image) and the features come
+    from the photo's float32 activations through ``top``, instead of a third pass.
+
+    Args:
+        to_activations: ``(b, size, size, 3) float32 0..255 -> (b, h, w, c)`` (``transfer.frozen_part``).
+        top: ``(b, h, w, c) -> (b, d)`` (``transfer.extractor_parts(...)[1]``), so that
+            ``top(to_activations(x))`` is the feature extractor.
+        features_dir, activations_dir: the two cache folders (``transfer.cache_folders``).
+        paths, keys, image_size, batch_size, progress: as :func:`cached_features`.
+
+    Returns:
+        ``((n, d) float32 features, NaN rows for unreadable photos; activation files as
+        :func:`cached_activations` returns them)``.
+    """
+    def compute(x):
+        both, own = _both_views(to_activations, x)
+        return np.asarray(top.predict(own, verbose=0), np.float32), both
+
+    features, activations = _cached(compute, paths, keys, image_size=image_size,
+                                    cache_dirs=[features_dir, activations_dir], batch_size=batch_size,
+                                    progress=progress)
+    return _load_rows(features), activations
 
 
 def activation_dataset(files: Sequence[Path], labels: Sequence[int], *, views: Sequence[int] = (0,),

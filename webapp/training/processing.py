@@ -140,19 +140,25 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
 
     from vision import registry
     from vision.training import features as feats
-    from vision.training.transfer import FEATURE_LAYOUT, FINE_TUNE_EPOCHS, cache_folders, feature_extractor, \
-        fine_tune_cached, frozen_part
+    from vision.training.transfer import FEATURE_LAYOUT, FINE_TUNE_EPOCHS, cache_folders, extractor_parts, \
+        feature_extractor, fine_tune_cached, frozen_part
 
     backbone = registry.load(p["backbone"])
     s, ft = p["image_size"], p["fine_tune"]
     extractor = feature_extractor(backbone, s)
     features_dir, activations_dir = cache_folders(p["backbone"], s)
     cache = Path(settings.CACHE_DIR) / "features" / features_dir
+    act_dir = Path(settings.CACHE_DIR) / "activations" / activations_dir
     everything = train + val
     paths, keys = [r.file.path for r in everything], [r.sha256 for r in everything]
-    f_all = feats.cached_features(extractor, paths, keys, image_size=s, cache_dir=cache,
-                                  progress=lambda f: progress((0.3 if ft else 0.5) * f,
-                                                              "Computing backbone features (cached for next time)"))
+    if ft:  # one pass of the frozen blocks per view gives both the head's features and fine-tuning's activations
+        f_all, files = feats.cached_features_and_activations(
+            frozen_part(extractor), extractor_parts(extractor)[1], paths, keys, image_size=s, features_dir=cache,
+            activations_dir=act_dir,
+            progress=lambda f: progress(0.4 * f, "Computing backbone features and activations (cached for next time)"))
+    else:
+        f_all = feats.cached_features(extractor, paths, keys, image_size=s, cache_dir=cache,
+                                      progress=lambda f: progress(0.5 * f, "Computing backbone features (cached for next time)"))
     ok = ~np.isnan(f_all).any(axis=1)
     f_tr, f_va = f_all[: len(train)], f_all[len(train):]
     y_tr = np.array([index[r.label_id] for r in train])
@@ -166,23 +172,19 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
     head = models.build_head(f_all.shape[1], len(names))
     result = fit.fit(head, tr_ds, va_ds, epochs=p["epochs"], learning_rate=p["learning_rate"], patience=p["patience"],
                      work_dir=run_dir / "head", steps_per_epoch=-(-int(ok_tr.sum()) // bs),
-                     on_batch=on_batch_for(0.3 if ft else 0.5, 0.35 if ft else 0.95, "Training the head"),
+                     on_batch=on_batch_for(0.4 if ft else 0.5, 0.45 if ft else 0.95, "Training the head"),
                      on_epoch=live("Training the head"), should_stop=should_stop, history=history)
     probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))
     extra: dict = {"features": FEATURE_LAYOUT}  # the model page says what the head sees
     if ft and not result.cancelled:
         head_acc = float((probs.argmax(1) == y_va).mean())
-        act_dir = Path(settings.CACHE_DIR) / "activations" / activations_dir
-        files = feats.cached_activations(frozen_part(extractor), paths, keys, image_size=s, cache_dir=act_dir,
-                                         progress=lambda f: progress(0.35 + 0.25 * f, "Computing activations for fine-tuning "
-                                                                                      "(cached for next time)"))
         tr_files, va_files = files[: len(train)], files[len(train):]
         tr_keep = [i for i, f in enumerate(tr_files) if f is not None]
         va_keep = [i for i, f in enumerate(va_files) if f is not None]
         kept, tuned = fine_tune_cached(head, extractor, [tr_files[i] for i in tr_keep], y_tr[tr_keep].tolist(),
                                        [va_files[i] for i in va_keep], y_va[va_keep].tolist(), seed=dataset.split_seed,
                                        epochs=min(FINE_TUNE_EPOCHS, p["epochs"]), work_dir=run_dir / "fine_tune",
-                                       on_batch=on_batch_for(0.6, 0.95, "Fine-tuning the top blocks"),
+                                       on_batch=on_batch_for(0.45, 0.95, "Fine-tuning the top blocks"),
                                        on_epoch=live("Fine-tuning the top blocks", dict(result.history), "fine_tune_"),
                                        should_stop=should_stop, history=ft_hist)
         result.history.update({f"fine_tune_{k}": v for k, v in ft_hist.items()})

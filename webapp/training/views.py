@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from vision import cnn
 from vision.images import thumbnail
+from vision.training.transfer import FEATURE_LAYOUT
 from webapp.core.uploads import image_upload_check
 from webapp.core.views import json_error, page_error
 from webapp.datasets.models import Dataset
@@ -85,7 +86,7 @@ def model_detail(request, mv_id: int):
               and mv.metrics.get("accuracy", 0) > active.metrics.get("accuracy", 0))
     return render(request, "training/model.html", {"better_than_active": active if better else None,
         "mv": mv, "m": mv.metrics, "predict_form": PhotoForm(), "act_form": ActivationsForm(layers=layers, initial={"layer": shown_layer}),
-        "versions": versions,
+        "versions": versions, "class_peaks": mv.metrics.get("features") == FEATURE_LAYOUT,
         "files": {n: (Path(mv.path).parent / n).exists() for n in MODEL_FILES}})
 
 

@@ -169,6 +169,44 @@ def test_cached_activations_hold_the_photo_and_its_mirror_image(shapes, tmp_path
     np.testing.assert_array_equal(batches[0][0][1].numpy(), stored[1].astype(np.float32))  # file 0's mirror view
 
 
+def test_features_and_activations_together_run_the_frozen_blocks_once_per_view(shapes, tmp_path):
+    """The fine-tuning job's cache: the same features and activation files as
+    computing them apart, with two passes of the frozen blocks per photo, not three."""
+    from vision.training.features import cached_activations, cached_features, cached_features_and_activations
+    from vision.training.transfer import extractor_parts, frozen_part
+
+    extractor, _ = _tiny_transfer()
+    paths, _, bad = shapes
+    photos, keys = paths[:5] + [bad], list("abcdef")
+    to_act = frozen_part(extractor)
+
+    class Counting:
+        photos = 0
+
+        def predict(self, x, **kw):
+            Counting.photos += len(x)
+            return to_act.predict(x, **kw)
+
+    feats, files = cached_features_and_activations(Counting(), extractor_parts(extractor)[1], photos, keys,
+                                                   image_size=SIZE, features_dir=tmp_path / "f",
+                                                   activations_dir=tmp_path / "a", batch_size=4)
+    assert Counting.photos == 2 * 5  # the broken photo is never run
+    apart = cached_features(extractor, photos, keys, image_size=SIZE, cache_dir=tmp_path / "f2")
+    np.testing.assert_allclose(feats, apart, rtol=1e-5, atol=1e-6)
+    assert np.isnan(feats[5]).all() and files[5] is None
+    files_apart = cached_activations(to_act, photos, keys, image_size=SIZE, cache_dir=tmp_path / "a2")
+    for f, g in zip(files[:5], files_apart[:5]):
+        np.testing.assert_array_equal(np.load(f), np.load(g))
+    again = cached_features_and_activations(Counting(), extractor_parts(extractor)[1], photos, keys,
+                                            image_size=SIZE, features_dir=tmp_path / "f",
+                                            activations_dir=tmp_path / "a")
+    assert Counting.photos == 10 and np.array_equal(again[0], feats, equal_nan=True)  # all cached
+    (tmp_path / "a" / "b.npy").unlink()  # a photo missing one of its two files is computed again
+    cached_features_and_activations(Counting(), extractor_parts(extractor)[1], photos, keys, image_size=SIZE,
+                                    features_dir=tmp_path / "f", activations_dir=tmp_path / "a")
+    assert Counting.photos == 12 and (tmp_path / "a" / "b.npy").exists()
+
+
 def test_fine_tune_keeps_an_improvement_and_undoes_a_regression(shapes, tmp_path):
     import keras
 
