@@ -123,18 +123,30 @@ def to_display(x: np.ndarray) -> np.ndarray:
     return np.round((x - lo) / (hi - lo) * 255).astype(np.uint8)
 
 
+#: Largest kernel value a person may type: beyond it outputs overflow to inf and the pictures go blank.
+KERNEL_VALUE_LIMIT = 1000.0
+
+
 def parse_kernel(text: str) -> np.ndarray:
     """A kernel typed by a person: rows on lines (or separated by ``;``),
-    numbers by spaces or commas. Must be square 3x3 or 5x5.
+    numbers by spaces or commas. Must be square 3x3 or 5x5, of finite values
+    within ``±KERNEL_VALUE_LIMIT``.
+
+    Returns:
+        ``(3, 3)`` or ``(5, 5)`` float64.
 
     Raises:
-        ValueError: with a sentence for the user.
+        ValueError: with a sentence for the user (not numbers; not 3x3 or 5x5,
+            rows of unequal length included; nan, inf or too large).
     """
     rows = [r for r in text.replace(";", "\n").splitlines() if r.strip()]
     try:
-        k = np.array([[float(v) for v in r.replace(",", " ").split()] for r in rows], dtype=np.float64)
+        values = [[float(v) for v in r.replace(",", " ").split()] for r in rows]
     except ValueError:
         raise ValueError("The kernel must contain only numbers.") from None
-    if k.ndim != 2 or k.shape not in ((3, 3), (5, 5)):
+    if len(values) not in (3, 5) or any(len(r) != len(values) for r in values):
         raise ValueError("Type a 3×3 or 5×5 kernel: 3 or 5 rows of 3 or 5 numbers.")
+    k = np.array(values, dtype=np.float64)
+    if not np.all(np.abs(k) <= KERNEL_VALUE_LIMIT):  # also false for nan
+        raise ValueError(f"Kernel values must be numbers between -{KERNEL_VALUE_LIMIT:g} and {KERNEL_VALUE_LIMIT:g}.")
     return k

@@ -94,6 +94,18 @@ def test_edge_kernel_equals_the_seed_formula():
     assert out[y - 1, x - 1] == expected
 
 
+@pytest.mark.parametrize("text, words", [
+    ("1 2 3\n4 5\n6 7 8", "3×3 or 5×5"),  # ragged rows: a shape problem, not a number problem
+    ("nan 0 0\n0 1 0\n0 0 0", "between -1000 and 1000"),
+    ("inf 0 0\n0 1 0\n0 0 0", "between -1000 and 1000"),
+    ("1e308 0 0\n0 1 0\n0 0 0", "between -1000 and 1000"),
+    ("a 0 0\n0 1 0\n0 0 0", "only numbers"),
+])
+def test_parse_kernel_refuses_in_words(text, words):
+    with pytest.raises(ValueError, match=words):
+        cnn.parse_kernel(text)
+
+
 def test_parse_kernel_and_errors():
     np.testing.assert_array_equal(cnn.parse_kernel("0 0 0\n1, 1, 1\n0 0 0"), cnn.KERNELS["horizontal_line"])
     assert cnn.parse_kernel("1 2 3 4 5;" * 5).shape == (5, 5)

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from webapp.annotation import exchange, jobs, selectors, services
 from webapp.annotation.forms import (AnnotatorAddForm, ClassAddForm, DatasetCreateForm, DetectForm, ImportForm,
                                      PhotosForm, PreannotateForm)
-from webapp.annotation.models import Box, DetectPhoto
+from webapp.annotation.models import DetectPhoto
 from webapp.core.uploads import image_upload_check, stored_file
 from webapp.core.views import json_error, page_error
 from webapp.datasets.services import IMPORT_KIND, dataset_upload

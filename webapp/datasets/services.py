@@ -134,7 +134,8 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
             answers True the import stops there.
 
     Raises:
-        ValueError: ``source`` is neither a zip file nor a folder (sentence for the user).
+        ValueError: ``source`` is neither a zip file nor a folder, or holds no
+            files at all once hidden ones are set aside (sentence for the user).
         JobCancelled: ``should_stop`` said so; the photos added before (each
             in its own transaction) are kept, and the result is the report
             so far (``AddReport.as_dict()`` plus ``cancelled: True``).
@@ -143,14 +144,16 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
         labels_from_folders = dataset.kind == Dataset.Kind.CLASSIFICATION
     source = Path(source)
     if source.is_dir():
-        return _import_entries(dataset, _entries_from_folder(source), labels_from_folders, progress, should_stop)
+        return _import_entries(dataset, _entries_from_folder(source), labels_from_folders, progress, should_stop,
+                               "The folder")
     if zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:  # open while the photos are read
-            return _import_entries(dataset, _entries_from_zip(zf), labels_from_folders, progress, should_stop)
+            return _import_entries(dataset, _entries_from_zip(zf), labels_from_folders, progress, should_stop,
+                                   "The zip file")
     raise ValueError("This is not a zip file or a folder.")
 
 
-def _import_entries(dataset, entries, labels_from_folders, progress, should_stop=None) -> AddReport:
+def _import_entries(dataset, entries, labels_from_folders, progress, should_stop, what: str) -> AddReport:
     report = AddReport()
     wanted = []
     for name, parts, read, size in entries:
@@ -162,6 +165,8 @@ def _import_entries(dataset, entries, labels_from_folders, progress, should_stop
             report.skipped.append((name, f"Larger than the {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB limit."))
         else:
             wanted.append((name, parts, read))
+    if not wanted and not report.skipped:
+        raise ValueError(f"{what} holds no files (hidden ones aside), so there was nothing to import.")
     # look through one folder that wraps everything ("flowers/daisy/1.jpg")
     while wanted and all(len(p) > 2 for _, p, _ in wanted) and len({p[0] for _, p, _ in wanted}) == 1:
         wanted = [(n, p[1:], r) for n, p, r in wanted]

@@ -109,21 +109,27 @@ def job_start(*, job_id: int, task_id: str = "") -> Job | None:
 
 
 class ProgressReporter:
-    """Writes ``progress`` (0..1; ``None`` keeps the current value) and a
-    message at most once a second (``force`` writes now)."""
+    """Writes ``progress`` (0..1) and a message at most once a second
+    (``force`` writes now). ``None`` for the fraction means the latest one
+    offered, even by a call that was not written: short epochs report their
+    batches within a second of the forced end-of-epoch write, and the bar
+    must still move."""
 
     def __init__(self, job_id: int):
         self.job_id = job_id
         self._last = 0.0
+        self._fraction: float | None = None
 
-    def __call__(self, fraction: float, message: str = "", *, force: bool = False) -> None:
+    def __call__(self, fraction: float | None, message: str = "", *, force: bool = False) -> None:
+        if fraction is not None:
+            self._fraction = max(0.0, min(1.0, float(fraction)))
         now = time.monotonic()
         if not force and now - self._last < PROGRESS_MIN_INTERVAL:
             return
         self._last = now
         fields = {"heartbeat_at": timezone.now()}
-        if fraction is not None:
-            fields["progress"] = max(0.0, min(1.0, float(fraction)))
+        if self._fraction is not None:
+            fields["progress"] = self._fraction
         if message:
             fields["message"] = message[:500]
         Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(**fields)

@@ -42,7 +42,7 @@ def job_cancel_view(request, job_id: int):
         messages.success(request, f"Job #{job.pk} cancelled.")
     else:
         messages.info(request, f"Job #{job.pk} had already finished.")
-    return redirect("jobs:detail", job_id=job.pk)
+    return redirect(_next_or_job_page(request, job))
 
 
 @require_POST
@@ -59,7 +59,10 @@ def job_retry_view(request, job_id: int):
         messages.success(request, f"Job #{job.pk} was queued again.")
     else:
         messages.info(request, f"Job #{job.pk} is running or already succeeded.")
+    return redirect(_next_or_job_page(request, job))
+
+
+def _next_or_job_page(request, job) -> str:
+    """The form's ``next`` page when it is on this site (never an outside address), else the job's page."""
     nxt = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        nxt = f"/jobs/{job.pk}/"
-    return redirect(nxt)
+    return nxt if url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}) else f"/jobs/{job.pk}/"

@@ -49,5 +49,5 @@ class PlaygroundForm(forms.Form):
                              help_text="3×3 or 5×5 numbers, one row per line.")
     padding = forms.ChoiceField(choices=[("valid", "valid"), ("same", "same")])
     stride = forms.IntegerField(min_value=1, max_value=4, initial=1)
-    relu_offset = forms.FloatField(initial=0, required=False, label="ReLU offset")
+    relu_offset = forms.FloatField(initial=0, required=False, label="ReLU offset", min_value=-1e6, max_value=1e6)
     pooling = forms.ChoiceField(choices=[("max", "Max pooling 2×2"), ("average", "Average pooling 2×2"), ("none", "No pooling")])

@@ -17,9 +17,13 @@ from vision.training import data, evaluate, export, fit, inspect, models
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.services import dataset_split_assign
 from webapp.jobs.models import Job
-from webapp.jobs.services import CANCEL_CHECK_INTERVAL, JobFailed, cancel_checker
+from webapp.jobs.services import CANCEL_CHECK_INTERVAL, JobCancelled, JobFailed, cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_active, model_version_register
+
+
+#: Feature maps drawn per activation picture (the first ones of the layer's channels).
+ACTIVATION_MAPS_SHOWN = 32
 
 
 def _models_dir() -> Path:
@@ -124,11 +128,15 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
     shutil.rmtree(run_dir, ignore_errors=True)
     verb = "Cancelled; the best model so far was saved" if result.cancelled else "Trained"
     ft = len(result.history.get("fine_tune_loss", []))
-    return ({"history": result.history, "model_version_id": mv.pk, "accuracy": metrics["accuracy"], "classes": names,
-             "notes": notes},
-            f"{verb}: validation accuracy {metrics['accuracy']:.1%} after {result.epochs_run} epochs"
-            f"{f' + {ft} fine-tuning' if ft else ''}"
-            f"{' (not kept: the frozen model was better)' if extra.get('fine_tune_kept') is False else ''} (v{mv.version})")
+    outcome = {"history": result.history, "model_version_id": mv.pk, "accuracy": metrics["accuracy"], "classes": names,
+               "notes": notes}
+    message = (f"{verb}: validation accuracy {metrics['accuracy']:.1%} after {result.epochs_run} epochs"
+               f"{f' + {ft} fine-tuning' if ft else ''}"
+               f"{' (not kept: the frozen model was better)' if extra.get('fine_tune_kept') is False else ''}"
+               f" (v{mv.version})")
+    if result.cancelled:  # the job stays cancelled; its row says what was kept
+        raise JobCancelled(message, result=outcome)
+    return outcome, message
 
 
 def _train_transfer(p, dataset, train, val, index, names, run_dir, history, should_stop, progress, live, on_batch_for,
@@ -192,11 +200,11 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
         f_va[va_keep] = tuned
         probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))
         after = float((probs.argmax(1) == y_va).mean())
-        notes.append(f"Fine-tuning the top blocks took validation accuracy from {head_acc:.1%} (frozen backbone) "
-                     f"to {after:.1%}." if kept else
-                     "Fine-tuning did not lower the validation loss, so the model with the frozen backbone was kept "
-                     f"({head_acc:.1%}).")
-        extra.update(frozen_accuracy=head_acc, fine_tune_kept=kept)
+        note = (f"Fine-tuning the top blocks took validation accuracy from {head_acc:.1%} (frozen backbone) "
+                f"to {after:.1%}." if kept else
+                "Fine-tuning did not lower the validation loss, so the model with the frozen backbone was kept "
+                f"({head_acc:.1%}).")  # what happened, not a warning: apart from ``notes``
+        extra.update(frozen_accuracy=head_acc, fine_tune_kept=kept, fine_tune_note=note)
     return models.build_transfer_model(extractor, head), probs, result, extra
 
 
@@ -251,8 +259,10 @@ def activation_maps(job: Job, progress) -> tuple[dict, str]:
     """Feature maps of one staged photo after the chosen layer, as a PNG in media."""
     _mv, model, _meta, img = _model_and_photo(job)
     try:
-        png = inspect.activations_png(model, img, job.params["layer"])
+        png = inspect.activations_png(model, img, job.params["layer"], max_maps=ACTIVATION_MAPS_SHOWN)
     except ValueError as err:
         raise JobFailed(str(err), "invalid_layer") from err
+    channels = int(next(layer for layer in models.leaf_layers(model) if layer.name == job.params["layer"]).output.shape[-1])
     name = default_storage.save(job.params["out"], ContentFile(png))
-    return {"image_url": default_storage.url(name), "layer": job.params["layer"]}, f"Activations after {job.params['layer']}"
+    return ({"image_url": default_storage.url(name), "layer": job.params["layer"], "channels": channels,
+             "shown": min(channels, ACTIVATION_MAPS_SHOWN)}, f"Activations after {job.params['layer']}")

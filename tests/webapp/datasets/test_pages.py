@@ -107,6 +107,18 @@ def test_a_zip_damaged_after_the_check_fails_the_job_in_words(staff_client):
     assert not Path(job.params["staging"]).exists()
 
 
+@pytest.mark.parametrize("entries", [{}, {".DS_Store": b"x", "__MACOSX/._a.jpg": b"x"}], ids=["empty", "only-hidden"])
+def test_a_zip_with_nothing_to_import_says_so_and_keeps_the_photos_there(staff_client, entries):
+    ds = Dataset.objects.create(name="G", kind="gallery")
+    staff_client.post(f"/datasets/{ds.pk}/", {"archive": _zip_upload({"a.jpg": _jpeg((1, 2, 3))})})
+    assert _run_last_import().state == "succeeded" and ds.images.count() == 1
+    staff_client.post(f"/datasets/{ds.pk}/", {"archive": _zip_upload(entries)})
+    job = _run_last_import()
+    assert job.state == "failed" and job.error_code == "invalid_archive"
+    assert job.error == "The zip file holds no files (hidden ones aside), so there was nothing to import."
+    assert ds.images.count() == 1 and job.error in staff_client.get(f"/datasets/{ds.pk}/").content.decode()
+
+
 def test_photos_keep_their_names_and_a_zip_with_them_is_imported_too(staff_client):
     ds = Dataset.objects.create(name="D", kind="detection")
     photos = [SimpleUploadedFile("a.jpg", _jpeg((10, 0, 0))), SimpleUploadedFile("a.jpg", _jpeg((20, 0, 0))),

@@ -52,6 +52,28 @@ def test_progress_is_throttled_and_clamped():
     assert job.progress == 1.0
 
 
+def test_a_forced_message_carries_the_latest_fraction_even_when_that_was_throttled():
+    """Short epochs: their batches report within a second of the forced
+    end-of-epoch message, so without this the bar would never move."""
+    job, _ = job_create(kind="x", task_name="t")
+    job_start(job_id=job.pk)
+    p = ProgressReporter(job.pk)
+    p(0.1, "epoch 1, batch 1")
+    p(0.3, "epoch 2, batch 1")  # throttled
+    p(None, "epoch 2 done", force=True)
+    job.refresh_from_db()
+    assert job.progress == 0.3 and job.message == "epoch 2 done"
+
+
+def test_cancel_comes_back_to_the_page_it_was_pressed_on_but_never_leaves_the_site(admin_client):
+    job, _ = job_create(kind="x", task_name="t")
+    r = admin_client.post(f"/jobs/{job.pk}/cancel/", {"next": "/training/jobs/7/"})
+    assert r.status_code == 302 and r.url == "/training/jobs/7/"
+    job2, _ = job_create(kind="y", task_name="t")
+    r = admin_client.post(f"/jobs/{job2.pk}/cancel/", {"next": "https://evil.example/"})
+    assert r.url == f"/jobs/{job2.pk}/"
+
+
 def test_cancel(admin_client):
     job, _ = job_create(kind="x", task_name="t")
     r = admin_client.post(f"/jobs/{job.pk}/cancel/", follow=True)

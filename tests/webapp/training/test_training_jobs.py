@@ -94,6 +94,7 @@ def test_scratch_training_job_end_to_end(staff_client, django_user_model):
     activations.apply(args=[aj.pk])
     aj.refresh_from_db()
     assert aj.state == "succeeded" and aj.result["image_url"].endswith(".png")
+    assert aj.result["channels"] == aj.result["shown"] == 16  # the seed's conv1 (16 kernels) -> pool1: all 16 shown
     page = staff_client.get(r.url).content.decode()  # back on the model page, the layer shown stays chosen
     assert '<option value="pool1" selected>' in page
 
@@ -141,6 +142,30 @@ def test_cancelled_job_does_not_run_and_retry_requeues():
     assert job_retry(job=job)
     job = _run(job)
     assert job.state == "succeeded" and ModelVersion.objects.count() == 1
+
+
+def test_cancelled_while_training_keeps_the_best_model_and_says_so(staff_client, cancel_when):
+    """Cancel pressed after the first epoch: the job stays cancelled, its message
+    and result name the version saved, and the job page offers to train again
+    from the start (the saved version stays), not a resume it cannot do."""
+    import keras
+
+    from webapp.jobs.services import job_retry
+
+    cancel_when(keras.callbacks.ModelCheckpoint, "on_epoch_end")  # right after epoch 1's checkpoint
+    ds = _flowers(n=4)
+    job = _run(services.training_start(dataset=ds, model_kind="scratch", epochs=20, image_size=64, patience=20))
+    mv = ModelVersion.objects.get()
+    assert job.state == "cancelled" and not job.error
+    assert job.message.startswith("Cancelled; the best model so far was saved: validation accuracy")
+    assert job.message.endswith("(v1)") and job.result["model_version_id"] == mv.pk
+    assert 1 <= len(job.result["history"]["val_loss"]) < 20 and mv.metrics["cancelled"]
+    page = staff_client.get(f"/training/jobs/{job.pk}/").content.decode()
+    assert f"/training/models/{mv.pk}/" in page and "Train again from the start (v1 stays)" in page
+    assert "resumes from" not in page
+    assert job_retry(job=job)
+    job = _run(job)  # the wrapper's count is past 1 now: no second cancel
+    assert job.state == "succeeded" and ModelVersion.objects.count() == 2
 
 
 def test_non_classification_dataset_refused():
@@ -247,7 +272,8 @@ def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, se
     assert "(None, 2280)" in page and "one value per ImageNet class" in page  # the page says what 2280 is
     assert ("not kept" in job.message) == (not mv.metrics["fine_tune_kept"])
     assert {"stem_relu", "block10_add", "head_relu"} <= set(mv.metrics["layers"])  # the inspector's choices
-    assert any(n.startswith(("Fine-tuning the top blocks took", "Fine-tuning did not lower")) for n in mv.metrics["notes"])
+    assert mv.metrics["fine_tune_note"].startswith(("Fine-tuning the top blocks took", "Fine-tuning did not lower"))
+    assert mv.metrics["fine_tune_note"] in page and "⚠ Fine-tuning" not in page  # said plainly, not as a warning
     # fine-tuning trained a private copy: search embeddings and later jobs still see the ImageNet weights
     assert all(np.array_equal(a, b) for a, b in zip(shared_before, shared.get_weights()))
     from vision.training import data
