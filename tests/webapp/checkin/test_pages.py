@@ -36,7 +36,22 @@ def _face(person="Barack_Obama", n=1):
 @pytest.mark.parametrize("url", ["/", "/members/", "/checkin/", "/checkins/", "/jobs/", "/api/jobs/1"])
 def test_login_required_everywhere(client, url):
     r = client.get(url)
-    assert r.status_code == 302 and r.url.startswith("/login/")
+    if url.startswith("/api/"):  # the JSON API says so in JSON rather than redirecting to a page
+        assert r.status_code == 401 and r.json()["code"] == "not_authenticated" and "Log in" in r.json()["message"]
+    else:
+        assert r.status_code == 302 and r.url.startswith("/login/")
+
+
+@pytest.mark.embedded
+def test_a_failed_csrf_check_is_json_on_the_api_and_a_page_elsewhere(staff_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    r = client.post("/api/checkins", {})
+    assert r.status_code == 403 and r.json()["code"] == "csrf_failed" and "X-CSRFToken" in r.json()["message"]
+    r = client.post("/members/new/", {})
+    assert r.status_code == 403 and "CSRF" in r.content.decode() and r["Content-Type"].startswith("text/html")
 
 
 @pytest.mark.parametrize("url", ["/members/", "/members/new/"])
