@@ -135,7 +135,10 @@ var Vision = (function () {
       var mx = (x(mark.at - 1) + x(mark.at)) / 2, ln = document.createElementNS(SVG, "line");
       ln.setAttribute("x1", mx); ln.setAttribute("x2", mx); ln.setAttribute("y1", 8); ln.setAttribute("y2", H - P + 8);
       ln.setAttribute("stroke", "#6b7280"); ln.setAttribute("stroke-dasharray", "4 3"); svg.appendChild(ln);
-      var lt = document.createElementNS(SVG, "text"); lt.setAttribute("x", mx + 3); lt.setAttribute("y", H - P + 4);
+      // near the right edge the label goes left of the line, so it is not cut off
+      var right = mx > W - 70, lt = document.createElementNS(SVG, "text");
+      lt.setAttribute("x", right ? mx - 3 : mx + 3); lt.setAttribute("y", H - P + 4);
+      if (right) lt.setAttribute("text-anchor", "end");
       lt.setAttribute("font-size", 10); lt.setAttribute("fill", "#6b7280"); lt.textContent = mark.label; svg.appendChild(lt);
     }
     series.forEach(function (s) {
