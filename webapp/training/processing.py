@@ -112,6 +112,8 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
     else:
         final, probs, result, extra = _train_transfer(p, dataset, train, val, index, names, run_dir, history,
                                                       should_stop, progress, live, on_batch_for, notes)
+    # Cancel pressed during fine-tuning stops it too, but the head's FitResult does not know
+    cancelled = result.cancelled or should_stop()
     y_true = [index[r.label_id] for r in val]
     y_pred = probs.argmax(1).tolist()
     metrics = evaluate.classification_metrics(y_true, y_pred, names)
@@ -120,13 +122,13 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
          "true": names[t], "predicted": names[q], "probability": round(float(probs[i, q]), 4)}
         for i, (r, t, q) in enumerate(zip(val, y_true, y_pred)) if t != q][:100]
     metrics.update(history=result.history, best_epoch=result.best_epoch, epochs_run=result.epochs_run,
-                   stopped_early=result.stopped_early, cancelled=result.cancelled,
+                   stopped_early=result.stopped_early, cancelled=cancelled,
                    n_train=len(train), n_val=len(val), notes=notes, **extra)
     if not Dataset.objects.filter(pk=dataset.pk).exists():
         raise JobFailed("The dataset was deleted while the model was training; nothing was saved.", "deleted")
     mv = _save(job, dataset, final, names, p, metrics)
     shutil.rmtree(run_dir, ignore_errors=True)
-    verb = "Cancelled; the best model so far was saved" if result.cancelled else "Trained"
+    verb = "Cancelled; the best model so far was saved" if cancelled else "Trained"
     ft = len(result.history.get("fine_tune_loss", []))
     outcome = {"history": result.history, "model_version_id": mv.pk, "accuracy": metrics["accuracy"], "classes": names,
                "notes": notes}
@@ -134,7 +136,7 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
                f"{f' + {ft} fine-tuning' if ft else ''}"
                f"{' (not kept: the frozen model was better)' if extra.get('fine_tune_kept') is False else ''}"
                f" (v{mv.version})")
-    if result.cancelled:  # the job stays cancelled; its row says what was kept
+    if cancelled:  # the job stays cancelled; its row says what was kept
         raise JobCancelled(message, result=outcome)
     return outcome, message
 

@@ -295,6 +295,19 @@ def test_transfer_job_with_fine_tuning_at_a_chosen_size(efficientnet_weights, se
     assert [p != r.label.name for p, r in zip(predicted, val)] == [r.pk in wrong for r in val]
 
 
+def test_cancelled_while_fine_tuning_keeps_a_model_and_says_so(efficientnet_weights, cancel_when):
+    """Cancel pressed once fine-tuning has started: it stops after its first batch,
+    the better of the frozen and fine-tuned weights is saved, and the job says so."""
+    from vision.training import transfer
+
+    cancel_when(transfer, "_unfreeze")  # fine_tune unfreezes the top blocks just before its fit
+    ds = _flowers(n=4)
+    job = _run(services.training_start(dataset=ds, model_kind="transfer", epochs=2, image_size=128, fine_tune=True))
+    mv = ModelVersion.objects.get()
+    assert job.state == "cancelled" and job.message.startswith("Cancelled; the best model so far was saved")
+    assert job.result["model_version_id"] == mv.pk and mv.metrics["cancelled"]
+
+
 @pytest.mark.parametrize("kw, words", [
     ({"image_size": 300}, "multiple of 32"),
     ({"image_size": 96}, "between 128 and 640"),
