@@ -124,7 +124,11 @@ def _maps(model, x, layer_name: str):
     raise ValueError(f"No layer named {layer_name}.")
 
 
-def activations_png(model, image: np.ndarray, layer_name: str, max_maps: int = 32) -> bytes:
+#: Feature maps drawn per activation picture: the layer's first channels.
+ACTIVATION_MAPS = 32
+
+
+def activations_png(model, image: np.ndarray, layer_name: str, max_maps: int = ACTIVATION_MAPS) -> bytes:
     """Feature maps of one photo after ``layer_name`` (seed: the activation
     table after MaxPooling), each channel scaled min-max to grey.
 

@@ -22,10 +22,6 @@ from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_active, model_version_register
 
 
-#: Feature maps drawn per activation picture (the first ones of the layer's channels).
-ACTIVATION_MAPS_SHOWN = 32
-
-
 def _models_dir() -> Path:
     return Path(settings.TRAINED_MODELS_DIR)
 
@@ -261,10 +257,10 @@ def activation_maps(job: Job, progress) -> tuple[dict, str]:
     """Feature maps of one staged photo after the chosen layer, as a PNG in media."""
     _mv, model, _meta, img = _model_and_photo(job)
     try:
-        png = inspect.activations_png(model, img, job.params["layer"], max_maps=ACTIVATION_MAPS_SHOWN)
+        png = inspect.activations_png(model, img, job.params["layer"])
     except ValueError as err:
         raise JobFailed(str(err), "invalid_layer") from err
     channels = int(next(layer for layer in models.leaf_layers(model) if layer.name == job.params["layer"]).output.shape[-1])
     name = default_storage.save(job.params["out"], ContentFile(png))
     return ({"image_url": default_storage.url(name), "layer": job.params["layer"], "channels": channels,
-             "shown": min(channels, ACTIVATION_MAPS_SHOWN)}, f"Activations after {job.params['layer']}")
+             "shown": min(channels, inspect.ACTIVATION_MAPS)}, f"Activations after {job.params['layer']}")
