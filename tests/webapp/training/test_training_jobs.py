@@ -191,6 +191,19 @@ def test_playground_reproduces_the_seed_square(staff_client):
     assert r.status_code == 200 and "not an image" in r.content.decode()
 
 
+@pytest.mark.parametrize("field, value, words", [
+    ("custom", "nan 0 0\n0 1 0\n0 0 0", "between -1000 and 1000"),
+    ("custom", "1 2 3\n4 5\n6 7 8", "3×3 or 5×5"),
+    ("relu_offset", "1e308", "less than or equal to"),
+    ("relu_offset", "inf", "Enter a number"),
+])
+def test_playground_refuses_values_it_cannot_draw_in_words(staff_client, field, value, words):
+    form = {"kernel": "custom", "custom": "0 0 0\n1 1 1\n0 0 0", "padding": "valid", "stride": 1, "pooling": "none",
+            field: value}
+    r = staff_client.post("/training/playground/", form)
+    assert r.status_code == 200 and words in r.content.decode() and not r.context.get("steps")
+
+
 def test_predict_folder_command_writes_csv(tmp_path):
     import csv as _csv
     import shutil
