@@ -144,8 +144,8 @@ var Annotate = (function () {
       var sel = boxById(selectedId), panel = document.getElementById("selected");
       panel.hidden = !sel;
       if (sel) {
-        document.getElementById("sel-info").textContent = sel.class_name + " · xmin " + sel.xmin + ", ymin " + sel.ymin +
-          ", xmax " + sel.xmax + ", ymax " + sel.ymax + " px";
+        document.getElementById("sel-info").textContent = sel.class_name + " · xmin " + Math.round(sel.xmin) + ", ymin " +
+          Math.round(sel.ymin) + ", xmax " + Math.round(sel.xmax) + ", ymax " + Math.round(sel.ymax) + " px";
         document.getElementById("accept").hidden = sel.accepted;
       }
       var cl = document.getElementById("classes");

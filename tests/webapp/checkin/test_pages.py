@@ -249,6 +249,13 @@ def test_pages_render(admin_client):
     assert admin_client.get("/members/99999/").status_code == 404
 
 
+@pytest.mark.parametrize("url", ["/", "/admin/", "/admin/login/"])
+def test_pages_name_their_icon_so_browsers_do_not_ask_for_favicon_ico(admin_client, url):
+    # a page with no <link rel="icon"> makes the browser request /favicon.ico, which is a 404 here
+    html = admin_client.get(url, follow=True).content.decode()
+    assert '<link rel="icon" href="data:image/svg+xml' in html
+
+
 def test_checkin_pages_and_media_need_the_kiosk_role(client, django_user_model, kiosk_user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     (tmp_path / "checkins").mkdir()
