@@ -167,14 +167,14 @@ def _transfer(name, classes, paths, labels, splits, backbone, size, epochs, fine
                 t_act = time.perf_counter() - t2
             t3 = time.perf_counter()
             hist: dict = {}
-            kept, pooled = fine_tune_cached(head, own, [files[i] for i in tr], y[tr].tolist(), [files[i] for i in va],
+            tuned, pooled = fine_tune_cached(head, own, [files[i] for i in tr], y[tr].tolist(), [files[i] for i in va],
                                             y[va].tolist(), seed=seed, epochs=fine_tune_epochs,
                                             work_dir=Path(cache) / f"ft-{seed}", history=hist)
             t_ft = time.perf_counter() - t3
             acc_ft = float((np.asarray(head.predict(pooled, verbose=0)).argmax(1) == y[va]).mean())
             print(f"{name} seed {seed} fine-tune {size}px: val_accuracy by epoch "
                   f"{[round(v, 3) for v in hist.get('val_accuracy', [])]}"
-                  f"{'' if kept else ' (no epoch beat the frozen model: frozen weights kept)'}", flush=True)
+                  f"{'' if tuned.kept else ' (no epoch beat the frozen model: frozen weights kept)'}", flush=True)
             rows.append((name, "  + fine-tune top blocks", seed, fine_tune_epochs, len(hist.get("loss", [])),
                          t_act + t_head + t_ft if n == 0 else None, t_ft, acc_ft, None))
     return rows

@@ -39,6 +39,8 @@ four places 91.2%, an RBF SVM instead of the head 88.4%; of the head's errors
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from vision.training.models import leaf_layers
@@ -194,8 +196,22 @@ def _unfreeze(top) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class FineTuneResult:
+    """What :func:`fine_tune` did.
+
+    Attributes:
+        kept: the fine-tuned weights were kept; False: no epoch lowered the validation
+            loss, so the weights from before fine-tuning were put back.
+        cancelled: ``should_stop`` ended it early (what was kept follows the same rule).
+    """
+
+    kept: bool
+    cancelled: bool = False
+
+
 def fine_tune(head, extractor, train_ds, val_ds, *, epochs: int = FINE_TUNE_EPOCHS, work_dir, steps_per_epoch: int,
-              learning_rate: float = FINE_TUNE_LEARNING_RATE, patience: int = 3, **fit_kwargs) -> bool:
+              learning_rate: float = FINE_TUNE_LEARNING_RATE, patience: int = 3, **fit_kwargs) -> FineTuneResult:
     """Fine-tune the top blocks of a transfer model together with its trained head, never making it worse.
 
     Trains ``top_blocks`` (:func:`extractor_parts`; batch-norm layers stay
@@ -218,7 +234,7 @@ def fine_tune(head, extractor, train_ds, val_ds, *, epochs: int = FINE_TUNE_EPOC
         **fit_kwargs: ``on_batch``, ``on_epoch``, ``should_stop``, ``history`` as ``fit.fit`` takes them.
 
     Returns:
-        True if the fine-tuned weights were kept, False if the earlier ones were restored.
+        :class:`FineTuneResult`: whether the fine-tuned weights were kept, and whether it was cancelled.
     """
     import keras
 
@@ -234,19 +250,19 @@ def fine_tune(head, extractor, train_ds, val_ds, *, epochs: int = FINE_TUNE_EPOC
     history = fit_kwargs.pop("history", None)
     history = history if history is not None else {}
     try:
-        fit.fit(model, train_ds, val_ds, epochs=epochs, learning_rate=learning_rate, patience=patience,
+        result = fit.fit(model, train_ds, val_ds, epochs=epochs, learning_rate=learning_rate, patience=patience,
                 work_dir=work_dir, steps_per_epoch=steps_per_epoch, history=history, **fit_kwargs)
     finally:
         top.trainable = False
     losses = [v for v in history.get("val_loss", []) if v is not None]
-    if not losses or min(losses) >= before_loss:
+    kept = bool(losses) and min(losses) < before_loss
+    if not kept:
         model.set_weights(before)
-        return False
-    return True
+    return FineTuneResult(kept=kept, cancelled=result.cancelled)
 
 
 def fine_tune_cached(head, extractor, train_files, train_labels, val_files, val_labels, *, seed: int, work_dir,
-                     epochs: int = FINE_TUNE_EPOCHS, **fit_kwargs) -> tuple[bool, np.ndarray]:
+                     epochs: int = FINE_TUNE_EPOCHS, **fit_kwargs) -> tuple[FineTuneResult, np.ndarray]:
     """:func:`fine_tune` on ``vision.training.features.cached_activations`` files:
     trains on each photo and its mirror image, validates on the photos as they are.
 
@@ -258,15 +274,15 @@ def fine_tune_cached(head, extractor, train_files, train_labels, val_files, val_
         work_dir, epochs, **fit_kwargs: as :func:`fine_tune`.
 
     Returns:
-        ``(kept, features)``: whether the fine-tuned weights were kept, and the
-        validation photos' ``(n_val, d + 1000) float32`` features from the final top blocks.
+        ``(result, features)``: the :class:`FineTuneResult`, and the validation
+        photos' ``(n_val, d + 1000) float32`` features from the final top blocks.
     """
     from vision.training.features import activation_dataset
 
     train = activation_dataset(train_files, train_labels, views=(0, 1), batch_size=FINE_TUNE_BATCH, shuffle=True,
                                seed=seed)
     val = activation_dataset(val_files, val_labels, batch_size=FINE_TUNE_BATCH)
-    kept = fine_tune(head, extractor, train, val, epochs=epochs, work_dir=work_dir,
+    result = fine_tune(head, extractor, train, val, epochs=epochs, work_dir=work_dir,
                      steps_per_epoch=-(-2 * len(train_files) // FINE_TUNE_BATCH), **fit_kwargs)
     _, top = extractor_parts(extractor)
-    return kept, np.asarray(top.predict(val.map(lambda x, y: x), verbose=0), np.float32)
+    return result, np.asarray(top.predict(val.map(lambda x, y: x), verbose=0), np.float32)

@@ -3,6 +3,7 @@ dataset rows into ``vision.training`` calls and results back into rows."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -108,8 +109,7 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
     else:
         final, probs, result, extra = _train_transfer(p, dataset, train, val, index, names, run_dir, history,
                                                       should_stop, progress, live, on_batch_for, notes)
-    # Cancel pressed during fine-tuning stops it too, but the head's FitResult does not know
-    cancelled = result.cancelled or should_stop()
+    cancelled = result.cancelled
     y_true = [index[r.label_id] for r in val]
     y_pred = probs.argmax(1).tolist()
     metrics = evaluate.classification_metrics(y_true, y_pred, names)
@@ -187,13 +187,16 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
         tr_files, va_files = files[: len(train)], files[len(train):]
         tr_keep = [i for i, f in enumerate(tr_files) if f is not None]
         va_keep = [i for i, f in enumerate(va_files) if f is not None]
-        kept, tuned = fine_tune_cached(head, extractor, [tr_files[i] for i in tr_keep], y_tr[tr_keep].tolist(),
-                                       [va_files[i] for i in va_keep], y_va[va_keep].tolist(), seed=dataset.split_seed,
-                                       epochs=min(FINE_TUNE_EPOCHS, p["epochs"]), work_dir=run_dir / "fine_tune",
-                                       on_batch=on_batch_for(0.45, 0.95, "Fine-tuning the top blocks"),
-                                       on_epoch=live("Fine-tuning the top blocks", dict(result.history), "fine_tune_"),
-                                       should_stop=should_stop, history=ft_hist)
+        ft_result, tuned = fine_tune_cached(
+            head, extractor, [tr_files[i] for i in tr_keep], y_tr[tr_keep].tolist(), [va_files[i] for i in va_keep],
+            y_va[va_keep].tolist(), seed=dataset.split_seed, epochs=min(FINE_TUNE_EPOCHS, p["epochs"]),
+            work_dir=run_dir / "fine_tune", on_batch=on_batch_for(0.45, 0.95, "Fine-tuning the top blocks"),
+            on_epoch=live("Fine-tuning the top blocks", dict(result.history), "fine_tune_"), should_stop=should_stop,
+            history=ft_hist)
+        kept = ft_result.kept
         result.history.update({f"fine_tune_{k}": v for k, v in ft_hist.items()})
+        # Cancel pressed during fine-tuning cancels the whole run, as during the head
+        result = dataclasses.replace(result, cancelled=ft_result.cancelled)
         f_va = f_va.copy()
         f_va[va_keep] = tuned
         probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))

@@ -220,7 +220,7 @@ def test_fine_tune_keeps_an_improvement_and_undoes_a_regression(shapes, tmp_path
     top_before = [w.copy() for w in top.get_weights()]
     # an untrained head: a few epochs at a usable rate lower the validation loss, and the top blocks train
     assert fine_tune(head, extractor, train, val, epochs=3, learning_rate=1e-2, work_dir=tmp_path / "a",
-                     steps_per_epoch=8) is True
+                     steps_per_epoch=8).kept is True
     assert not all(np.array_equal(a, b) for a, b in zip(top_before, top.get_weights()))
     assert all(np.array_equal(a, b) for a, b in zip(bottom_before, extractor.get_layer("frozen_blocks").get_weights()))
     assert not top.trainable  # frozen again for export
@@ -228,10 +228,24 @@ def test_fine_tune_keeps_an_improvement_and_undoes_a_regression(shapes, tmp_path
     model = models.build_transfer_model(extractor, head)
     before = [w.copy() for w in model.get_weights()]
     hist = {}
-    kept = fine_tune(head, extractor, train, val, epochs=2, learning_rate=1e3, work_dir=tmp_path / "b",
-                     steps_per_epoch=8, history=hist)
-    assert kept is False and len(hist["val_loss"]) >= 1
+    result = fine_tune(head, extractor, train, val, epochs=2, learning_rate=1e3, work_dir=tmp_path / "b",
+                       steps_per_epoch=8, history=hist)
+    assert result.kept is False and result.cancelled is False and len(hist["val_loss"]) >= 1
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_fine_tune_says_it_was_cancelled(shapes, tmp_path):
+    import keras
+
+    from vision.training.transfer import fine_tune
+
+    keras.utils.set_random_seed(0)
+    extractor, head = _tiny_transfer()
+    _, train, val = _activations(shapes, tmp_path, extractor)
+    hist = {}
+    result = fine_tune(head, extractor, train, val, epochs=5, learning_rate=1e-2, work_dir=tmp_path / "c",
+                       steps_per_epoch=8, history=hist, should_stop=lambda: True)
+    assert result.cancelled is True and len(hist["loss"]) == 1  # stopped at its first batch; that epoch is logged
 
 
 def test_inspector_shows_maps_inside_a_transfer_models_backbone(shapes):
