@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
@@ -23,7 +25,9 @@ def job_detail_view(request, job_id: int):
     job = job_get(user=request.user, job_id=job_id)
     if job is None:
         raise Http404("No such job")
-    return render(request, "jobs/detail.html", {"job": job, "job_json": job_to_dict(job)})
+    data = job_to_dict(job)
+    return render(request, "jobs/detail.html", {"job": job, "job_json": data,
+                                                "job_pretty_json": json.dumps(data, indent=2, ensure_ascii=False)})
 
 
 def job_api_view(request, job_id: int):

@@ -146,3 +146,16 @@ def test_job_cancelled_survives_pickling():
 
     err = pickle.loads(pickle.dumps(JobCancelled("Stopped.", {"done": 1})))
     assert err.message == "Stopped." and err.result == {"done": 1}
+
+
+def test_job_page_shows_parameters_as_json_and_has_a_message_to_update(admin_client):
+    import json
+    import re
+    from html import unescape
+
+    job, _ = job_create(kind="x", task_name="t", params={"dataset_id": 3, "augment": False, "name": None})
+    html = admin_client.get(f"/jobs/{job.pk}/").content.decode()
+    # the script fills the bar and this message while the job runs, so it is there even when empty
+    assert 'data-field="message"' in html and 'data-field="progress"' in html
+    shown = json.loads(unescape(re.search(r'<pre class="wrap">(.*?)</pre>', html, re.S).group(1)))
+    assert shown["params"] == {"dataset_id": 3, "augment": False, "name": None}  # JSON, not Python's repr
