@@ -17,7 +17,7 @@ from workers.celery import app
 @app.task(name="workers.annotation.export", bind=True, soft_time_limit=3600, time_limit=3660)
 def export(self, job_id: int) -> str:
     def work(job, progress):
-        from webapp.annotation.exchange import NothingToExport, dataset_export_zip
+        from webapp.annotation.exchange import NothingToExport, dataset_export_zip, export_left_out_text
         from webapp.datasets.models import Dataset
 
         dataset = job_row(job, Dataset, "dataset_id", "The dataset was deleted before it was exported.")
@@ -34,8 +34,9 @@ def export(self, job_id: int) -> str:
             path.unlink(missing_ok=True)
             raise
         summary.update(file=rel, bytes=path.stat().st_size, dataset_id=dataset.pk)
+        left_out = export_left_out_text(summary["left_out"])
         return summary, (f"{summary['photos']} photos, {summary['boxes']} boxes "
-                         f"({summary['train']} train / {summary['val']} validation)")
+                         f"({summary['train']} train / {summary['val']} validation){f'; {left_out}' if left_out else ''}")
 
     return run_job(self, job_id, work)
 

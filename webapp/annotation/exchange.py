@@ -297,6 +297,15 @@ def annotations_csv_stream(*, dataset: Dataset):
         yield annotations_csv_text(chunk).split("\r\n", 1)[1]
 
 
+def export_left_out_text(left_out: dict) -> str:
+    """The photos an export kept back, in words (``""`` if none): ``left_out`` as
+    :func:`dataset_export_zip` returns it."""
+    parts = [f"{n} {what}" for n, what in ((left_out.get("not_annotated", 0), "not annotated yet"),
+                                           (left_out.get("machine_boxes_to_review", 0), "with machine boxes to review"))
+             if n]
+    return f"left out: {' and '.join(parts)}" if parts else ""
+
+
 def dataset_label_map(*, dataset: Dataset) -> str:
     return label_map_pbtxt((c.class_id, c.name) for c in dataset.classes.all())
 
@@ -312,6 +321,11 @@ def dataset_export_zip(*, dataset: Dataset, path: Path, num_shards: int = 10, tf
                        should_stop: Callable[[], bool] | None = None) -> dict:
     """Write the export zip to ``path`` (see the module docstring).
 
+    Only finished photos go in: those with an accepted box or marked "no
+    objects", and no machine box still waiting for review. A photo not looked
+    at yet would teach a detector that its objects are background (the
+    ``left_out`` counts say how many were kept back and why).
+
     Photos are assigned to train/validation first if they were not (seeded,
     ``Dataset.validation_fraction``, 30 % by default, as in the seed).
 
@@ -320,23 +334,33 @@ def dataset_export_zip(*, dataset: Dataset, path: Path, num_shards: int = 10, tf
             answers True the export stops there.
 
     Returns:
-        ``{photos, boxes, classes, train, val, shards}``.
+        ``{photos, boxes, classes, train, val, shards, left_out: {not_annotated, machine_boxes_to_review}}``
+        (photos, boxes and the split count what the zip holds).
 
     Raises:
-        NothingToExport: the dataset has no (accepted) box yet.
+        NothingToExport: the dataset has no (accepted) box yet, or no finished photo.
         JobCancelled: ``should_stop`` said so. The zip at ``path`` is then
             incomplete: the caller deletes it (an export is all or nothing).
     """
     from vision.detection_io.photos import photo_for_export
 
-    images = list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id"))
-    n_boxes = Box.objects.filter(image__dataset=dataset, accepted=True).count()
-    if not n_boxes:
+    from webapp.annotation.selectors import readable_images
+
+    if not Box.objects.filter(image__dataset=dataset, accepted=True).exists():
         raise NothingToExport("This dataset has no boxes yet, so there is nothing to export: draw or import boxes first "
                               "(machine boxes count once accepted).")
-    if len(images) >= 2 and any(not i.split for i in images):
+    readable = list(readable_images(dataset))
+    if len(readable) >= 2 and any(not i.split for i in readable):
         dataset_split_assign(dataset=dataset)
-        images = list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id"))
+        readable = list(readable_images(dataset))
+    left_out = {"not_annotated": sum(not i.is_annotated for i in readable),
+                "machine_boxes_to_review": sum(bool(i.is_annotated and i.n_pending) for i in readable)}
+    images = [i for i in readable if i.is_annotated and not i.n_pending]
+    if not images:
+        raise NothingToExport(f"No photo is finished yet ({left_out['not_annotated']} not annotated, "
+                              f"{left_out['machine_boxes_to_review']} with machine boxes to review), so there is "
+                              "nothing to export: a photo is finished once it has an accepted box or is marked "
+                              "“No objects”, and no machine box is left to review.")
     names = _export_names(images)
     # every box in one query (boxes are small; the photos are still read one at a time)
     annotations = dict(zip((i.pk for i in images), dataset_annotations(dataset=dataset, images=images, names=names)))
@@ -402,5 +426,5 @@ def dataset_export_zip(*, dataset: Dataset, path: Path, num_shards: int = 10, tf
             xml_name = stem if stems[stem] == 1 else f"{stem}_{stems[stem]}"
             zf.writestr(f"voc/Annotations/{xml_name}.xml", voc_xml_bytes(ann))
     n_val = sum(1 for i in images if i.split == DatasetImage.Split.VALIDATION)
-    return {"photos": total, "boxes": n_boxes, "classes": len(class_ids), "train": total - n_val, "val": n_val,
-            "shards": shards}
+    return {"photos": total, "boxes": sum(len(a.boxes) for a in ordered), "classes": len(class_ids),
+            "train": total - n_val, "val": n_val, "shards": shards, "left_out": left_out}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from webapp.annotation.exchange import NothingToExport, dataset_export_zip
+from webapp.annotation.exchange import NothingToExport, dataset_export_zip, export_left_out_text
 from webapp.annotation.management.commands.annotations_import import dataset_by_ref
 
 
@@ -28,3 +28,6 @@ class Command(BaseCommand):
             raise CommandError(err.message) from None
         self.stdout.write(f"Wrote {out}: {summary['photos']} photos, {summary['boxes']} boxes, {summary['classes']} "
                           f"classes ({summary['train']} train / {summary['val']} validation)")
+        left_out = export_left_out_text(summary["left_out"])
+        if left_out:
+            self.stdout.write(left_out[0].upper() + left_out[1:] + " (only finished photos are exported).")
