@@ -24,4 +24,6 @@ urlpatterns = [
     path("", include("webapp.annotation.urls")),
     path("", include("webapp.checkin.urls")),
 ]
-handler500 = "webapp.core.views.server_error"
+handler403 = "webapp.core.api_errors.permission_denied"
+handler404 = "webapp.core.api_errors.not_found"
+handler500 = "webapp.core.api_errors.server_error"

@@ -220,8 +220,10 @@ def annotate(request, dataset_id: int, image_id: int):
 
 
 def _api_image(request, image_id: int):
-    image = get_object_or_404(selectors.DatasetImage.objects.select_related("dataset"), pk=image_id,
-                              status=selectors.DatasetImage.Status.OK)
+    image = (selectors.DatasetImage.objects.select_related("dataset")
+             .filter(pk=image_id, status=selectors.DatasetImage.Status.OK).first())
+    if image is None:
+        raise Http404("No such photo")
     ds = selectors.annotation_dataset_get(user=request.user, dataset_id=image.dataset_id)
     return ds, image
 

@@ -1,15 +1,21 @@
-"""The JSON API (``/api/...``) answers in JSON when a request is refused
-before any view runs: no login (401 instead of a redirect to the login page)
-and a failed CSRF check (403 instead of Django's HTML page). Pages keep
-Django's own behaviour."""
+"""The JSON API (``/api/...``) answers in JSON, ``{message, code, fields}``,
+also where Django would answer with a page: no login (401 instead of a redirect
+to the login page), a failed CSRF check, ``PermissionDenied`` (403), ``Http404``
+and unknown API addresses (404), and an unexpected error (500). Pages keep
+Django's own behaviour (``templates/403.html``, ``404.html``, ``500.html``)."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import JsonResponse
+from django.shortcuts import render
+from django.views import defaults
 from django.views.csrf import csrf_failure as page_csrf_failure
 
 API_PREFIX = "/api/"
+GENERIC_404 = re.compile(r"No \w+ matches the given query\.")
 
 
 def _is_api(request) -> bool:
@@ -33,3 +39,36 @@ def csrf_failure(request, reason: str = ""):
         return JsonResponse({"message": "The CSRF check failed: send the csrftoken cookie's value as the "
                                         "X-CSRFToken header.", "code": "csrf_failed", "fields": {}}, status=403)
     return page_csrf_failure(request, reason=reason)
+
+
+def _error(message: str, code: str, status: int) -> JsonResponse:
+    return JsonResponse({"message": message, "code": code, "fields": {}}, status=status)
+
+
+def _said(exception, default: str) -> str:
+    """The sentence a view raised (``Http404("No such photo")``), else ``default``: the URL
+    resolver's own 404 carries a dict, and ``get_object_or_404``'s sentence names a model class."""
+    args = getattr(exception, "args", ())
+    said = args[0] if args and isinstance(args[0], str) else ""
+    return said if said and not GENERIC_404.match(said) else default
+
+
+def not_found(request, exception=None):
+    """``handler404``."""
+    if _is_api(request):
+        return _error(_said(exception, "Not found: no such API address or item."), "not_found", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def permission_denied(request, exception=None):
+    """``handler403``."""
+    if _is_api(request):
+        return _error(_said(exception, "You do not have access to this."), "forbidden", 403)
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request):
+    """``handler500``: the traceback goes to the log, never to the user."""
+    if _is_api(request):
+        return _error("Something went wrong on the server; it was logged.", "server_error", 500)
+    return render(request, "500.html", status=500)

@@ -68,6 +68,3 @@ def page_error(request, err: Exception):
 def healthz(request):
     return JsonResponse({"ok": True})
 
-
-def server_error(request):
-    return render(request, "500.html", status=500)

@@ -3,10 +3,12 @@ deleting biometric data. Jobs are not run here (see tests/workers)."""
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import RequestFactory
 from django.urls import reverse
 
 from tests.shared_data import shared_path
@@ -52,6 +54,47 @@ def test_a_failed_csrf_check_is_json_on_the_api_and_a_page_elsewhere(staff_user)
     assert r.status_code == 403 and r.json()["code"] == "csrf_failed" and "X-CSRFToken" in r.json()["message"]
     r = client.post("/members/new/", {})
     assert r.status_code == 403 and "CSRF" in r.content.decode() and r["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.embedded
+def test_api_refusals_and_not_found_are_json_pages_stay_pages(client, django_user_model):
+    plain = django_user_model.objects.create_user("plain", password="x")
+    client.force_login(plain)
+    r = client.post("/api/checkins", {})  # the kiosk role is missing: PermissionDenied
+    assert r.status_code == 403 and r["Content-Type"] == "application/json"
+    assert r.json()["code"] == "forbidden" and r.json()["message"]
+    r = client.get("/api/annotation/images/99999")  # Http404 raised by the view, with its sentence
+    assert r.status_code == 404 and r.json()["code"] == "not_found" and r.json()["message"] == "No such photo"
+    from django.http import Http404
+
+    from webapp.core.api_errors import not_found
+
+    r = not_found(RequestFactory().get("/api/x"), Http404("No Member matches the given query."))
+    assert json.loads(r.content)["message"] == "Not found: no such API address or item."  # no model class names
+    r = client.get("/api/no-such-endpoint")  # no URL matches
+    assert r.status_code == 404 and r.json() == {"message": "Not found: no such API address or item.",
+                                                 "code": "not_found", "fields": {}}
+    r = client.get("/no-such-page/")
+    assert r.status_code == 404 and r["Content-Type"].startswith("text/html") and "Not found" in r.content.decode()
+    r = client.get("/members/")
+    assert r.status_code == 403 and r["Content-Type"].startswith("text/html") and "Not allowed" in r.content.decode()
+
+
+def test_an_unexpected_api_error_is_json_and_hides_the_traceback(client, admin_user, monkeypatch):
+    from django.test import Client
+
+    from webapp.jobs import views
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(views, "job_get", boom)
+    c = Client(raise_request_exception=False)
+    c.force_login(admin_user)
+    r = c.get("/api/jobs/1")
+    assert r.status_code == 500 and r.json()["code"] == "server_error" and "secret" not in r.content.decode()
+    r = c.get("/jobs/1/")
+    assert r.status_code == 500 and r["Content-Type"].startswith("text/html") and "secret" not in r.content.decode()
 
 
 @pytest.mark.parametrize("url", ["/members/", "/members/new/"])
