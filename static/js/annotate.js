@@ -36,7 +36,7 @@ var Annotate = (function () {
     return e;
   }
 
-  function fmtTime(iso) { return iso ? new Date(iso).toLocaleString() : ""; }
+  var fmtTime = Vision.fmtTime;
 
   function init(root) {
     var data = JSON.parse(document.getElementById("ann-data").textContent);

@@ -7,6 +7,14 @@ var Vision = (function () {
   function isActive(j) { return j.state === "queued" || j.state === "running"; }
 
   /* Poll /api/jobs/<id> until it finishes; onUpdate(job) each time. */
+  /* "2026-11-30 14:05:09" (or the time alone), in the browser's time zone: the pages' one format (webapp/formats). */
+  function fmtTime(iso, timeOnly) {
+    if (!iso) return "";
+    var d = new Date(iso), two = function (n) { return (n < 10 ? "0" : "") + n; };
+    var time = two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
+    return timeOnly ? time : d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " + time;
+  }
+
   function followJob(id, onUpdate, interval, fixed) {
     var delay = interval || 400;
     function tick() {
@@ -61,7 +69,7 @@ var Vision = (function () {
       var li = document.createElement("li");
       li.className = f.status;
       var what = f.status === "logged" ? "checked in" : f.status === "repeat" ? "already checked in at " +
-        new Date(f.previous_at).toLocaleTimeString() + ", not logged again" : "not a member";
+        fmtTime(f.previous_at, true) + ", not logged again" : "not a member";
       var dist = f.distance === null ? "" : " · distance " + f.distance.toFixed(3) +
         (f.margin === null ? "" : " (margin " + f.margin.toFixed(3) + ")");
       li.textContent = (i + 1) + ". " + f.name + " — " + what + dist;
@@ -151,6 +159,6 @@ var Vision = (function () {
 
   function escape(text) { var d = document.createElement("div"); d.textContent = text; return d.innerHTML; }
 
-  return {isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
+  return {fmtTime: fmtTime, isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
           checkinResult: checkinResult, cameraCheckin: cameraCheckin};
 })();

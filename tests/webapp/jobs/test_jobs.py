@@ -159,3 +159,7 @@ def test_job_page_shows_parameters_as_json_and_has_a_message_to_update(admin_cli
     assert 'data-field="message"' in html and 'data-field="progress"' in html
     shown = json.loads(unescape(re.search(r'<pre class="wrap">(.*?)</pre>', html, re.S).group(1)))
     assert shown["params"] == {"dataset_id": 3, "augment": False, "name": None}  # JSON, not Python's repr
+    # one date/time format on every page (webapp/formats), not "Nov. 30, 2026, 12:23 a.m."
+    assert f"<dd>{timezone.localtime(job.created_at):%Y-%m-%d %H:%M:%S}" in html
+    listing = admin_client.get("/jobs/").content.decode()
+    assert "now</td>" in listing and "0 minutes" not in listing  # a job created just now
