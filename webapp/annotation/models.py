@@ -48,6 +48,7 @@ class Box(models.Model):
 
     class Meta:
         ordering = ["image", "id"]
+        verbose_name_plural = "boxes"
         constraints = [
             models.CheckConstraint(condition=Q(xmin__lt=F("xmax")) & Q(ymin__lt=F("ymax")), name="box_not_empty"),
         ]

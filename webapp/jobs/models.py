@@ -42,6 +42,8 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # set again by a retry, so "waited in queue" counts from the last time it was queued
+    queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -63,8 +65,9 @@ class Job(models.Model):
 
     @property
     def queue_seconds(self) -> float | None:
+        """Seconds from the last time the job was queued (created, or retried) to its start."""
         if self.started_at:
-            return (self.started_at - self.created_at).total_seconds()
+            return (self.started_at - (self.queued_at or self.created_at)).total_seconds()
         return None
 
     @property

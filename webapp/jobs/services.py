@@ -199,8 +199,8 @@ def job_retry(*, job: Job) -> bool:
         QueueUnavailable: the broker is down.
     """
     n = Job.objects.filter(pk=job.pk, state__in=(Job.State.FAILED, Job.State.CANCELLED)).update(
-        state=Job.State.QUEUED, error="", error_code="", traceback="", started_at=None, finished_at=None,
-        heartbeat_at=None, message="Queued again; waiting for a worker…")
+        state=Job.State.QUEUED, error="", error_code="", traceback="", queued_at=timezone.now(), started_at=None,
+        finished_at=None, heartbeat_at=None, message="Queued again; waiting for a worker…")
     if n:
         transaction.on_commit(lambda: job_enqueue(job=job))
     return bool(n)

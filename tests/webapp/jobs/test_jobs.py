@@ -163,3 +163,16 @@ def test_job_page_shows_parameters_as_json_and_has_a_message_to_update(admin_cli
     assert f"<dd>{timezone.localtime(job.created_at):%Y-%m-%d %H:%M:%S}" in html
     listing = admin_client.get("/jobs/").content.decode()
     assert "now</td>" in listing and "0 minutes" not in listing  # a job created just now
+
+
+def test_a_retried_job_waits_in_queue_from_its_retry_not_its_creation(admin_client):
+    from webapp.jobs.services import job_retry
+
+    job, _ = job_create(kind="x", task_name="t")
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timezone.timedelta(hours=2),
+                                         state=Job.State.FAILED, error="worker lost", error_code="worker_lost")
+    job.refresh_from_db()
+    assert job_retry(job=job)
+    job_start(job_id=job.pk)
+    job.refresh_from_db()
+    assert 0 <= job.queue_seconds < 60  # not the two hours since it was first created
