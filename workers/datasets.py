@@ -50,7 +50,7 @@ def import_upload(self, job_id: int) -> str:
         if report.duplicates:
             msg += f", {len(report.duplicates)} already there"
         if report.unreadable or report.skipped:
-            msg += f", {len(report.unreadable) + len(report.skipped)} not usable (see the list)"
+            msg += f", {len(report.unreadable) + len(report.skipped)} not usable (listed below with the reason for each)"
         if dataset.kind == Dataset.Kind.GALLERY and report.added:
             r["embed_job_id"], note = _gallery_embed(dataset, job.created_by)
             msg += f"; {note}"

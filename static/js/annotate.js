@@ -103,7 +103,8 @@ var Annotate = (function () {
           "stroke-dasharray": b.accepted ? "" : (6 * px) + " " + (4 * px), "data-part": "body"}, g);
         var who = b.source === "machine" ? (b.detector + " " + (b.score === null ? "" : b.score.toFixed(2))) : (b.created_by || "");
         el("title", {}, r).textContent = b.class_name + " — " + (b.source === "machine" ? "machine: " : "drawn by ") + who + ", " + fmtTime(b.created_at);
-        var fs = 13 * px, t = el("text", {x: b.xmin + 2 * px, y: Math.max(fs, b.ymin - 3 * px), "font-size": fs, fill: color,
+        var fs = 13 * px, above = b.ymin - 3 * px >= fs;  // a box at the photo's top edge gets its label inside, below the handles
+        var t = el("text", {x: b.xmin + 2 * px, y: above ? b.ymin - 3 * px : b.ymin + fs + 6 * px, "font-size": fs, fill: color,
           stroke: "#fff", "stroke-width": 3 * px, "paint-order": "stroke", "font-weight": 700, "pointer-events": "none"}, g);
         t.textContent = (classById(b.class_id) || {label_map_id: "?"}).label_map_id + " " + b.class_name + (b.accepted ? "" : " ?");
         if (sel) handles(b, g, px, color);
@@ -404,13 +405,18 @@ var Annotate = (function () {
     var box = section.querySelector(".jobbox"), svg = section.querySelector("#overlay"), list = section.querySelector("#found");
     function draw(r) {
       svg.innerHTML = ""; list.innerHTML = "";
-      var lw = Math.max(2, r.width / 250);
+      var lw = Math.max(2, r.width / 250), crowded = r.boxes.length > 8;
       r.boxes.forEach(function (d, i) {
         var b = d.box;
         el_("rect", {x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1], fill: "none", stroke: "#e6194b", "stroke-width": lw});
-        var size = Math.max(12, r.width / 45), t = el_("text", {x: b[0], y: Math.max(size, b[1] - 4), "font-size": size, fill: "#e6194b",
-          stroke: "#fff", "stroke-width": size / 6, "paint-order": "stroke", "font-weight": 700});
-        t.textContent = (i + 1) + ". " + d.label + " " + d.score.toFixed(2);
+        // a crowded photo gets numbers only (the list below says the rest), so labels do not cover each other
+        var text = crowded ? String(i + 1) : (i + 1) + ". " + d.label + " " + d.score.toFixed(2);
+        var size = Math.max(12, Math.min(r.width / 45, (b[2] - b[0]) / 2.5));
+        var right = b[0] + text.length * size * 0.6 > r.width;  // would run off the photo: end it at the box's right side
+        var t = el_("text", {x: right ? b[2] : b[0], y: Math.max(size, b[1] - 4), "font-size": size, fill: "#e6194b",
+          "text-anchor": right ? "end" : "start", stroke: "#fff", "stroke-width": size / 6, "paint-order": "stroke",
+          "font-weight": 700});
+        t.textContent = text;
         var li = document.createElement("li");
         li.textContent = d.label + " · score " + d.score.toFixed(3) + " · [" + b.map(Math.round).join(", ") + "]";
         list.appendChild(li);
