@@ -52,7 +52,9 @@ def preannotate(self, job_id: int) -> str:
                                      min_score=job.params.get("min_score"),
                                      skip_annotated=job.params.get("skip_annotated", True), user=job.created_by,
                                      progress=progress, should_stop=cancel_checker(job.pk))
-        return result, f"{result['boxes']} machine boxes on {result['photos']} photos"
+        dup = result["duplicates"]
+        return result, (f"{result['boxes']} machine boxes on {result['photos']} photos"
+                        f"{f'; {dup} left out that repeated a box already there' if dup else ''}")
 
     return run_job(self, job_id, work)
 

@@ -77,6 +77,16 @@ def test_preannotate_proposes_machine_boxes_until_accepted(staff_user):
     from webapp.annotation.exchange import dataset_annotations
 
     assert sum(len(a.boxes) for a in dataset_annotations(dataset=ds)) == 1
+    # a proposal repeating a box already there (here one a person drew over a face) is left out and counted
+    m = machine.order_by("id").first()
+    box_create(image=m.image, label_id=m.label_id, box=(m.xmin + 1, m.ymin, m.xmax + 1, m.ymax), user=staff_user)
+    job3, _ = jobs.preannotate_enqueue(dataset=ds, user=staff_user, detector="dlib_hog_face", min_score=0.0,
+                                       skip_annotated=False)
+    tasks.preannotate.apply(args=[job3.pk])
+    job3.refresh_from_db()
+    assert job3.result["duplicates"] == 1
+    assert Box.objects.filter(source="machine", image=m.image).count() == job.result["boxes"] - 1
+    assert "1 left out that repeated a box already there" in job3.message
 
 
 def test_detect_page_and_api(staff_client):

@@ -34,6 +34,7 @@ from vision.detection_io.csv_format import annotations_csv_read, annotations_csv
 from vision.detection_io.label_map import label_map_parse, label_map_pbtxt
 from vision.detection_io.voc import voc_xml_bytes, voc_xml_read
 from webapp.annotation.models import Box, ImageState
+from webapp.annotation.selectors import DUPLICATE_IOU, StoredBoxes
 from webapp.annotation.services import class_name_clean
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
 from webapp.datasets.services import archive_path_ignored, archive_path_parts, dataset_split_assign
@@ -233,6 +234,14 @@ def annotations_import(*, dataset: Dataset, files: list[tuple[str, bytes]], user
                                     created_by=user, updated_by=user))
         if replace:
             Box.objects.filter(image_id__in=list(touched)).delete()
+        else:  # both are kept (the file may mean it), but the user hears about it
+            stored = StoredBoxes(touched)
+            repeats = sum(stored.repeats(b.image_id, b.label_id, b.xyxy) for b in rows)
+            if repeats:
+                report.problems.append(Problem(
+                    "upload", f"{repeats} imported box{'es lie' if repeats > 1 else ' lies'} on a box of the same class "
+                              f"already on the photo (IoU ≥ {DUPLICATE_IOU}); both were kept. To use the file's boxes "
+                              "instead of the ones there, import it again with “Replace”.", False))
         Box.objects.bulk_create(rows, batch_size=500)
         ImageState.objects.filter(image_id__in={b.image_id for b in rows}, no_objects=True).update(no_objects=False)
     report.imported, report.boxes, report.photos = True, len(rows), len(touched)

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from vision.detectors import DETECTORS, detect_objects
 from webapp.annotation.models import Box, DetectPhoto, ImageState
+from webapp.annotation.selectors import StoredBoxes
 from webapp.core.uploads import stored_image
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.services import dataset_class_get_or_create
@@ -37,14 +38,16 @@ def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | N
 
     Idempotent: the unaccepted machine boxes of the same detector on a photo
     are replaced. Photos already annotated (an accepted box, or "no objects")
-    are skipped when ``skip_annotated``.
+    are skipped when ``skip_annotated``. A proposal repeating a box already on
+    the photo (same class, ``selectors.DUPLICATE_IOU``: another detector's, or
+    one drawn by a person) is left out and counted in ``duplicates``.
 
     Args:
         should_stop: asked before each photo (``cancel_checker``); when it
             answers True the work stops there.
 
     Returns:
-        ``{photos, boxes, skipped, detector}``.
+        ``{photos, boxes, skipped, duplicates, detector}``.
 
     Raises:
         ValueError: unknown detector.
@@ -60,12 +63,12 @@ def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | N
     if skip_annotated:
         done_ids = set(Box.objects.filter(image__dataset=dataset, accepted=True).values_list("image_id", flat=True))
         done_ids |= set(ImageState.objects.filter(image__dataset=dataset, no_objects=True).values_list("image_id", flat=True))
-    n_boxes = n_photos = skipped = 0
+    n_boxes = n_photos = skipped = duplicates = 0
     for i, img in enumerate(images):
         if should_stop is not None and should_stop():
             raise JobCancelled(f"Cancelled after {i} of {len(images)} photos; the machine boxes proposed so far "
                                "are kept.", result={"photos": n_photos, "boxes": n_boxes, "skipped": skipped,
-                                                    "detector": detector, "cancelled": True})
+                                                    "duplicates": duplicates, "detector": detector, "cancelled": True})
         if img.pk in done_ids:
             skipped += 1
             continue
@@ -73,13 +76,16 @@ def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | N
         found = detect_objects(pixels, detector=detector, min_score=min_score)
         with transaction.atomic():
             Box.objects.filter(image=img, source=Box.Source.MACHINE, detector=detector, accepted=False).delete()
-            Box.objects.bulk_create([
-                Box(image=img, label=label, xmin=round(d.box[0], 2), ymin=round(d.box[1], 2), xmax=round(d.box[2], 2),
-                    ymax=round(d.box[3], 2), source=Box.Source.MACHINE, detector=detector, score=d.score,
-                    accepted=False, created_by=user, updated_by=user)
-                for d in found if d.box[2] - d.box[0] >= 0.01 and d.box[3] - d.box[1] >= 0.01])
-        n_boxes += len(found)
+            stored = StoredBoxes([img.pk])
+            rows = [Box(image=img, label=label, xmin=round(d.box[0], 2), ymin=round(d.box[1], 2),
+                        xmax=round(d.box[2], 2), ymax=round(d.box[3], 2), source=Box.Source.MACHINE, detector=detector,
+                        score=d.score, accepted=False, created_by=user, updated_by=user)
+                    for d in found if d.box[2] - d.box[0] >= 0.01 and d.box[3] - d.box[1] >= 0.01]
+            new = [b for b in rows if not stored.repeats(img.pk, label.pk, b.xyxy)]
+            Box.objects.bulk_create(new)
+        duplicates += len(rows) - len(new)
+        n_boxes += len(new)
         n_photos += 1
         if progress:
             progress((i + 1) / len(images), f"Detected on {i + 1} of {len(images)} photos")
-    return {"photos": n_photos, "boxes": n_boxes, "skipped": skipped, "detector": detector}
+    return {"photos": n_photos, "boxes": n_boxes, "skipped": skipped, "duplicates": duplicates, "detector": detector}

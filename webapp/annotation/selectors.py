@@ -12,6 +12,30 @@ from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.selectors import dataset_list
 
 
+#: IoU at or above which a new box is taken for one already on the photo with the same class
+#: (a re-imported file, a second detector on the same faces). Above PASCAL VOC's 0.5 match
+#: threshold, so two neighbouring objects' boxes are not mistaken for one.
+DUPLICATE_IOU = 0.7
+
+
+class StoredBoxes:
+    """The boxes already on some photos, to tell whether a new box repeats one of them."""
+
+    def __init__(self, image_ids):
+        self._by_key: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+        for image_id, label_id, *xyxy in Box.objects.filter(image_id__in=list(image_ids)).values_list(
+                "image_id", "label_id", "xmin", "ymin", "xmax", "ymax"):
+            self._by_key.setdefault((image_id, label_id), []).append(tuple(xyxy))
+
+    def repeats(self, image_id: int, label_id: int, xyxy) -> bool:
+        """True if ``xyxy`` (pixel ``xmin, ymin, xmax, ymax``) overlaps a stored box of the same
+        class on that photo with IoU >= :data:`DUPLICATE_IOU`."""
+        from vision.boxes import boxes_iou
+
+        stored = self._by_key.get((image_id, label_id))
+        return bool(stored) and float(boxes_iou([xyxy], stored).max()) >= DUPLICATE_IOU
+
+
 def can_manage(user) -> bool:
     """Staff create datasets, upload photos, import, export and pre-annotate."""
     return bool(user.is_staff)

@@ -351,3 +351,17 @@ def test_export_command_says_what_it_left_out(detection_dataset, tmp_path):
     call_command("annotations_export", str(detection_dataset.pk), str(zip_path), "--no-tfrecords", stdout=out)
     assert f"Wrote {zip_path}: 1 photos, 1 boxes" in out.getvalue()
     assert "Left out: 2 not annotated yet (only finished photos are exported)." in out.getvalue()
+
+
+def test_importing_boxes_that_repeat_stored_ones_says_so(detection_dataset):
+    csv = "filename,xmin,ymin,xmax,ymax,class\nimg0.png,10,10,40,40,person\nimg1.png,5,5,20,20,person\n"
+    assert annotations_import(dataset=detection_dataset, files=[("a.csv", csv.encode())]).imported
+    # the same file again, one box nudged by a pixel: kept (the file may mean it) but the user is told
+    again = "filename,xmin,ymin,xmax,ymax,class\nimg0.png,11,10,41,40,person\nimg0.png,40,5,60,30,person\n"
+    report = annotations_import(dataset=detection_dataset, files=[("b.csv", again.encode())])
+    assert report.imported and Box.objects.count() == 4
+    assert [n.message for n in report.notices] == [
+        "1 imported box lies on a box of the same class already on the photo (IoU ≥ 0.7); both were kept. "
+        "To use the file's boxes instead of the ones there, import it again with “Replace”."]
+    report = annotations_import(dataset=detection_dataset, files=[("b.csv", again.encode())], replace=True)
+    assert report.imported and not report.notices and Box.objects.count() == 3
