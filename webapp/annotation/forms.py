@@ -1,7 +1,7 @@
 from django import forms
 
 from vision.detectors import DETECTORS
-from webapp.core.forms import MultipleFileField
+from webapp.core.forms import MultipleFileField, UploadField
 
 DETECTOR_CHOICES = [(k, v[1]) for k, v in DETECTORS.items()]
 
@@ -27,7 +27,7 @@ class AnnotatorAddForm(forms.Form):
 
 class PhotosForm(forms.Form):
     photos = MultipleFileField(label="Photos", accept="image/*", required=False)
-    archive = forms.FileField(label="…or a zip of photos", required=False,
+    archive = UploadField(label="…or a zip of photos", required=False,
                               widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}))
 
 
@@ -47,5 +47,5 @@ class PreannotateForm(forms.Form):
 
 
 class DetectForm(forms.Form):
-    photo = forms.FileField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+    photo = UploadField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
     detector = forms.ChoiceField(choices=DETECTOR_CHOICES)

@@ -2,7 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from webapp.checkin.models import CheckInPhoto, Member
-from webapp.core.forms import MultipleImageField
+from webapp.core.forms import MultipleImageField, UploadField
 
 
 class MemberForm(forms.ModelForm):
@@ -20,7 +20,7 @@ class EnrolForm(forms.Form):
 
 
 class CheckInForm(forms.Form):
-    photo = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "user"}))
+    photo = UploadField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "user"}))
     source = forms.ChoiceField(choices=CheckInPhoto.Source.choices, initial="upload", widget=forms.HiddenInput, required=False)
 
 

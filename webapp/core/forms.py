@@ -4,11 +4,18 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 
+class UploadField(forms.FileField):
+    """Django's ``FileField`` saying "empty" the way the upload checks do
+    (``vision.images``), so one empty file reads the same on every form."""
+
+    default_error_messages = {"empty": "The file is empty (0 bytes)."}
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
-class MultipleFileField(forms.FileField):
+class MultipleFileField(UploadField):
     """Several files in one field (Django docs, "Uploading multiple files");
     each is checked by content later, one by one, so one bad file does not
     refuse the others."""

@@ -1,6 +1,6 @@
 from django import forms
 
-from webapp.core.forms import MultipleImageField
+from webapp.core.forms import MultipleImageField, UploadField
 from webapp.datasets.models import Dataset
 
 
@@ -21,7 +21,7 @@ class UploadForm(forms.Form):
     """Photos, or one zip (for classification: one folder per class)."""
 
     photos = MultipleImageField(required=False, label="Photos")
-    archive = forms.FileField(required=False, label="…or a zip file",
+    archive = UploadField(required=False, label="…or a zip file",
                               widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}))
     class_name = forms.CharField(required=False, max_length=200, label="Class of these photos",
                                  help_text="Classification datasets: the class of the photos uploaded one by one.")

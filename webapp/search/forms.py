@@ -1,7 +1,7 @@
 from django import forms
 
 from vision.search import INDEX_KINDS
-from webapp.core.forms import MultipleImageField
+from webapp.core.forms import MultipleImageField, UploadField
 
 
 class GalleryForm(forms.Form):
@@ -32,7 +32,7 @@ class IndexBuildForm(forms.Form):
 
 
 class SearchForm(forms.Form):
-    photo = forms.FileField(required=False, label="Query photo",
+    photo = UploadField(required=False, label="Query photo",
                             widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
     image = forms.IntegerField(required=False, widget=forms.HiddenInput)
     k = forms.IntegerField(min_value=1, max_value=100, initial=12, label="Top-k")
@@ -41,4 +41,4 @@ class SearchForm(forms.Form):
 
 
 class ClassifyForm(forms.Form):
-    photo = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+    photo = UploadField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))

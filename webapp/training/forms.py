@@ -1,6 +1,7 @@
 from django import forms
 
 from vision.cnn import KERNELS
+from webapp.core.forms import UploadField
 from webapp.datasets.models import Dataset
 
 
@@ -30,7 +31,7 @@ class TrainForm(forms.Form):
 
 
 class PhotoForm(forms.Form):
-    photo = forms.FileField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+    photo = UploadField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
 
 
 class ActivationsForm(PhotoForm):
@@ -42,7 +43,7 @@ class ActivationsForm(PhotoForm):
 
 
 class PlaygroundForm(forms.Form):
-    photo = forms.FileField(required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+    photo = UploadField(required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
                             help_text="Leave empty to use the seed's 8×8 square.")
     kernel = forms.ChoiceField(choices=[(k, k.replace("_", " ").capitalize()) for k in KERNELS] + [("custom", "Custom…")])
     custom = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5, "cols": 24}),

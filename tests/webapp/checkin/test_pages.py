@@ -327,3 +327,10 @@ def test_job_uploads_are_visible_to_their_owner_only(client, django_user_model, 
     assert client.get("/media/predict/p.jpg").status_code == 403
     client.force_login(owner)
     assert client.get("/media/predict/p.jpg").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/checkin/", "/detect/"])
+def test_an_empty_upload_reads_the_same_on_every_form(admin_client, url):
+    r = admin_client.post(url, {"photo": SimpleUploadedFile("e.jpg", b""), "detector": "dlib_hog_face"})
+    html = r.content.decode()
+    assert r.status_code in (200, 400) and "The file is empty (0 bytes)." in html and "submitted file is empty" not in html
