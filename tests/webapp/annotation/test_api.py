@@ -164,8 +164,8 @@ def test_pages_render(annotator, detection_dataset, staff_user):
     page = annotator_client.get(f"/annotate/{detection_dataset.pk}/photos/{img.pk}/")
     assert page.status_code == 200 and b"annotate.js" in page.content and b"ann-data" in page.content
     mine = annotator_client.get(f"/annotate/{detection_dataset.pk}/").content.decode()
-    assert "Annotate ▶" in mine and "Export everything" not in mine  # annotators annotate; staff manage
-    assert "Export everything" in staff_client.get(f"/annotate/{detection_dataset.pk}/").content.decode()
+    assert "Annotate ▶" in mine and "Export finished photos" not in mine  # annotators annotate; staff manage
+    assert "Export finished photos" in staff_client.get(f"/annotate/{detection_dataset.pk}/").content.decode()
     assert annotator_client.get("/detect/").status_code == 200
 
 
