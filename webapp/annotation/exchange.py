@@ -34,7 +34,7 @@ from vision.detection_io.csv_format import annotations_csv_read, annotations_csv
 from vision.detection_io.label_map import label_map_parse, label_map_pbtxt
 from vision.detection_io.voc import voc_xml_bytes, voc_xml_read
 from webapp.annotation.models import Box, ImageState
-from webapp.annotation.selectors import DUPLICATE_IOU, StoredBoxes
+from webapp.annotation.selectors import DUPLICATE_IOU, StoredBoxes, readable_images
 from webapp.annotation.services import class_name_clean
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
 from webapp.datasets.services import archive_path_ignored, archive_path_parts, dataset_split_assign
@@ -352,8 +352,6 @@ def dataset_export_zip(*, dataset: Dataset, path: Path, num_shards: int = 10, tf
             incomplete: the caller deletes it (an export is all or nothing).
     """
     from vision.detection_io.photos import photo_for_export
-
-    from webapp.annotation.selectors import readable_images
 
     if not Box.objects.filter(image__dataset=dataset, accepted=True).exists():
         raise NothingToExport("This dataset has no boxes yet, so there is nothing to export: draw or import boxes first "
