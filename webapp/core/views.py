@@ -67,4 +67,3 @@ def page_error(request, err: Exception):
 @login_not_required
 def healthz(request):
     return JsonResponse({"ok": True})
-
