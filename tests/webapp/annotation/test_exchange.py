@@ -361,7 +361,22 @@ def test_importing_boxes_that_repeat_stored_ones_says_so(detection_dataset):
     report = annotations_import(dataset=detection_dataset, files=[("b.csv", again.encode())])
     assert report.imported and Box.objects.count() == 4
     assert [n.message for n in report.notices] == [
-        "1 imported box lies on a box of the same class already on the photo (IoU ≥ 0.7); both were kept. "
+        "1 imported box lies on a box of the same class already on the photo (IoU ≥ 0.5); both were kept. "
         "To use the file's boxes instead of the ones there, import it again with “Replace”."]
     report = annotations_import(dataset=detection_dataset, files=[("b.csv", again.encode())], replace=True)
     assert report.imported and not report.notices and Box.objects.count() == 3
+
+
+def test_a_box_framing_the_same_object_differently_is_a_repeat_a_neighbour_is_not(detection_dataset):
+    from vision.boxes import box_iou
+    from webapp.annotation.selectors import StoredBoxes
+
+    img = detection_dataset.images.order_by("id").first()
+    person, car = (detection_dataset.classes.get(name=n).pk for n in ("person", "car, parked"))
+    box_create(image=img, label_id=person, box=(10, 10, 30, 30), user=None)
+    stored = StoredBoxes([img.pk])
+    other_framing = (12, 8, 33, 32)  # as dlib's CNN frames a face its HOG detector boxed (IoU 0.59-0.70 seen)
+    neighbour = (26, 10, 46, 30)
+    assert 0.5 < box_iou((10, 10, 30, 30), other_framing) < 0.7 and box_iou((10, 10, 30, 30), neighbour) < 0.2
+    assert stored.repeats(img.pk, person, other_framing)
+    assert not stored.repeats(img.pk, person, neighbour) and not stored.repeats(img.pk, car, (10, 10, 30, 30))
