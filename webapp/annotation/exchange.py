@@ -360,9 +360,9 @@ def dataset_export_zip(*, dataset: Dataset, path: Path, num_shards: int = 10, tf
     if len(readable) >= 2 and any(not i.split for i in readable):
         dataset_split_assign(dataset=dataset)
         readable = list(readable_images(dataset))
-    left_out = {"not_annotated": sum(not i.is_annotated for i in readable),
-                "machine_boxes_to_review": sum(bool(i.is_annotated and i.n_pending) for i in readable)}
-    images = [i for i in readable if i.is_annotated and not i.n_pending]
+    left_out = {"not_annotated": sum(not i.is_marked for i in readable),
+                "machine_boxes_to_review": sum(bool(i.is_marked and i.n_pending) for i in readable)}
+    images = [i for i in readable if i.is_annotated]
     if not images:
         raise NothingToExport(f"No photo is finished yet ({left_out['not_annotated']} not annotated, "
                               f"{left_out['machine_boxes_to_review']} with machine boxes to review), so there is "

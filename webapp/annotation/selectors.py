@@ -58,13 +58,16 @@ def annotation_dataset_get(*, user, dataset_id: int) -> Dataset:
 
 
 def readable_images(dataset: Dataset):
-    """Readable photos of a dataset, with ``is_annotated`` (an accepted box
-    or marked "no objects"), ``n_boxes`` and ``n_pending`` (machine boxes
-    not yet accepted)."""
+    """Readable photos of a dataset, with ``is_marked`` (an accepted box or
+    marked "no objects"), ``is_annotated`` (finished: marked, and no machine
+    box left to review; what progress, "next to do" and the export count),
+    ``is_no_objects``, ``n_boxes`` and ``n_pending`` (machine boxes not yet accepted)."""
     accepted = Box.objects.filter(image=OuterRef("pk"), accepted=True)
+    pending = Box.objects.filter(image=OuterRef("pk"), accepted=False)
     no_obj = ImageState.objects.filter(image=OuterRef("pk"), no_objects=True)
+    marked = Exists(accepted) | Exists(no_obj)
     return (dataset.images.filter(status=DatasetImage.Status.OK)
-            .annotate(is_annotated=Exists(accepted) | Exists(no_obj), is_no_objects=Exists(no_obj),
+            .annotate(is_marked=marked, is_annotated=marked & ~Exists(pending), is_no_objects=Exists(no_obj),
                       n_boxes=Count("boxes", distinct=True),
                       n_pending=Count("boxes", filter=Q(boxes__accepted=False), distinct=True))
             .order_by("id"))
