@@ -7,12 +7,21 @@ var Vision = (function () {
   function isActive(j) { return j.state === "queued" || j.state === "running"; }
 
   /* Poll /api/jobs/<id> until it finishes; onUpdate(job) each time. */
-  /* "2026-11-30 14:05:09" (or the time alone), in the browser's time zone: the pages' one format (webapp/formats). */
+  /* "2026-11-30 14:05:09" (or the time alone), as the server's pages write it (webapp/formats): same
+     format and same time zone (the server's TIME_ZONE, on <body data-time-zone>), whatever the browser's. */
+  var TIME_PARTS = null;
   function fmtTime(iso, timeOnly) {
     if (!iso) return "";
-    var d = new Date(iso), two = function (n) { return (n < 10 ? "0" : "") + n; };
-    var time = two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
-    return timeOnly ? time : d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " + time;
+    if (!TIME_PARTS) {
+      var opts = {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+                  second: "2-digit", hourCycle: "h23"};
+      try { TIME_PARTS = new Intl.DateTimeFormat("en-US", Object.assign({timeZone: document.body.dataset.timeZone}, opts)); }
+      catch (e) { TIME_PARTS = new Intl.DateTimeFormat("en-US", opts); }  // an unknown zone name: the browser's
+    }
+    var p = {};
+    TIME_PARTS.formatToParts(new Date(iso)).forEach(function (x) { p[x.type] = x.value; });
+    var time = p.hour + ":" + p.minute + ":" + p.second;
+    return timeOnly ? time : p.year + "-" + p.month + "-" + p.day + " " + time;
   }
 
   function followJob(id, onUpdate, interval, fixed) {

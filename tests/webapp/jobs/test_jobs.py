@@ -161,6 +161,8 @@ def test_job_page_shows_parameters_as_json_and_has_a_message_to_update(admin_cli
     assert shown["params"] == {"dataset_id": 3, "augment": False, "name": None}  # JSON, not Python's repr
     # one date/time format on every page (webapp/formats), not "Nov. 30, 2026, 12:23 a.m."
     assert f"<dd>{timezone.localtime(job.created_at):%Y-%m-%d %H:%M:%S}" in html
+    # scripts write times in the same zone as the server's pages (Vision.fmtTime reads it here)
+    assert f'<body data-time-zone="{timezone.get_current_timezone_name()}">' in html
     listing = admin_client.get("/jobs/").content.decode()
     assert "now</td>" in listing and "0 minutes" not in listing  # a job created just now
 
