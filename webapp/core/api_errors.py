@@ -1,8 +1,9 @@
 """The JSON API (``/api/...``) answers in JSON, ``{message, code, fields}``,
 also where Django would answer with a page: no login (401 instead of a redirect
 to the login page), a failed CSRF check, ``PermissionDenied`` (403), ``Http404``
-and unknown API addresses (404), and an unexpected error (500). Pages keep
-Django's own behaviour (``templates/403.html``, ``404.html``, ``500.html``)."""
+and unknown API addresses (404), a wrong method (405), and an unexpected error
+(500). Pages keep Django's own behaviour (``templates/403.html``, ``404.html``,
+``500.html``), but for the 405, which Django leaves blank."""
 
 from __future__ import annotations
 
@@ -72,3 +73,25 @@ def server_error(request):
     if _is_api(request):
         return _error("Something went wrong on the server; it was logged.", "server_error", 500)
     return render(request, "500.html", status=500)
+
+
+class MethodNotAllowedMiddleware:
+    """A 405 from ``require_POST`` and friends has an empty body (a blank page for someone
+    who opened a form's address): give it a sentence, in JSON on the API."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or response.content:
+            return response
+        allowed = response.get("Allow", "")
+        message = f"This address takes {allowed or 'another method'} requests, not {request.method}."
+        if _is_api(request):
+            new = _error(message, "method_not_allowed", 405)
+        else:
+            new = render(request, "core/error.html", {"message": message + " Use the form on the page that leads "
+                                                                "here instead of opening it directly."}, status=405)
+        new["Allow"] = allowed
+        return new

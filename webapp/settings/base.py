@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "webapp.core.api_errors.ApiLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Django's require_POST answers 405 with an empty body: say it in words (JSON on the API)
+    "webapp.core.api_errors.MethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"

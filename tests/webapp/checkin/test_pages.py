@@ -80,6 +80,13 @@ def test_api_refusals_and_not_found_are_json_pages_stay_pages(client, django_use
     assert r.status_code == 403 and r["Content-Type"].startswith("text/html") and "Not allowed" in r.content.decode()
 
 
+def test_a_wrong_method_is_said_in_words_not_a_blank_page(admin_client):
+    r = admin_client.get("/training/models/1/predict/")  # a form's address opened directly
+    assert r.status_code == 405 and r["Allow"] == "POST" and "takes POST requests, not GET" in r.content.decode()
+    r = admin_client.get("/api/models/1/predict")
+    assert r.status_code == 405 and r.json()["code"] == "method_not_allowed" and "POST" in r.json()["message"]
+
+
 def test_an_unexpected_api_error_is_json_and_hides_the_traceback(client, admin_user, monkeypatch):
     from django.test import Client
 
