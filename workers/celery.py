@@ -14,7 +14,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from celery import Celery  # noqa: E402
-from celery.signals import worker_process_init  # noqa: E402
+from celery.signals import worker_process_init, worker_ready  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
 
@@ -43,3 +43,16 @@ def _warm_models(**kwargs):
 
         preload()
         preload_search()
+
+
+@worker_ready.connect
+def _fail_orphaned_jobs(**kwargs):
+    # A worker started after a crash: the job its predecessor died running says so now
+    # (the heartbeat would take JOB_STALE_SECONDS); the filesystem broker will not redeliver it.
+    from webapp.jobs.services import jobs_fail_orphaned
+
+    n = jobs_fail_orphaned()
+    if n:
+        import logging
+
+        logging.getLogger(__name__).warning("%d job(s) whose worker process died were marked failed", n)

@@ -214,8 +214,34 @@ def jobs_fail_stale(*, stale_seconds: int, job_ids=None) -> int:
     qs = Job.objects.filter(state=Job.State.RUNNING, heartbeat_at__lt=cutoff)
     if job_ids is not None:
         qs = qs.filter(pk__in=job_ids)
+    return _mark_worker_lost(qs)
+
+
+def _mark_worker_lost(qs) -> int:
     return qs.update(
         state=Job.State.FAILED, error_code="worker_lost", finished_at=timezone.now(),
         error="The worker running this job stopped responding (it crashed or was restarted). Please try again.",
         message="Failed",
     )
+
+
+def jobs_fail_orphaned(*, hostname: str | None = None) -> int:
+    """Mark ``running`` jobs whose worker process on this machine no longer exists as failed.
+
+    A worker started again after a crash (``scripts/run.sh``, a container restart) calls this
+    when it is ready: the job its dead predecessor was running shows "failed, try again" at
+    once, not after ``JOB_STALE_SECONDS`` without a heartbeat. ``Job.worker`` is
+    ``"<hostname>:<pid>"`` (``job_start``); jobs of other machines are left to the heartbeat.
+    Returns how many were marked.
+    """
+    host = hostname or socket.gethostname()
+    dead = []
+    for pk, worker in Job.objects.filter(state=Job.State.RUNNING, worker__startswith=f"{host}:").values_list(
+            "pk", "worker"):
+        try:
+            os.kill(int(worker.rsplit(":", 1)[1]), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            dead.append(pk)
+        except (ValueError, PermissionError):  # not a pid, or another user's live process
+            pass
+    return _mark_worker_lost(Job.objects.filter(pk__in=dead, state=Job.State.RUNNING)) if dead else 0

@@ -178,3 +178,23 @@ def test_a_retried_job_waits_in_queue_from_its_retry_not_its_creation(admin_clie
     job_start(job_id=job.pk)
     job.refresh_from_db()
     assert 0 <= job.queue_seconds < 60  # not the two hours since it was first created
+
+
+def test_a_restarted_worker_fails_the_jobs_its_dead_predecessor_was_running():
+    import os
+    import socket
+    import subprocess
+
+    from webapp.jobs.services import jobs_fail_orphaned
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names no process any more
+    host = socket.gethostname()
+    dead, alive, elsewhere = (job_create(kind="x", task_name="t")[0] for _ in range(3))
+    for job, worker in ((dead, f"{host}:{gone.pid}"), (alive, f"{host}:{os.getpid()}"), (elsewhere, "other-host:1")):
+        job_start(job_id=job.pk)
+        Job.objects.filter(pk=job.pk).update(worker=worker)
+    assert jobs_fail_orphaned() == 1
+    states = {j.pk: (j.state, j.error_code) for j in Job.objects.all()}
+    assert states[dead.pk] == ("failed", "worker_lost")
+    assert states[alive.pk] == ("running", "") and states[elsewhere.pk] == ("running", "")
