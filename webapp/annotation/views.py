@@ -20,6 +20,7 @@ from webapp.annotation import exchange, jobs, selectors, services
 from webapp.annotation.forms import (AnnotatorAddForm, ClassAddForm, DatasetCreateForm, DetectForm, ImportForm,
                                      PhotosForm, PreannotateForm)
 from webapp.annotation.models import DetectPhoto
+from webapp.core.forms import first_form_error
 from webapp.core.uploads import image_upload_check, stored_file
 from webapp.core.views import json_error, page_error
 from webapp.datasets.services import IMPORT_KIND, dataset_upload
@@ -338,7 +339,8 @@ def api_detect(request):
     ``[{box: [xmin, ymin, xmax, ymax], label, score}]`` in pixels."""
     form = DetectForm(request.POST, request.FILES)
     if not form.is_valid():
-        return JsonResponse({"message": "Send a photo (multipart field “photo”) and a detector.", "code": "invalid",
+        err = first_form_error(form, "Send a photo (multipart field “photo”) and a detector.")
+        return JsonResponse({"message": err.messages[0], "code": err.code,
                              "fields": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
     try:
         photo = _detect_create(request, form)

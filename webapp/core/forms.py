@@ -39,3 +39,16 @@ class MultipleImageField(MultipleFileField):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("accept", "image/*")
         super().__init__(*args, **kwargs)
+
+
+def first_form_error(form, default: str) -> ValidationError:
+    """The first problem of an invalid ``form`` as one ``ValidationError`` with its own
+    sentence and code ("The file is empty (0 bytes).", ``empty``), for an API's
+    ``{message, code}``; a missing field gives ``default`` (a sentence naming what to send)
+    with code ``required``."""
+    for errors in form.errors.as_data().values():
+        err = errors[0]
+        if err.code == "required":
+            return ValidationError(default, code="required")
+        return ValidationError(" ".join(err.messages), code=err.code or "invalid")
+    return ValidationError(default, code="invalid")

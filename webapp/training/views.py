@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from vision import cnn
 from vision.images import thumbnail
 from vision.training.transfer import FEATURE_LAYOUT
+from webapp.core.forms import first_form_error
 from webapp.core.uploads import image_upload_check
 from webapp.core.views import json_error, page_error
 from webapp.datasets.models import Dataset
@@ -126,7 +127,7 @@ def model_predict(request, mv_id: int):
     form = PhotoForm(request.POST, request.FILES)
     try:
         if not form.is_valid():
-            raise ValidationError(form.errors.get("photo", ["Choose a photo."])[0], code="required")
+            raise first_form_error(form, "Choose a photo.")
         job = services.prediction_start(model_version=mv, upload=form.cleaned_data["photo"], user=request.user)
     except (ValidationError, QueueUnavailable) as err:
         if api:

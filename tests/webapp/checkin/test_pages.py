@@ -341,3 +341,10 @@ def test_an_empty_upload_reads_the_same_on_every_form(admin_client, url):
     r = admin_client.post(url, {"photo": SimpleUploadedFile("e.jpg", b""), "detector": "dlib_hog_face"})
     html = r.content.decode()
     assert r.status_code in (200, 400) and "The file is empty (0 bytes)." in html and "submitted file is empty" not in html
+
+
+def test_an_empty_upload_on_the_api_says_so_with_its_code(admin_client):
+    r = admin_client.post("/api/detect", {"photo": SimpleUploadedFile("e.jpg", b""), "detector": "dlib_hog_face"})
+    assert r.status_code == 400 and r.json()["message"] == "The file is empty (0 bytes)." and r.json()["code"] == "empty"
+    r = admin_client.post("/api/detect", {"detector": "dlib_hog_face"})  # nothing sent: what to send
+    assert r.status_code == 400 and r.json()["code"] == "required" and "multipart field" in r.json()["message"]
