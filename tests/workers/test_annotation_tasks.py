@@ -46,6 +46,7 @@ def test_export_job_writes_the_zip_and_the_page_serves_it(staff_client, staff_us
     with zipfile.ZipFile(io.BytesIO(b"".join(resp.streaming_content))) as zf:
         assert zf.read("annotations.csv").decode().splitlines()[1].endswith(",10,10,50,60,face")
     assert "Download the zip" in staff_client.get(f"/annotate/{ds.pk}/").content.decode()
+    assert f'href="/annotate/exports/{job.pk}/">Download the zip' in staff_client.get(f"/jobs/{job.pk}/").content.decode()
 
 
 def test_export_job_of_a_dataset_without_boxes_fails_in_words(staff_user):

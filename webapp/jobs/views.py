@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -21,13 +22,19 @@ def job_list_view(request):
                                               "kind": kind, "kinds": sorted(set(kinds))})
 
 
+#: What a finished job of a kind produced, linked from its page: kind -> (URL name taking the job id, link text).
+RESULT_LINKS = {"annotation.export": ("annotation:export_download", "Download the zip")}
+
+
 def job_detail_view(request, job_id: int):
     job = job_get(user=request.user, job_id=job_id)
     if job is None:
         raise Http404("No such job")
     data = job_to_dict(job)
-    return render(request, "jobs/detail.html", {"job": job, "job_json": data,
-                                                "job_pretty_json": json.dumps(data, indent=2, ensure_ascii=False)})
+    link = RESULT_LINKS.get(job.kind) if job.state == Job.State.SUCCEEDED else None
+    return render(request, "jobs/detail.html", {
+        "job": job, "job_json": data, "job_pretty_json": json.dumps(data, indent=2, ensure_ascii=False),
+        "result_link": (reverse(link[0], args=[job.pk]), link[1]) if link else None})
 
 
 def job_api_view(request, job_id: int):
