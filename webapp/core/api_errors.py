@@ -23,27 +23,27 @@ def _is_api(request) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+def _error(message: str, code: str, status: int) -> JsonResponse:
+    """The API's error shape, ``{message, code, fields}`` (``webapp.core.views.error_payload``'s)."""
+    return JsonResponse({"message": message, "code": code, "fields": {}}, status=status)
+
+
 class ApiLoginRequiredMiddleware(LoginRequiredMiddleware):
     """Django 5.1+'s ``LoginRequiredMiddleware`` (every view needs a login unless
     marked ``@login_not_required``), with a JSON 401 for API requests."""
 
     def handle_no_permission(self, request, view_func):
         if _is_api(request):
-            return JsonResponse({"message": "Log in first: this API uses the web session's login.",
-                                 "code": "not_authenticated", "fields": {}}, status=401)
+            return _error("Log in first: this API uses the web session's login.", "not_authenticated", 401)
         return super().handle_no_permission(request, view_func)
 
 
 def csrf_failure(request, reason: str = ""):
     """``CSRF_FAILURE_VIEW``: a JSON 403 saying what to send for API requests, Django's page otherwise."""
     if _is_api(request):
-        return JsonResponse({"message": "The CSRF check failed: send the csrftoken cookie's value as the "
-                                        "X-CSRFToken header.", "code": "csrf_failed", "fields": {}}, status=403)
+        return _error("The CSRF check failed: send the csrftoken cookie's value as the X-CSRFToken header.",
+                      "csrf_failed", 403)
     return page_csrf_failure(request, reason=reason)
-
-
-def _error(message: str, code: str, status: int) -> JsonResponse:
-    return JsonResponse({"message": message, "code": code, "fields": {}}, status=status)
 
 
 def _said(exception, default: str) -> str:

@@ -109,7 +109,6 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
     else:
         final, probs, result, extra = _train_transfer(p, dataset, train, val, index, names, run_dir, history,
                                                       should_stop, progress, live, on_batch_for, notes)
-    cancelled = result.cancelled
     y_true = [index[r.label_id] for r in val]
     y_pred = probs.argmax(1).tolist()
     metrics = evaluate.classification_metrics(y_true, y_pred, names)
@@ -118,13 +117,13 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
          "true": names[t], "predicted": names[q], "probability": round(float(probs[i, q]), 4)}
         for i, (r, t, q) in enumerate(zip(val, y_true, y_pred)) if t != q][:100]
     metrics.update(history=result.history, best_epoch=result.best_epoch, epochs_run=result.epochs_run,
-                   stopped_early=result.stopped_early, cancelled=cancelled,
+                   stopped_early=result.stopped_early, cancelled=result.cancelled,
                    n_train=len(train), n_val=len(val), notes=notes, **extra)
     if not Dataset.objects.filter(pk=dataset.pk).exists():
         raise JobFailed("The dataset was deleted while the model was training; nothing was saved.", "deleted")
     mv = _save(job, dataset, final, names, p, metrics)
     shutil.rmtree(run_dir, ignore_errors=True)
-    verb = "Cancelled; the best model so far was saved" if cancelled else "Trained"
+    verb = "Cancelled; the best model so far was saved" if result.cancelled else "Trained"
     ft = len(result.history.get("fine_tune_loss", []))
     outcome = {"history": result.history, "model_version_id": mv.pk, "accuracy": metrics["accuracy"], "classes": names,
                "notes": notes}
@@ -132,7 +131,7 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
                f"{f' + {ft} fine-tuning' if ft else ''}"
                f"{' (not kept: the frozen model was better)' if extra.get('fine_tune_kept') is False else ''}"
                f" (v{mv.version})")
-    if cancelled:  # the job stays cancelled; its row says what was kept
+    if result.cancelled:  # the job stays cancelled; its row says what was kept
         raise JobCancelled(message, result=outcome)
     return outcome, message
 
@@ -193,7 +192,6 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
             work_dir=run_dir / "fine_tune", on_batch=on_batch_for(0.45, 0.95, "Fine-tuning the top blocks"),
             on_epoch=live("Fine-tuning the top blocks", dict(result.history), "fine_tune_"), should_stop=should_stop,
             history=ft_hist)
-        kept = ft_result.kept
         result.history.update({f"fine_tune_{k}": v for k, v in ft_hist.items()})
         # Cancel pressed during fine-tuning cancels the whole run, as during the head
         result = dataclasses.replace(result, cancelled=ft_result.cancelled)
@@ -202,10 +200,10 @@ def _train_transfer(p, dataset, train, val, index, names, run_dir, history, shou
         probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0))
         after = float((probs.argmax(1) == y_va).mean())
         note = (f"Fine-tuning the top blocks took validation accuracy from {head_acc:.1%} (frozen backbone) "
-                f"to {after:.1%}." if kept else
+                f"to {after:.1%}." if ft_result.kept else
                 "Fine-tuning did not lower the validation loss, so the model with the frozen backbone was kept "
                 f"({head_acc:.1%}).")  # what happened, not a warning: apart from ``notes``
-        extra.update(frozen_accuracy=head_acc, fine_tune_kept=kept, fine_tune_note=note)
+        extra.update(frozen_accuracy=head_acc, fine_tune_kept=ft_result.kept, fine_tune_note=note)
     return models.build_transfer_model(extractor, head), probs, result, extra
 
 
