@@ -334,7 +334,7 @@ class BenchError(Exception):
 
 def _start_worker(log_path: Path) -> subprocess.Popen:
     queue = os.environ["CELERY_QUEUE"]
-    cmd = [sys.executable, "-m", "celery", "-A", "workers.celery", "worker", "-c", "1", "-P", "prefork",
+    cmd = [sys.executable, "-m", "celery", "-A", "webapp.celery", "worker", "-c", "1", "-P", "prefork",
            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING",
            "-Q", queue, "-n", f"{queue}@%h"]
     with open(log_path, "wb") as log:

@@ -15,9 +15,6 @@ import pytest
 
 from tests.shared_data import REPO_ROOT
 
-# One queue per test session, so a stray worker from another run never takes our jobs.
-os.environ.setdefault("CELERY_QUEUE", f"test-{uuid.uuid4().hex[:8]}")
-
 
 @pytest.fixture
 def staff_user(django_user_model):
@@ -59,7 +56,8 @@ def _wait_ready(proc, log_path: Path, timeout=90.0):
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real ``celery worker`` subprocess (prefork, 1 child) connected to the
-    test database and this session's queue. Torn down before the test
+    test database and consuming both of this session's queues (interactive and
+    batch; ``webapp.settings.test`` prefixes them). Torn down before the test
     database is dropped."""
     from django.conf import settings
     from django.db import connection
@@ -68,8 +66,8 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="webapp.settings.test",
                WORKER_DB_NAME=str(connection.settings_dict["NAME"]), MEDIA_ROOT=str(settings.MEDIA_ROOT),
                PYTHONPATH=str(REPO_ROOT))
-    cmd = [sys.executable, "-m", "celery", "-A", "workers.celery", "worker", "-P", "prefork", "-c", "1",
-           "-Q", os.environ["CELERY_QUEUE"], "--without-gossip", "--without-mingle", "--without-heartbeat",
+    cmd = [sys.executable, "-m", "celery", "-A", "webapp.celery", "worker", "-P", "prefork", "-c", "1",
+           "-Q", f"{settings.INTERACTIVE_QUEUE},{settings.BATCH_QUEUE}", "--without-gossip", "--without-mingle", "--without-heartbeat",
            "-l", "INFO", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

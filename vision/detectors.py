@@ -11,7 +11,7 @@
   This is the seed's "pretrained detector drawing boxes around people"
   (section 5), done with a detector that ships with the installed packages.
 
-Models load once per process through :mod:`vision.registry`; dlib and cv2 are
+Models load once per process through :mod:`vision.registry` (declared in :mod:`vision.catalog`); dlib and cv2 are
 imported only when a detector runs (the web process never imports them).
 """
 
@@ -57,15 +57,6 @@ class DetectedObject:
     score: float
 
 
-def _load_people(name: str):
-    import cv2
-
-    hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-    return hog
-
-
-registry.register("opencv_hog_people", _load_people)
 
 
 def detect_objects(image: np.ndarray, *, detector: str, min_score: float | None = None,

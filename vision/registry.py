@@ -1,82 +1,18 @@
-"""Where pretrained weights live, and a per-process cache of loaded models.
+"""A per-process cache of loaded models, by name.
 
-Nothing heavy happens at import time: a model is read from disk on the first
-``load(name)`` call in a process and kept for that process's lifetime (a
-Celery worker child loads each model once, after the fork). Weights come from
-installed packages, never from the network.
-
-dlib's models ship in the ``face_recognition_models`` package (ageitgey,
-Apache-2.0). Its own ``face_recognition_models.pose_predictor_model_location``
-helpers import ``pkg_resources``, which current setuptools no longer provides,
-so the files are located through ``importlib.util.find_spec`` without
-importing the package at all.
+The names and their loaders are declared in one place, :mod:`vision.catalog`,
+whose ``setup()`` registers them all at process start. Nothing heavy happens
+at import time: a model is read from disk on the first ``load(name)`` call in
+a process and kept for that process's lifetime (a Celery worker child loads
+each model once, after the fork). Weights come from installed packages, never
+from the network.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any, Callable
 
-from vision.errors import WeightsMissingError
-
-# name -> file inside face_recognition_models/models/
-DLIB_FILES = {
-    "dlib_landmarks_68": "shape_predictor_68_face_landmarks.dat",
-    "dlib_landmarks_5": "shape_predictor_5_face_landmarks.dat",
-    "dlib_resnet_v1": "dlib_face_recognition_resnet_model_v1.dat",
-    "dlib_cnn_detector": "mmod_human_face_detector.dat",
-}
-
-
-def dlib_model_path(name: str) -> Path:
-    """Path of one of dlib's pretrained model files.
-
-    Args:
-        name: a key of ``DLIB_FILES``.
-
-    Returns:
-        Absolute path of the ``.dat`` file.
-
-    Raises:
-        ValueError: unknown name.
-        WeightsMissingError: the ``face_recognition_models`` package (or the
-            file inside it) is not installed.
-    """
-    if name not in DLIB_FILES:
-        raise ValueError(f"Unknown dlib model {name!r}; known: {sorted(DLIB_FILES)}")
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise WeightsMissingError(
-            "dlib's face models are not installed: run `pip install face_recognition_models`."
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / DLIB_FILES[name]
-    if not path.is_file():
-        raise WeightsMissingError(
-            f"The model file {path.name} is missing from {path.parent}; reinstall face_recognition_models."
-        )
-    return path
-
-
-def _load_dlib(name: str) -> Any:
-    import dlib  # heavy: only imported where a model is actually used
-
-    if name == "dlib_hog_detector":
-        return dlib.get_frontal_face_detector()
-    path = str(dlib_model_path(name))
-    if name.startswith("dlib_landmarks"):
-        return dlib.shape_predictor(path)
-    if name == "dlib_resnet_v1":
-        return dlib.face_recognition_model_v1(path)
-    if name == "dlib_cnn_detector":
-        return dlib.cnn_face_detection_model_v1(path)
-    raise ValueError(f"Unknown model {name!r}")
-
-
-_LOADERS: dict[str, Callable[[str], Any]] = {
-    "dlib_hog_detector": _load_dlib,
-    **{name: _load_dlib for name in DLIB_FILES},
-}
+_LOADERS: dict[str, Callable[[str], Any]] = {}
 
 
 _CACHE: dict[str, Any] = {}

@@ -1,1 +1,4 @@
-"""Celery app and thin tasks: load rows by id, call ``vision/``, save results."""
+"""The Celery tasks, one module per app and nothing else: each task is
+``run_job(self, job_id, <app>.processing.<entity>_<action>)``
+(``webapp.jobs.runner``). The Celery app itself is ``webapp/celery.py``, so
+the web process never imports this package."""

@@ -1,73 +1,10 @@
-"""Dataset tasks: import an upload (zip files and/or a staged folder of
-photos); for a search gallery, then start embedding the new photos."""
+"""Dataset tasks (batch queue): import an upload into a dataset."""
 
-from __future__ import annotations
-
-import shutil
-from pathlib import Path
-
-from webapp.jobs.services import JobCancelled, JobFailed, cancel_checker
-from workers.base import run_job
-from workers.celery import app
+from webapp.celery import app
+from webapp.datasets import jobs, processing
+from webapp.jobs.runner import run_job
 
 
-@app.task(name="workers.datasets.import_upload", bind=True, soft_time_limit=3600, time_limit=3700)
+@app.task(name=jobs.IMPORT.task, bind=True, soft_time_limit=3600, time_limit=3700)
 def import_upload(self, job_id: int) -> str:
-    def work(job, progress):
-        from webapp.datasets.models import Dataset
-        from webapp.datasets.services import AddReport, dataset_import
-
-        dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
-        staging = Path(job.params["staging"])
-        paths = job.params.get("paths") or [job.params["path"]]  # "path": jobs queued before several files
-        report = AddReport()
-        try:
-            if dataset is None:
-                raise JobFailed("The dataset was deleted before its photos were imported.", "deleted")
-            stop = cancel_checker(job.pk)
-            for i, path in enumerate(paths):
-                def part_progress(fraction, message, i=i):
-                    progress((i + fraction) / len(paths), message)
-
-                try:
-                    part = dataset_import(dataset=dataset, source=Path(path),
-                                          labels_from_folders=job.params.get("labels_from_folders"),
-                                          progress=part_progress, should_stop=stop)
-                except ValueError as err:
-                    raise JobFailed(str(err), "invalid_archive", result=report.as_dict()) from err
-                except JobCancelled as err:
-                    if not i:
-                        raise
-                    done = {k: (v + err.result[k]) for k, v in report.as_dict().items()}  # the earlier files' too
-                    raise JobCancelled(f"Cancelled in file {i + 1} of {len(paths)}; what was added "
-                                       f"({done['added']} photo{'s' * (done['added'] != 1)}) is kept.",
-                                       result={**done, "cancelled": True}) from None
-                report.merge(part)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)  # the photos now live in the dataset
-        r = report.as_dict()
-        msg = f"{report.added} photo{'s' if report.added != 1 else ''} added"
-        if report.duplicates:
-            msg += f", {len(report.duplicates)} already there"
-        if report.unreadable or report.skipped:
-            msg += f", {len(report.unreadable) + len(report.skipped)} not usable (listed below with the reason for each)"
-        if dataset.kind == Dataset.Kind.GALLERY and report.added:
-            r["embed_job_id"], note = _gallery_embed(dataset, job.created_by)
-            msg += f"; {note}"
-        return r, msg
-
-    return run_job(self, job_id, work)
-
-
-
-def _gallery_embed(dataset, user) -> tuple[int | None, str]:
-    """A search gallery's new photos are embedded at once (as an upload to a
-    gallery always did): start the embedding job, or say how to."""
-    from webapp.jobs.services import QueueUnavailable
-    from webapp.search.services import gallery_embed_start
-
-    try:
-        pk = gallery_embed_start(dataset=dataset, user=user).pk
-        return pk, f"their embedding was started as job #{pk} (the gallery's status shows when it is done)"
-    except QueueUnavailable:
-        return None, "the embedding could not be started: press “Compute missing embeddings”"
+    return run_job(self, job_id, processing.upload_import)

@@ -22,7 +22,7 @@ def upload(path: Path, name: str | None = None) -> SimpleUploadedFile:
 
 
 def enrol(name: str, paths: list[Path], run: bool = True):
-    from workers.faces import enroll
+    from workers.checkin import enrol as enroll
 
     member = Member.objects.create(name=name)
     outcome = services.member_enroll(member=member, photos=[upload(p) for p in paths])
@@ -33,7 +33,7 @@ def enrol(name: str, paths: list[Path], run: bool = True):
 
 
 def check_in(path: Path, run: bool = True):
-    from workers.faces import checkin
+    from workers.checkin import checkin
 
     photo = services.checkin_create(upload=upload(path))
     if run:

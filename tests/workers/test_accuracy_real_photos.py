@@ -40,7 +40,7 @@ def test_identification_and_stranger_rates(settings, capsys):
             if out is None:
                 from tests.workers.helpers import upload
                 from webapp.checkin.services import member_enroll
-                from workers.faces import enroll
+                from workers.checkin import enrol as enroll
 
                 out = member_enroll(member=member, photos=[upload(photo)])
                 enroll.apply(args=[out.job.pk])

@@ -53,7 +53,7 @@ def test_photo_upload_on_the_annotation_page_is_imported_by_the_worker(celery_wo
     resp = admin_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", archive),
                                                               "photos": [SimpleUploadedFile("one.png", png_bytes((41, 30)))]})
     assert resp.status_code == 302
-    job = wait_for_job(Job.objects.get(kind="dataset_import", params__dataset_id=ds.pk).pk, timeout=120)
+    job = wait_for_job(Job.objects.get(kind="datasets.import", params__dataset_id=ds.pk).pk, timeout=120)
     assert job.state == "succeeded" and job.result["added"] == 4 and job.progress == 1, (job.error, job.traceback[-1500:])
     assert set(ds.images.values_list("original_name", flat=True)) == {"set/0.png", "set/1.png", "set/2.png", "one.png"}
     assert not Path(job.params["staging"]).exists()

@@ -121,7 +121,7 @@ def test_people_detector_on_a_coco_photo():
 
 
 def _last_upload_job():
-    return Job.objects.filter(kind="dataset_import").latest("id")
+    return Job.objects.filter(kind="datasets.import").latest("id")
 
 
 def test_zip_of_photos_with_non_images_and_escaping_paths(staff_client, staff_user):
@@ -147,7 +147,7 @@ def test_zip_of_photos_with_non_images_and_escaping_paths(staff_client, staff_us
     assert "1 file(s) skipped" in page and "../../escape.png" in page and f'data-follow-job="{job.pk}"' in page
     # a file that is not a zip is refused at once, with no job
     resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", b"nope")}, follow=True)
-    assert "is not a zip file" in resp.content.decode() and Job.objects.filter(kind="dataset_import").count() == 1
+    assert "is not a zip file" in resp.content.decode() and Job.objects.filter(kind="datasets.import").count() == 1
 
 
 def test_bad_photo_uploads_are_refused_in_words(staff_client, settings):
@@ -165,7 +165,7 @@ def test_bad_photo_uploads_are_refused_in_words(staff_client, settings):
     resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", buf.getvalue())},
                              follow=True)
     assert "split it in parts" in resp.content.decode()
-    assert not Job.objects.filter(kind="dataset_import").exists() and not ds.images.exists()
+    assert not Job.objects.filter(kind="datasets.import").exists() and not ds.images.exists()
 
 
 def test_photos_uploaded_one_by_one_keep_their_names_for_the_boxes_import(staff_client):

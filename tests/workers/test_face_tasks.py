@@ -98,7 +98,7 @@ def test_damaged_stored_file_fails_cleanly():
     data = open(photo.photo.path, "rb").read()
     with open(photo.photo.path, "wb") as f:
         f.write(data[: len(data) // 3])  # the disk copy got truncated after upload
-    from workers.faces import checkin
+    from workers.checkin import checkin
 
     checkin.apply(args=[job.pk])
     job.refresh_from_db()
@@ -108,7 +108,7 @@ def test_damaged_stored_file_fails_cleanly():
 def test_rerun_is_idempotent_and_finished_jobs_are_skipped():
     enrol("Obama", [face_file("Barack_Obama", 1)])
     photo, job = check_in(face_file("Barack_Obama", 3))
-    from workers.faces import checkin
+    from workers.checkin import checkin
 
     assert checkin.apply(args=[job.pk]).result == "skipped"  # already succeeded
     Job.objects.filter(pk=job.pk).update(state="running")  # as if redelivered after a worker died
@@ -119,7 +119,7 @@ def test_rerun_is_idempotent_and_finished_jobs_are_skipped():
 def test_photo_deleted_before_processing():
     photo, job = check_in(face_file("Barack_Obama", 3), run=False)
     photo.delete()
-    from workers.faces import checkin
+    from workers.checkin import checkin
 
     checkin.apply(args=[job.pk])
     job.refresh_from_db()
@@ -128,7 +128,7 @@ def test_photo_deleted_before_processing():
 
 def test_unexpected_error_fails_job_and_worker_survives(monkeypatch):
     from webapp.checkin import processing
-    from workers.faces import checkin
+    from workers.checkin import checkin
 
     photo, job = check_in(face_file("Barack_Obama", 3), run=False)
     monkeypatch.setattr(processing, "_detect", lambda px: 1 / 0)
@@ -143,7 +143,7 @@ def test_soft_time_limit_fails_with_sentence(monkeypatch):
     from celery.exceptions import SoftTimeLimitExceeded
 
     from webapp.checkin import processing
-    from workers.faces import checkin
+    from workers.checkin import checkin
 
     def slow(px):
         raise SoftTimeLimitExceeded()

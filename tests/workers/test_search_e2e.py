@@ -51,7 +51,7 @@ def test_zip_uploaded_on_the_gallery_page_is_imported_then_embedded_by_the_worke
         zf.writestr("../escape.jpg", category_photo("daisy", 3).read_bytes())
     resp = admin_client.post(f"/search/galleries/{ds.pk}/", {"files": [SimpleUploadedFile("f.zip", buf.getvalue())]})
     assert resp.status_code == 302
-    imp = wait_for_job(Job.objects.get(kind="dataset_import", params__dataset_id=ds.pk).pk, timeout=120)
+    imp = wait_for_job(Job.objects.get(kind="datasets.import", params__dataset_id=ds.pk).pk, timeout=120)
     assert imp.state == "succeeded" and imp.result["added"] == 4, (imp.error, imp.traceback[-1500:])
     assert [s["file"] for s in imp.result["skipped"]] == ["../escape.jpg"]
     embed = wait_for_job(imp.result["embed_job_id"], timeout=180)

@@ -120,10 +120,10 @@ def test_classify_cat_photo():
 
 @pytest.mark.usefixtures("_restore_backbones")
 def test_classify_with_missing_keras_weights_fails_with_where_to_put_them(tmp_path, settings):
-    from webapp.search.backbones import backbones_register
+    from webapp.core.models_setup import models_setup
 
     settings.KERAS_WEIGHTS_DIRS = [str(tmp_path)]  # an empty folder: as on a machine without the file
-    backbones_register()
+    models_setup()
     qp = services.imagenet_classify(upload=upload(name="cat.png", data=png_bytes(skimage.data.chelsea())),
                                     backbone="vgg16")
     job = run(qp.job)
@@ -134,9 +134,9 @@ def test_classify_with_missing_keras_weights_fails_with_where_to_put_them(tmp_pa
 @pytest.fixture
 def _restore_backbones():
     yield
-    from webapp.search.backbones import backbones_register
+    from webapp.core.models_setup import models_setup
 
-    backbones_register()
+    models_setup()
 
 
 def test_photos_uploaded_while_embedding_are_embedded_too(monkeypatch):
@@ -218,10 +218,10 @@ def test_search_embeds_the_query_with_the_backbone_of_the_index(requested_backbo
 
 @pytest.mark.usefixtures("_restore_backbones")
 def test_search_with_an_index_whose_backbone_weights_are_missing_fails_in_words(tmp_path, settings):
-    from webapp.search.backbones import backbones_register
+    from webapp.core.models_setup import models_setup
 
     settings.KERAS_WEIGHTS_DIRS = [str(tmp_path)]  # no MobileNetV2 file on this worker
-    backbones_register()
+    models_setup()
     ds, _, _ = make_gallery(embed=False, per_class=1)
     _index_record(ds, "mobilenet_v2")
     r = services.image_search(dataset=ds, upload=upload(category_photo("bluebell", 7)), k=3)

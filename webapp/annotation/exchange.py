@@ -38,7 +38,7 @@ from webapp.annotation.selectors import DUPLICATE_IOU, StoredBoxes, readable_ima
 from webapp.annotation.services import class_name_clean
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
 from webapp.datasets.services import archive_path_ignored, archive_path_parts, dataset_split_assign
-from webapp.jobs.services import JobCancelled
+from webapp.jobs.errors import JobCancelled
 
 MAX_ANNOTATION_FILE_BYTES = 50 * 1024 * 1024
 

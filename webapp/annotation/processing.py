@@ -1,20 +1,26 @@
 """Worker-side work for annotation jobs: run a pretrained detector on a photo
-or over a dataset. Only the worker calls these (they load dlib/OpenCV models
-through ``vision.detectors``)."""
+or over a dataset, write a dataset's export zip. Only the worker calls these
+(they load dlib/OpenCV models through ``vision.detectors``)."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Callable
 
+from django.conf import settings
 from django.db import transaction
 
 from vision.detectors import DETECTORS, detect_objects
+from webapp.annotation.exchange import NothingToExport, dataset_export_zip, export_left_out_text
 from webapp.annotation.models import Box, DetectPhoto, ImageState
 from webapp.annotation.selectors import StoredBoxes
 from webapp.core.uploads import stored_image
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.services import dataset_class_get_or_create
-from webapp.jobs.services import JobCancelled
+from webapp.jobs.errors import JobCancelled, JobFailed
+from webapp.jobs.runner import job_row
+from webapp.jobs.services import cancel_checker
 
 
 def photo_detect(*, photo: DetectPhoto) -> dict:
@@ -89,3 +95,46 @@ def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | N
         if progress:
             progress((i + 1) / len(images), f"Detected on {i + 1} of {len(images)} photos")
     return {"photos": n_photos, "boxes": n_boxes, "skipped": skipped, "duplicates": duplicates, "detector": detector}
+
+
+# ----- job entry points: (job, progress) -> (result, message), run by workers.annotation -----
+def dataset_export(job, progress) -> tuple[dict, str]:
+    """Job ``annotation.export``: the dataset's finished photos as a zip under
+    ``MEDIA_ROOT/exports/`` (``exchange.dataset_export_zip``); a partial file is removed."""
+    dataset = job_row(job, Dataset, "dataset_id", "The dataset was deleted before it was exported.")
+    rel = f"exports/{uuid.uuid4().hex}.zip"
+    path = Path(settings.MEDIA_ROOT) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        summary = dataset_export_zip(dataset=dataset, path=path, num_shards=int(job.params.get("num_shards", 10)),
+                                     progress=progress, should_stop=cancel_checker(job.pk))
+    except NothingToExport as err:
+        path.unlink(missing_ok=True)
+        raise JobFailed(err.message, "no_boxes") from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    summary.update(file=rel, bytes=path.stat().st_size, dataset_id=dataset.pk)
+    left_out = export_left_out_text(summary["left_out"])
+    return summary, (f"{summary['photos']} photos, {summary['boxes']} boxes "
+                     f"({summary['train']} train / {summary['val']} validation){f'; {left_out}' if left_out else ''}")
+
+
+def dataset_preannotate_job(job, progress) -> tuple[dict, str]:
+    """Job ``annotation.preannotate``: :func:`dataset_preannotate` with the job's parameters."""
+    dataset = job_row(job, Dataset, "dataset_id", "The dataset was deleted before it was pre-annotated.")
+    result = dataset_preannotate(dataset=dataset, detector=job.params["detector"],
+                                 min_score=job.params.get("min_score"),
+                                 skip_annotated=job.params.get("skip_annotated", True), user=job.created_by,
+                                 progress=progress, should_stop=cancel_checker(job.pk))
+    dup = result["duplicates"]
+    return result, (f"{result['boxes']} machine boxes on {result['photos']} photos"
+                    f"{f'; {dup} left out that repeated a box already there' if dup else ''}")
+
+
+def photo_detect_job(job, progress) -> tuple[dict, str]:
+    """Job ``annotation.detect``: :func:`photo_detect` on ``params.photo_id``."""
+    photo = job_row(job, DetectPhoto, "photo_id", "The photo was deleted before it was processed.")
+    result = photo_detect(photo=photo)
+    n = len(result["boxes"])
+    return result, f"{n} {result['label']}{'s' if n != 1 else ''} found"

@@ -11,7 +11,6 @@ from webapp.annotation.models import Box, ImageState
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.selectors import dataset_list
 
-
 #: IoU at or above which a new box is taken for one already on the photo with the same class
 #: (a re-imported file, a second detector on the same faces): PASCAL VOC's criterion for a
 #: detection and a ground-truth box being the same object (Everingham et al. 2010, section 4.4).

@@ -17,17 +17,23 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp.annotation import exchange, jobs, selectors, services
-from webapp.annotation.forms import (AnnotatorAddForm, ClassAddForm, DatasetCreateForm, DetectForm, ImportForm,
-                                     PhotosForm, PreannotateForm)
+from webapp.annotation.forms import (
+    AnnotatorAddForm,
+    ClassAddForm,
+    DatasetCreateForm,
+    DetectForm,
+    ImportForm,
+    PhotosForm,
+    PreannotateForm,
+)
 from webapp.annotation.models import DetectPhoto
 from webapp.core.forms import first_form_error
 from webapp.core.uploads import image_upload_check, stored_file
-from webapp.core.views import json_error, page_error
-from webapp.datasets.services import IMPORT_KIND, dataset_upload
+from webapp.core.views import json_error
+from webapp.datasets.jobs import IMPORT
+from webapp.datasets.services import dataset_upload
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
-from webapp.jobs.services import QueueUnavailable
-
 
 
 def _manager(request):
@@ -59,7 +65,7 @@ def dataset_detail(request, dataset_id: int):
     images = selectors.readable_images(ds)
     page = Paginator(images, 48).get_page(request.GET.get("page"))
     manage = selectors.can_manage(request.user)
-    last = lambda kind: Job.objects.filter(kind=kind, params__dataset_id=ds.pk).order_by("-id").first()  # noqa: E731
+    last = lambda jt: Job.objects.filter(kind=jt.kind, params__dataset_id=ds.pk).order_by("-id").first()  # noqa: E731
     import_report = request.session.pop(f"import-report-{ds.pk}", None)
     return render(request, "annotation/dataset_detail.html", {
         "ds": ds, "page": page, "progress": selectors.dataset_progress(dataset=ds), "can_manage": manage,
@@ -67,7 +73,7 @@ def dataset_detail(request, dataset_id: int):
         "members": ds.members.all(), "class_form": ClassAddForm(), "member_form": AnnotatorAddForm(),
         "photos_form": PhotosForm(), "import_form": ImportForm(), "preannotate_form": PreannotateForm(),
         "export_job": last(jobs.EXPORT) if manage else None, "preannotate_job": last(jobs.PREANNOTATE) if manage else None,
-        "photos_job": last(IMPORT_KIND) if manage else None, "import_report": import_report,
+        "photos_job": last(IMPORT) if manage else None, "import_report": import_report,
         "first_todo": selectors.first_unannotated(dataset=ds)})
 
 
@@ -107,7 +113,7 @@ def annotator_add(request, dataset_id: int):
 @require_POST
 def photos_add(request, dataset_id: int):
     """Photos and/or a zip go through the one upload service: staged, then
-    imported by a ``dataset_import`` job that this page follows."""
+    imported by a ``datasets.import`` job that this page follows."""
     ds = _managed_dataset(request, dataset_id)
     form = PhotosForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -118,8 +124,6 @@ def photos_add(request, dataset_id: int):
                        archive=form.cleaned_data.get("archive"), user=request.user)
     except ValueError as err:
         messages.error(request, str(err))
-    except QueueUnavailable as err:
-        return page_error(request, err)
     else:
         messages.info(request, "Upload received; the photos are being imported (progress below).")
     return redirect("annotation:dataset", dataset_id=ds.pk)
@@ -153,17 +157,14 @@ def annotations_import(request, dataset_id: int):
 @require_POST
 def export_start(request, dataset_id: int):
     ds = _managed_dataset(request, dataset_id)
-    try:
-        jobs.export_enqueue(dataset=ds, user=request.user)
-    except QueueUnavailable as err:
-        return page_error(request, err)
+    jobs.export_enqueue(dataset=ds, user=request.user)
     messages.info(request, "The export is being written; the download link appears when it is done.")
     return redirect("annotation:dataset", dataset_id=ds.pk)
 
 
 def export_download(request, job_id: int):
     _manager(request)
-    job = get_object_or_404(Job, pk=job_id, kind=jobs.EXPORT, state=Job.State.SUCCEEDED)
+    job = get_object_or_404(Job, pk=job_id, kind=jobs.EXPORT.kind, state=Job.State.SUCCEEDED)
     ds = selectors.annotation_dataset_get(user=request.user, dataset_id=job.params.get("dataset_id"))
     path = (Path(settings.MEDIA_ROOT) / job.result.get("file", "")).resolve()
     if Path(settings.MEDIA_ROOT).resolve() not in path.parents or not path.is_file():
@@ -193,10 +194,7 @@ def preannotate_start(request, dataset_id: int):
     if not form.is_valid():
         messages.error(request, "Choose a detector and a minimum score.")
         return redirect("annotation:dataset", dataset_id=ds.pk)
-    try:
-        jobs.preannotate_enqueue(dataset=ds, user=request.user, **form.cleaned_data)
-    except QueueUnavailable as err:
-        return page_error(request, err)
+    jobs.preannotate_enqueue(dataset=ds, user=request.user, **form.cleaned_data)
     messages.info(request, "The detector is running over the photos; its boxes appear as machine boxes to accept or correct.")
     return redirect("annotation:dataset", dataset_id=ds.pk)
 
@@ -314,8 +312,6 @@ def detect_page(request):
     if request.method == "POST" and form.is_valid():
         try:
             photo = _detect_create(request, form)
-        except QueueUnavailable as err:
-            return page_error(request, err)
         except ValidationError as err:
             form.add_error("photo", err)
         else:
@@ -344,6 +340,6 @@ def api_detect(request):
                              "fields": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
     try:
         photo = _detect_create(request, form)
-    except (ValidationError, QueueUnavailable) as err:
+    except ValidationError as err:
         return json_error(err)
     return JsonResponse({"photo_id": photo.pk, "job": job_to_dict(photo.job)}, status=202)

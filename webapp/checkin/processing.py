@@ -1,5 +1,5 @@
 """Worker-side face work: the one place that converts between check-in rows
-and ``vision`` types. Called by ``workers.faces``; never by the web process."""
+and ``vision`` types. Called by ``workers.checkin``; never by the web process."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from vision import faces as vfaces
 from vision.errors import VisionError
 from vision.images import crop_box, image_to_jpeg_bytes, load_image, thumbnail
 from vision.matching import Gallery
-from webapp.jobs.services import JobFailed
 from webapp.checkin.models import CheckIn, CheckInPhoto, FaceSample, Member, embedding_to_bytes, embeddings_from_bytes
+from webapp.jobs.errors import JobFailed
+from webapp.jobs.runner import job_row
 
 _gallery_cache: dict = {"key": None, "gallery": None}
 
@@ -136,3 +137,30 @@ def checkin_process(photo: CheckInPhoto) -> dict:
             entry.update(status="stranger" if match.label is None else "logged", checkin_id=ci.pk)
             base["faces"].append(entry)
     return base
+
+
+# ----- job entry points: (job, progress) -> (result, message), run by workers.checkin -----
+def samples_enrol(job, progress) -> tuple[dict, str]:
+    """Job ``checkin.enrol``: :func:`sample_process` on each of ``params.sample_ids``
+    (a sample deleted meanwhile is reported, never an error)."""
+    ids = job.params.get("sample_ids", [])
+    samples = {s.pk: s for s in FaceSample.objects.filter(pk__in=ids)}
+    outcomes = []
+    for i, sid in enumerate(ids):
+        if sid in samples:
+            outcomes.append(sample_process(samples[sid]))
+        else:
+            outcomes.append({"sample_id": sid, "status": "deleted", "reason": "The photo was deleted before it was processed."})
+        progress((i + 1) / max(1, len(ids)), f"Processed {i + 1} of {len(ids)} photos")
+    accepted = sum(o["status"] == "accepted" for o in outcomes)
+    return {"samples": outcomes, "accepted": accepted}, f"{accepted} of {len(ids)} photos accepted"
+
+
+def photo_check_in(job, progress) -> tuple[dict, str]:
+    """Job ``checkin.checkin``: :func:`checkin_process` on ``params.photo_id``."""
+    photo = job_row(job, CheckInPhoto, "photo_id", "The check-in photo was deleted before it was processed.")
+    result = checkin_process(photo)
+    n = len(result["faces"])
+    known = sum(f["member_id"] is not None for f in result["faces"])
+    return result, (f"{n} face{'s' if n != 1 else ''}: {known} member{'s' if known != 1 else ''}, "
+                    f"{n - known} stranger{'s' if n - known != 1 else ''}")

@@ -8,13 +8,11 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from webapp.checkin.jobs import CHECKIN, ENROL
 from webapp.checkin.models import CheckIn, CheckInPhoto, FaceSample, Member
 from webapp.core.uploads import display_name, image_upload_check, stored_file
 from webapp.jobs.models import Job
 from webapp.jobs.services import job_create
-
-ENROL_TASK = "workers.faces.enroll"
-CHECKIN_TASK = "workers.faces.checkin"
 
 
 @dataclass
@@ -48,8 +46,7 @@ def member_enroll(*, member: Member, photos: list, user=None) -> EnrolOutcome:
         for name, loaded, data in checked:
             outcome.samples.append(FaceSample.objects.create(member=member, photo=stored_file(loaded, data), original_name=name))
         outcome.job, _ = job_create(
-            kind="enrol", task_name=ENROL_TASK, user=user,
-            key=f"enrol:samples:{outcome.samples[0].pk}",
+            ENROL, user=user, key=ENROL.key("samples", outcome.samples[0].pk),
             params={"member_id": member.pk, "sample_ids": [s.pk for s in outcome.samples],
                     "refused": [{"file": n, "reason": r} for n, r in outcome.refused]},
         )
@@ -99,8 +96,8 @@ def checkin_create(*, upload, source: str = CheckInPhoto.Source.UPLOAD, user=Non
             photo=stored_file(loaded, data), source=source, width=loaded.width, height=loaded.height,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        photo.job, _ = job_create(kind="checkin", task_name=CHECKIN_TASK, user=user,
-                                  key=f"checkin:photo:{photo.pk}", params={"photo_id": photo.pk})
+        photo.job, _ = job_create(CHECKIN, user=user, key=CHECKIN.key("photo", photo.pk),
+                                  params={"photo_id": photo.pk})
         photo.save(update_fields=["job"])
     return photo
 

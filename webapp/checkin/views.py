@@ -13,12 +13,12 @@ from django.views.decorators.http import require_POST
 
 from webapp.checkin import selectors, services
 from webapp.checkin.forms import CheckInFilterForm, CheckInForm, EnrolForm, MemberForm
+from webapp.checkin.jobs import ENROL
 from webapp.checkin.models import CheckInPhoto, FaceSample, Member
 from webapp.core.permissions import checkin_role_required, staff_required
-from webapp.core.views import json_error, page_error
+from webapp.core.views import json_error
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
-from webapp.jobs.services import QueueUnavailable
 
 
 # ----- members (staff) -----
@@ -69,8 +69,6 @@ def member_detail(request, member_id: int):
     if request.method == "POST" and form.is_valid():
         try:
             outcome = services.member_enroll(member=member, photos=form.cleaned_data["photos"], user=request.user)
-        except QueueUnavailable as err:
-            return page_error(request, err)
         except ValidationError as err:
             form.add_error("photos", err)
         else:
@@ -82,7 +80,7 @@ def member_detail(request, member_id: int):
             return redirect(request.path)
     samples = member.samples.select_related("job")
     job_id = request.GET.get("job")
-    last_enrol = Job.objects.filter(kind="enrol", params__member_id=member.pk).order_by("-id").first()
+    last_enrol = Job.objects.filter(kind=ENROL.kind, params__member_id=member.pk).order_by("-id").first()
     return render(request, "checkin/member_detail.html", {
         "member": member, "form": form, "samples": samples, "job_id": job_id if (job_id or "").isdigit() else None,
         "pending": samples.filter(status=FaceSample.Status.PENDING).exists(),
@@ -110,8 +108,6 @@ def checkin_new(request):
         try:
             photo = services.checkin_create(upload=form.cleaned_data["photo"],
                                             source=form.cleaned_data.get("source") or "upload", user=request.user)
-        except QueueUnavailable as err:
-            return page_error(request, err)
         except ValidationError as err:
             form.add_error("photo", err)
         else:
@@ -138,7 +134,7 @@ def checkin_api(request):
         if upload is None:
             raise ValidationError("Send the photo as the multipart field “photo”.", code="required")
         photo = services.checkin_create(upload=upload, source=CheckInPhoto.Source.API, user=request.user)
-    except (ValidationError, QueueUnavailable) as err:
+    except ValidationError as err:
         return json_error(err)
     return JsonResponse({"photo_id": photo.pk, "job": job_to_dict(photo.job)}, status=202)
 

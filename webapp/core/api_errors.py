@@ -75,6 +75,27 @@ def server_error(request):
     return render(request, "500.html", status=500)
 
 
+class ServiceErrorMiddleware:
+    """The one handler of service errors that no view catches: the job queue
+    being down (``QueueUnavailable``) answers 503 with its sentence, in JSON
+    on the API and as the error page elsewhere. Views let it rise instead of
+    each catching it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from webapp.core.views import json_error, page_error
+        from webapp.jobs.errors import QueueUnavailable
+
+        if not isinstance(exception, QueueUnavailable):
+            return None
+        return json_error(exception) if _is_api(request) else page_error(request, exception)
+
+
 class MethodNotAllowedMiddleware:
     """A 405 from ``require_POST`` and friends has an empty body (a blank page for someone
     who opened a form's address): give it a sentence, in JSON on the API."""

@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from webapp.core.media_access import media_allowed
-from webapp.jobs.services import QueueUnavailable
+from webapp.jobs.errors import QueueUnavailable
 
 # enrolment photos and face crops (biometric data); dataset export zips and zips being imported
 

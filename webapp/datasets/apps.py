@@ -6,8 +6,8 @@ class DatasetsConfig(AppConfig):
     verbose_name = "Datasets"
 
     def ready(self):
-        from webapp.datasets import signals  # noqa: F401  (file clean-up on delete)
         from webapp.core.media_access import media_rule_register
+        from webapp.datasets import signals  # noqa: F401  (file clean-up on delete)
 
         def dataset_member(user, path):
             from django.db.models import Q

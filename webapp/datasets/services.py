@@ -227,8 +227,6 @@ def dataset_split_assign(*, dataset: Dataset) -> dict:
     return {"train": len(train), "val": len(val), "stratified": stratify is not None}
 
 
-IMPORT_TASK = "workers.datasets.import_upload"
-IMPORT_KIND = "dataset_import"
 
 
 def _staged_name(f, i: int, taken: set[str]) -> str:
@@ -254,7 +252,7 @@ def dataset_upload(*, dataset: Dataset, photos: list, archive=None, archives: li
         archive: one zip file (the datasets page's field); ``archives``: more.
 
     Returns:
-        The Job (kind ``dataset_import``, ``params.dataset_id``).
+        The Job (kind ``datasets.import``, ``params.dataset_id``).
 
     Raises:
         ValueError: a sentence for the user: nothing uploaded, no class name
@@ -264,6 +262,7 @@ def dataset_upload(*, dataset: Dataset, photos: list, archive=None, archives: li
         QueueUnavailable: the broker is down.
     """
     from webapp.core.uploads import display_name
+    from webapp.datasets.jobs import IMPORT
     from webapp.jobs.services import job_create
 
     archives = ([archive] if archive else []) + list(archives or [])
@@ -296,7 +295,7 @@ def dataset_upload(*, dataset: Dataset, photos: list, archive=None, archives: li
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 _save(f, dest)
             paths.append(str(staging / "files"))
-        job, _ = job_create(kind=IMPORT_KIND, task_name=IMPORT_TASK, user=user,
+        job, _ = job_create(IMPORT, user=user,
                             params={"dataset_id": dataset.pk, "paths": paths, "staging": str(staging),
                                     "labels_from_folders": dataset.kind == Dataset.Kind.CLASSIFICATION})
     except BaseException:

@@ -4,12 +4,11 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from webapp.core.views import page_error
 from webapp.datasets import selectors, services
 from webapp.datasets.forms import DatasetForm, UploadForm
+from webapp.datasets.jobs import IMPORT
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.jobs.models import Job
-from webapp.jobs.services import QueueUnavailable
 
 
 def _dataset_for(user, dataset_id) -> Dataset:
@@ -46,8 +45,6 @@ def dataset_detail(request, dataset_id: int):
                                           class_name=form.cleaned_data["class_name"], user=request.user)
         except ValueError as err:
             form.add_error(None, str(err))
-        except QueueUnavailable as err:
-            return page_error(request, err)
         else:
             messages.info(request, "Upload received; importing the photos…")
             return redirect(f"{request.path}?job={job.pk}")
@@ -56,7 +53,7 @@ def dataset_detail(request, dataset_id: int):
     if label.isdigit():
         images = images.filter(label_id=int(label))
     page = Paginator(images, 48).get_page(request.GET.get("page"))
-    last_import = Job.objects.filter(kind="dataset_import", params__dataset_id=dataset.pk).order_by("-id").first()
+    last_import = Job.objects.filter(kind=IMPORT.kind, params__dataset_id=dataset.pk).order_by("-id").first()
     job_id = request.GET.get("job", "")
     return render(request, "datasets/detail.html", {
         "dataset": dataset, "form": form, "page": page, "label": label,

@@ -38,6 +38,8 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
     task_name = models.CharField(max_length=100, blank=True)
+    # the Celery queue its task is routed to (webapp/jobs/routing.py), and the worker that ran it
+    queue = models.CharField(max_length=100, blank=True, db_index=True)
     worker = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -8,7 +8,6 @@ from django.db.models import QuerySet
 from webapp.jobs.models import Job
 from webapp.jobs.services import jobs_fail_stale
 
-
 PRIVATE_PARAMS = ("path", "paths", "staging", "out")  # server-side file paths: not for clients
 
 

@@ -14,46 +14,22 @@ from typing import Callable
 from django.db import transaction
 from django.utils import timezone
 
+from webapp.jobs.errors import JobCancelled, JobFailed, QueueUnavailable  # noqa: F401 (raised by callers too)
+from webapp.jobs.kinds import JobType
 from webapp.jobs.models import Job
+from webapp.jobs.routing import queue_of
 
 log = logging.getLogger(__name__)
 PROGRESS_MIN_INTERVAL = 1.0  # seconds between progress writes
 CANCEL_CHECK_INTERVAL = 1.0  # seconds between two reads of a running job's state by cancel_checker
 
 
-class JobFailed(Exception):
-    """A domain failure with a user-facing sentence (e.g. "no face"): the job
-    fails at once, without retry, optionally keeping a partial ``result``."""
-
-    def __init__(self, message: str, code: str = "error", result: dict | None = None):
-        super().__init__(message, code, result)
-        self.message, self.code, self.result = message, code, result
-
-
-class JobCancelled(Exception):
-    """The job was cancelled while it ran, and the task stopped between two
-    batches (see :func:`cancel_checker`). The job stays cancelled;
-    ``message`` says how far it got and ``result`` what was kept, and both
-    are recorded on it (:func:`job_cancel_record`)."""
-
-    def __init__(self, message: str = "Cancelled", result: dict | None = None):
-        super().__init__(message, result)
-        self.message, self.result = message, result
-
-
-class QueueUnavailable(Exception):
-    """The broker could not be reached: the job was marked failed; pages answer 503."""
-
-    def __init__(self, message="The job queue is not reachable right now; please try again in a minute."):
-        super().__init__(message)
-        self.message = message
-
-
-def job_create(*, kind: str, task_name: str, params: dict | None = None, key: str = "", user=None) -> tuple[Job, bool]:
-    """Create a queued job and enqueue it when the surrounding transaction commits.
+def job_create(job_type: JobType, *, params: dict | None = None, key: str = "", user=None) -> tuple[Job, bool]:
+    """Create a queued job of ``job_type`` and enqueue it when the surrounding transaction commits.
 
     A job with the same non-empty ``key`` already queued or running is
-    returned instead (``created`` False).
+    returned instead (``created`` False). The job records the queue its task
+    is routed to (``CELERY_TASK_ROUTES``), for the Jobs page.
 
     Raises:
         QueueUnavailable: the broker is down (the job is marked failed first).
@@ -62,18 +38,20 @@ def job_create(*, kind: str, task_name: str, params: dict | None = None, key: st
         existing = Job.objects.filter(key=key, state__in=Job.ACTIVE_STATES).first()
         if existing:
             return existing, False
+    now = timezone.now()
     job = Job.objects.create(
-        kind=kind, key=key, task_name=task_name, params=params or {},
+        kind=job_type.kind, key=key, task_name=job_type.task, queue=queue_of(job_type.task), params=params or {},
         created_by=user if getattr(user, "is_authenticated", False) else None,
-        message="Waiting for a worker…",
+        message="Waiting for a worker…", queued_at=now,
     )
     transaction.on_commit(lambda: job_enqueue(job=job))
     return job, True
 
 
 def job_enqueue(*, job: Job) -> None:
-    """Send the job's task (its only argument is the job id) to the broker."""
-    from workers.celery import app
+    """Send the job's task (its only argument is the job id) to the broker;
+    Celery's routing table picks the queue."""
+    from webapp.celery import app
 
     try:
         res = app.send_task(job.task_name, args=[job.pk], retry=True,

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_get, job_list, job_to_dict
-from webapp.jobs.services import QueueUnavailable, job_cancel, job_retry
+from webapp.jobs.services import job_cancel, job_retry
 
 
 def job_list_view(request):
@@ -61,11 +61,7 @@ def job_retry_view(request, job_id: int):
     job = job_get(user=request.user, job_id=job_id)
     if job is None:
         raise Http404("No such job")
-    try:
-        retried = job_retry(job=job)
-    except QueueUnavailable as err:
-        messages.error(request, err.message)
-        return redirect("jobs:detail", job_id=job.pk)
+    retried = job_retry(job=job)  # the queue being down: ServiceErrorMiddleware's 503
     if retried:
         messages.success(request, f"Job #{job.pk} was queued again.")
     else:

@@ -7,13 +7,8 @@ class SearchConfig(AppConfig):
     verbose_name = "Search by image"
 
     def ready(self):
-        # Records loaders only (numpy, no TensorFlow): cheap in the web process.
-        from webapp.search import signals  # noqa: F401
-        from webapp.search.backbones import backbones_register
-
-        backbones_register()
-
         from webapp.core.media_access import media_rule_register
+        from webapp.search import signals  # noqa: F401
 
         def own_query_photo(user, path):
             from webapp.search.models import QueryPhoto

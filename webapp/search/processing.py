@@ -17,10 +17,21 @@ from django.db import transaction
 from vision import registry
 from vision.errors import InvalidImageError, WeightsMissingError
 from vision.imagenet import top_k_classes
-from vision.search import IndexSpec, build_index, exact_search, index_bytes, index_search, kmeans_clusters, load_index, merge_top_k, save_index
+from vision.search import (
+    IndexSpec,
+    build_index,
+    exact_search,
+    index_bytes,
+    index_search,
+    kmeans_clusters,
+    load_index,
+    merge_top_k,
+    save_index,
+)
 from webapp.core.uploads import stored_image
 from webapp.datasets.models import Dataset, DatasetImage
-from webapp.jobs.services import JobCancelled, JobFailed
+from webapp.jobs.errors import JobCancelled, JobFailed
+from webapp.jobs.services import cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_next, model_version_register
 from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun
@@ -298,3 +309,31 @@ def classify_process(*, query_photo_id: int, backbone_name: str) -> dict:
     return {"backbone": backbone_name, "backbone_version": backbone.spec.version,
             "top5": [{"class_id": c.class_id, "name": c.name, "probability": round(c.probability, 5)}
                      for c in top_k_classes(probs, 5)]}
+
+
+# ----- job entry points: (job, progress) -> (result, message), run by workers.search -----
+def gallery_embed_job(job, progress) -> tuple[dict, str]:
+    """Job ``search.embed``: :func:`gallery_embed` for ``params.dataset_id`` with ``params.backbone``."""
+    r = gallery_embed(dataset_id=job.params["dataset_id"], backbone_name=job.params["backbone"], progress=progress,
+                      should_stop=cancel_checker(job.pk))
+    bad = len(r["unreadable"])
+    return r, f"Embedded {r['embedded']} photos" + (f"; {bad} unreadable, skipped" if bad else "")
+
+
+def search_index_build_job(job, progress) -> tuple[dict, str]:
+    """Job ``search.build_index``: :func:`search_index_build` with the job's parameters."""
+    r = search_index_build(params=job.params, progress=progress, job=job, should_stop=cancel_checker(job.pk))
+    return r, f"Index v{r['version']} ({r['kind']}) over {r['n_vectors']} photos"
+
+
+def search_run_job(job, progress) -> tuple[dict, str]:
+    """Job ``search.query``: :func:`search_run_process` for ``params.search_run_id``."""
+    r = search_run_process(run_id=job.params["search_run_id"])
+    return r, f"{len(r['hits'])} similar photos"
+
+
+def query_photo_classify_job(job, progress) -> tuple[dict, str]:
+    """Job ``search.classify``: ImageNet top-5 of ``params.query_photo_id`` (:func:`classify_process`)."""
+    r = classify_process(query_photo_id=job.params["query_photo_id"], backbone_name=job.params["backbone"])
+    top = r["top5"][0]
+    return r, f"{top['name']} ({top['probability'] * 100:.0f} %)"

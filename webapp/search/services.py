@@ -15,12 +15,9 @@ from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.services import AddReport, dataset_image_add, dataset_upload
 from webapp.jobs.models import Job
 from webapp.jobs.services import job_create
+from webapp.search.jobs import BUILD_INDEX, CLASSIFY, EMBED, QUERY
 from webapp.search.models import QueryPhoto, SearchRun
 
-EMBED_TASK = "workers.search.embed"
-INDEX_TASK = "workers.search.build_index"
-QUERY_TASK = "workers.search.query"
-CLASSIFY_TASK = "workers.search.classify"
 MAX_K = 100
 
 
@@ -43,7 +40,7 @@ def gallery_create(*, name: str, user=None, description: str = "") -> Dataset:
 def gallery_upload(*, dataset: Dataset, files: list, user=None) -> Job:
     """Upload photos and/or zip files to a gallery through the one upload
     service (``datasets.services.dataset_upload``): they are staged and a
-    ``dataset_import`` job imports them (paths escaping the folder, hidden
+    ``datasets.import`` job imports them (paths escaping the folder, hidden
     files and oversize entries skipped and reported; folders inside a zip
     are just looked through). When it has added photos, that job starts the
     embedding job (``gallery_embed_start``), as an upload always did.
@@ -120,8 +117,7 @@ def gallery_embed_start(*, dataset: Dataset, user=None, backbone: str | None = N
     """Start (or return the running) job that embeds the gallery's photos
     that have no embedding yet under ``backbone``."""
     backbone = _backbone_check(backbone or settings.SEARCH_BACKBONE)
-    job, _ = job_create(kind="gallery_embed", task_name=EMBED_TASK, user=user,
-                        key=f"gallery_embed:dataset:{dataset.pk}:{backbone}",
+    job, _ = job_create(EMBED, user=user, key=f"{EMBED.key('dataset', dataset.pk)}:{backbone}",
                         params={"dataset_id": dataset.pk, "backbone": backbone})
     return job
 
@@ -139,8 +135,7 @@ def search_index_build_start(*, dataset: Dataset, kind: str = "hnsw", nlist: int
         raise ValidationError(str(err), code="invalid") from err
     if not 1 <= int(clusters) <= 100:
         raise ValidationError("Clusters must be between 1 and 100.", code="invalid")
-    job, _ = job_create(kind="search_index", task_name=INDEX_TASK, user=user,
-                        key=f"search_index:dataset:{dataset.pk}",
+    job, _ = job_create(BUILD_INDEX, user=user, key=BUILD_INDEX.key("dataset", dataset.pk),
                         params={"dataset_id": dataset.pk, "backbone": backbone, "kind": kind, "nlist": int(nlist),
                                 "nprobe": int(nprobe), "clusters": int(clusters)})
     return job
@@ -175,7 +170,7 @@ def image_search(*, dataset: Dataset, upload=None, image: DatasetImage | None = 
         run = SearchRun.objects.create(dataset=dataset, query_photo=qp, query_image=image, k=int(k),
                                        min_score=min_score, created_by=qp.created_by if qp else (
                                            user if getattr(user, "is_authenticated", False) else None))
-        run.job, _ = job_create(kind="image_search", task_name=QUERY_TASK, user=user,
+        run.job, _ = job_create(QUERY, user=user,
                                 params={"search_run_id": run.pk, "dataset_id": dataset.pk})
         run.save(update_fields=["job"])
     return run
@@ -192,7 +187,7 @@ def imagenet_classify(*, upload, user=None, backbone: str = "efficientnet_lite0"
     _backbone_check(backbone)
     with transaction.atomic():
         qp = _query_photo_store(upload=upload, purpose=QueryPhoto.Purpose.CLASSIFY, user=user)
-        qp.job, _ = job_create(kind="imagenet_classify", task_name=CLASSIFY_TASK, user=user,
+        qp.job, _ = job_create(CLASSIFY, user=user,
                                params={"query_photo_id": qp.pk, "backbone": backbone})
         qp.save(update_fields=["job"])
     return qp

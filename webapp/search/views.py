@@ -15,14 +15,14 @@ from django.views.decorators.http import require_POST
 
 from vision.backbones import SPECS
 from webapp.core.views import json_error, page_error
+from webapp.datasets.jobs import IMPORT
 from webapp.datasets.models import DatasetImage
-from webapp.datasets.services import IMPORT_KIND
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
-from webapp.jobs.services import QueueUnavailable
 from webapp.search import selectors, services
 from webapp.search.backbones import backbones_available
 from webapp.search.forms import ClassifyForm, GalleryForm, GalleryUploadForm, IndexBuildForm, SearchForm
+from webapp.search.jobs import BUILD_INDEX, EMBED
 from webapp.search.models import QueryPhoto, SearchRun
 
 
@@ -49,8 +49,6 @@ def gallery_detail(request, dataset_id: int):
     if request.method == "POST" and upload.is_valid():
         try:
             services.gallery_upload(dataset=ds, files=upload.cleaned_data["files"], user=request.user)
-        except QueueUnavailable as err:
-            return page_error(request, err)
         except ValidationError as err:
             upload.add_error("files", err)
         else:
@@ -59,9 +57,9 @@ def gallery_detail(request, dataset_id: int):
     backbone = settings.SEARCH_BACKBONE
     images = ds.images.filter(status=DatasetImage.Status.OK).order_by("-id")
     page = Paginator(images, 48).get_page(request.GET.get("page"))
-    active_jobs = Job.objects.filter(kind__in=(IMPORT_KIND, "gallery_embed", "search_index"), params__dataset_id=ds.pk,
+    active_jobs = Job.objects.filter(kind__in=(IMPORT.kind, EMBED.kind, BUILD_INDEX.kind), params__dataset_id=ds.pk,
                                      state__in=Job.ACTIVE_STATES).order_by("id")
-    last_import = Job.objects.filter(kind=IMPORT_KIND, params__dataset_id=ds.pk).order_by("-id").first()
+    last_import = Job.objects.filter(kind=IMPORT.kind, params__dataset_id=ds.pk).order_by("-id").first()
     return render(request, "search/gallery_detail.html", {
         "gallery": ds, "upload": upload, "page": page, "status": selectors.gallery_status(dataset=ds, backbone=backbone),
         "index": selectors.search_index_active(dataset=ds), "index_form": IndexBuildForm(),
@@ -85,10 +83,7 @@ def gallery_photo_delete(request, dataset_id: int, image_id: int):
 @require_POST
 def gallery_embed(request, dataset_id: int):
     ds = _gallery(request, dataset_id)
-    try:
-        services.gallery_embed_start(dataset=ds, user=request.user)
-    except QueueUnavailable as err:
-        return page_error(request, err)
+    services.gallery_embed_start(dataset=ds, user=request.user)
     messages.info(request, "Computing embeddings…")
     return redirect("search:gallery", dataset_id=ds.pk)
 
@@ -102,8 +97,6 @@ def index_build(request, dataset_id: int):
         return redirect("search:gallery", dataset_id=ds.pk)
     try:
         services.search_index_build_start(dataset=ds, user=request.user, **form.cleaned_data)
-    except QueueUnavailable as err:
-        return page_error(request, err)
     except ValidationError as err:
         messages.error(request, " ".join(err.messages))
     else:
@@ -124,8 +117,6 @@ def search_start(request, dataset_id: int):
         try:
             run = services.image_search(dataset=ds, upload=d.get("photo"), image=image, k=d["k"],
                                         min_score=d.get("min_score"), user=request.user)
-        except QueueUnavailable as err:
-            return page_error(request, err)
         except ValidationError as err:
             form.add_error(None, err)
         else:
@@ -174,8 +165,6 @@ def classify(request):
     if request.method == "POST" and form.is_valid():
         try:
             qp = services.imagenet_classify(upload=form.cleaned_data["photo"], user=request.user)
-        except QueueUnavailable as err:
-            return page_error(request, err)
         except ValidationError as err:
             form.add_error("photo", err)
         else:
@@ -200,7 +189,7 @@ def classify_api(request):
         if upload is None:
             raise ValidationError("Send the photo as the multipart field “photo”.", code="required")
         qp = services.imagenet_classify(upload=upload, user=request.user)
-    except (ValidationError, QueueUnavailable) as err:
+    except ValidationError as err:
         return json_error(err)
     return JsonResponse({"query_id": qp.pk, "job": job_to_dict(qp.job)}, status=202)
 
@@ -225,6 +214,6 @@ def search_api(request, dataset_id: int):
                                     min_score=min_score, user=request.user)
     except ValueError:
         return json_error(ValidationError("k, image_id and min_score must be numbers.", code="invalid"))
-    except (ValidationError, QueueUnavailable) as err:
+    except ValidationError as err:
         return json_error(err)
     return JsonResponse({"search_id": run.pk, "job": job_to_dict(run.job)}, status=202)

@@ -48,6 +48,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Django's require_POST answers 405 with an empty body: say it in words (JSON on the API)
     "webapp.core.api_errors.MethodNotAllowedMiddleware",
+    # the job queue being down: one 503 answer for pages and JSON (views let QueueUnavailable rise)
+    "webapp.core.api_errors.ServiceErrorMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -152,7 +154,7 @@ if REDIS_URL:
 else:
     CELERY_BROKER_URL = "filesystem://"
     # kombu's filesystem transport with atomic writes (its own loses messages under load; see the module)
-    CELERY_BROKER_TRANSPORT = "workers.fs_broker:Transport"
+    CELERY_BROKER_TRANSPORT = "webapp.jobs.fs_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_FS_DIR / "queue"),
         "data_folder_out": str(CELERY_FS_DIR / "queue"),
@@ -161,6 +163,22 @@ else:
         "store_processed": False,
         "polling_interval": 0.02,  # seconds; kombu's default of 1 s would dominate a check-in (bench/checkin.py)
     }
+# Two queues (webapp/jobs/routing.py): a person waiting never waits behind long work. Routing by task
+# name, here only; each queue has its own workers (scripts/run.sh, docker-compose.yml).
+CELERY_QUEUE_PREFIX = os.environ.get("CELERY_QUEUE_PREFIX", "")
+INTERACTIVE_QUEUE = CELERY_QUEUE_PREFIX + "interactive"
+BATCH_QUEUE = CELERY_QUEUE_PREFIX + "batch"
+CELERY_TASK_DEFAULT_QUEUE = BATCH_QUEUE
+CELERY_TASK_ROUTES = {
+    # interactive: seconds, a user is waiting
+    **{task: {"queue": INTERACTIVE_QUEUE} for task in (
+        "workers.checkin.enrol", "workers.checkin.checkin", "workers.search.query", "workers.search.classify",
+        "workers.annotation.detect", "workers.training.predict", "workers.training.activations")},
+    # batch: minutes to hours
+    **{task: {"queue": BATCH_QUEUE} for task in (
+        "workers.training.classifier", "workers.datasets.import", "workers.search.embed", "workers.search.build_index",
+        "workers.annotation.preannotate", "workers.annotation.export")},
+}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_IGNORE_RESULT = True  # results live on the Job row
 CELERY_TASK_ACKS_LATE = True

@@ -5,6 +5,7 @@ test writes. MEDIA_ROOT is a temporary folder exported to the environment so
 a worker started by the tests shares it."""
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 from .base import *  # noqa: F401,F403
@@ -34,3 +35,11 @@ STORAGES = {
 WEIGHTS_DIR = Path(os.environ.get("WEIGHTS_DIR") or BASE_DIR / "var" / "weights")
 SEARCH_INDEX_DIR = Path(os.environ.get("SEARCH_INDEX_DIR") or tempfile.mkdtemp(prefix="vision-test-indexes-"))
 os.environ["SEARCH_INDEX_DIR"] = str(SEARCH_INDEX_DIR)
+
+# One pair of queues per test session, so a stray worker from another run never takes our jobs. A worker
+# started by the tests inherits the variable, so base.py already prefixed its routes there.
+if "CELERY_QUEUE_PREFIX" not in os.environ:
+    CELERY_QUEUE_PREFIX = os.environ["CELERY_QUEUE_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}-"
+    INTERACTIVE_QUEUE, BATCH_QUEUE = CELERY_QUEUE_PREFIX + "interactive", CELERY_QUEUE_PREFIX + "batch"
+    CELERY_TASK_DEFAULT_QUEUE = BATCH_QUEUE
+    CELERY_TASK_ROUTES = {task: {"queue": CELERY_QUEUE_PREFIX + route["queue"]} for task, route in CELERY_TASK_ROUTES.items()}

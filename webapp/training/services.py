@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.files.storage import default_storage
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 
 from webapp.core.uploads import image_upload_check, stored_file
 from webapp.datasets.models import Dataset
@@ -13,10 +13,7 @@ from webapp.datasets.selectors import dataset_class_counts
 from webapp.jobs.services import job_create
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_activate
-
-TRAIN_TASK = "workers.training.classifier"
-PREDICT_TASK = "workers.training.predict"
-INSPECT_TASK = "workers.training.activations"
+from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, PREDICT
 
 # Transfer's image size defaults per backbone (vision.training.transfer.TRANSFER_IMAGE_SIZES).
 DEFAULTS = {"scratch": {"image_size": 128, "epochs": 30, "learning_rate": 1e-3, "batch_size": 32},
@@ -67,8 +64,8 @@ def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int 
     }
     if not 1 <= params["epochs"] <= 500 or not 48 <= params["image_size"] <= 640 or not 1 <= params["batch_size"] <= 256:
         raise ValidationError("Epochs must be 1–500, image size 48–640 px, batch size 1–256.", code="invalid")
-    job, created = job_create(kind="train_classifier", task_name=TRAIN_TASK, params=params, user=user,
-                              key=f"train_classifier:dataset:{dataset.pk}:{model_kind}")
+    job, created = job_create(CLASSIFIER, params=params, user=user,
+                              key=f"{CLASSIFIER.key('dataset', dataset.pk)}:{model_kind}")
     if not created and job.params != params:  # the same request twice (a double click) just finds its job
         raise ValidationError(
             f"A {job.params.get('model_kind', model_kind)} training job for this dataset is already {job.state} "
@@ -87,7 +84,7 @@ def _stage_upload(upload, folder: str) -> tuple[str, str]:
 def prediction_start(*, model_version: ModelVersion, upload, user=None):
     """Queue a prediction of one uploaded photo. Raises ValidationError for a bad upload."""
     path, url = _stage_upload(upload, "predict")
-    job, _ = job_create(kind="predict", task_name=PREDICT_TASK, user=user,
+    job, _ = job_create(PREDICT, user=user,
                         params={"model_version_id": model_version.pk, "path": path, "url": url})
     return job
 
@@ -95,7 +92,7 @@ def prediction_start(*, model_version: ModelVersion, upload, user=None):
 def activations_start(*, model_version: ModelVersion, upload, layer: str, user=None):
     """Queue the activation maps of one photo at ``layer``."""
     path, _url = _stage_upload(upload, "inspect")
-    job, _ = job_create(kind="activations", task_name=INSPECT_TASK, user=user,
+    job, _ = job_create(ACTIVATIONS, user=user,
                         params={"model_version_id": model_version.pk, "path": path, "layer": layer,
                                 "out": f"inspect/{uuid.uuid4().hex}.png"})
     return job

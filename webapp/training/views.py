@@ -16,15 +16,15 @@ from vision.images import thumbnail
 from vision.training.transfer import FEATURE_LAYOUT
 from webapp.core.forms import first_form_error
 from webapp.core.uploads import image_upload_check
-from webapp.core.views import json_error, page_error
+from webapp.core.views import json_error
 from webapp.datasets.models import Dataset
 from webapp.datasets.selectors import datasets_visible
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_get, job_to_dict
-from webapp.jobs.services import QueueUnavailable
 from webapp.registry.models import ModelVersion
 from webapp.training import services
 from webapp.training.forms import ActivationsForm, PhotoForm, PlaygroundForm, TrainForm
+from webapp.training.jobs import ACTIVATIONS, CLASSIFIER
 
 MODEL_FILES = {"model.keras": "application/octet-stream", "model.tflite": "application/octet-stream",
                "confusion.png": "image/png", "kernels.png": "image/png", "model.json": "application/json"}
@@ -55,12 +55,10 @@ def training_home(request):
                                           backbone=c["backbone"] or "efficientnet_lite0")
         except ValidationError as err:
             form.add_error(None, err)
-        except QueueUnavailable as err:
-            return page_error(request, err)
         else:
             return redirect("training:job", job_id=job.pk)
     models = ModelVersion.objects.filter(kind=ModelVersion.Kind.CLASSIFIER, dataset__in=datasets).select_related("dataset")
-    jobs = Job.objects.filter(kind="train_classifier")
+    jobs = Job.objects.filter(kind=CLASSIFIER.kind)
     if not request.user.is_staff:
         jobs = jobs.filter(created_by=request.user)
     return render(request, "training/home.html", {"form": form, "models": models[:50], "jobs": jobs[:10],
@@ -69,7 +67,7 @@ def training_home(request):
 
 def training_job(request, job_id: int):
     job = job_get(user=request.user, job_id=job_id)
-    if job is None or job.kind != "train_classifier":
+    if job is None or job.kind != CLASSIFIER.kind:
         raise Http404("No such training job")
     mv = ModelVersion.objects.filter(job=job).first()
     dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
@@ -80,7 +78,7 @@ def model_detail(request, mv_id: int):
     mv = _model_for(request.user, mv_id)
     layers = mv.metrics.get("layers", [])
     act_job = job_get(user=request.user, job_id=int(request.GET["act_job"])) if request.GET.get("act_job", "").isdigit() else None
-    shown_layer = act_job.params.get("layer") if act_job and act_job.kind == "activations" else None
+    shown_layer = act_job.params.get("layer") if act_job and act_job.kind == ACTIVATIONS.kind else None
     versions = ModelVersion.objects.filter(kind=mv.kind, dataset=mv.dataset)
     active = next((v for v in versions if v.active), None)
     better = (not mv.active and active is not None
@@ -129,7 +127,7 @@ def model_predict(request, mv_id: int):
         if not form.is_valid():
             raise first_form_error(form, "Choose a photo.")
         job = services.prediction_start(model_version=mv, upload=form.cleaned_data["photo"], user=request.user)
-    except (ValidationError, QueueUnavailable) as err:
+    except ValidationError as err:
         if api:
             return json_error(err)
         messages.error(request, " ".join(getattr(err, "messages", [str(err)])))
@@ -149,7 +147,7 @@ def model_activations(request, mv_id: int):
     try:
         job = services.activations_start(model_version=mv, upload=form.cleaned_data["photo"],
                                          layer=form.cleaned_data["layer"], user=request.user)
-    except (ValidationError, QueueUnavailable) as err:
+    except ValidationError as err:
         messages.error(request, " ".join(getattr(err, "messages", [str(err)])))
         return redirect("training:model", mv_id=mv.pk)
     return redirect(f"/training/models/{mv.pk}/?act_job={job.pk}#inspect")

@@ -23,8 +23,8 @@ def test_annotator_sees_only_assigned_datasets(annotator_client, detection_datas
     assert page.status_code == 200
     assert "Street" in page.content.decode() and "Secret set" not in page.content.decode()
     assert annotator_client.get(f"/annotate/{other.pk}/").status_code == 404
-    from webapp.datasets.services import dataset_image_add
     from tests.webapp.annotation.conftest import png_bytes
+    from webapp.datasets.services import dataset_image_add
 
     img = dataset_image_add(dataset=other, name="s.png", data=png_bytes())
     assert annotator_client.get(f"/api/annotation/images/{img.pk}").status_code == 404

@@ -64,10 +64,11 @@ def browser(live_server):
 
 
 def _setup(name, user, size):
+    from django.contrib.auth import get_user_model
+
     from tests.webapp.annotation.conftest import png_bytes
     from webapp.annotation.services import dataset_annotator_add, detection_dataset_create
     from webapp.datasets.services import dataset_image_add
-    from django.contrib.auth import get_user_model
 
     ds = detection_dataset_create(name=name, classes=["cat", "dog, big"])
     img = dataset_image_add(dataset=ds, name="street.png", data=png_bytes(size, (120, 160, 200)))

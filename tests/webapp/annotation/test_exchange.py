@@ -216,7 +216,7 @@ def test_huge_and_fake_photos_are_kept_as_unreadable_with_the_reason(staff_clien
     from webapp.jobs.models import Job
     from workers.datasets import import_upload
 
-    job = Job.objects.filter(kind="dataset_import").latest("id")
+    job = Job.objects.filter(kind="datasets.import").latest("id")
     before = detection_dataset.images.count()
     import_upload.apply(args=[job.pk])
     job.refresh_from_db()

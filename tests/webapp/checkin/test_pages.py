@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
-from django.urls import reverse
 
 from tests.shared_data import shared_path
 from webapp.checkin.models import CheckIn, CheckInPhoto, FaceSample, Member
@@ -152,7 +151,7 @@ def test_enrol_stores_readable_photos_and_names_refused_ones(staff_client):
     for name, words in BAD_INPUTS.items():
         assert name in page and words in page, (name, words)
     assert FaceSample.objects.filter(member=m, status="pending").count() == 2
-    job = Job.objects.get(kind="enrol")
+    job = Job.objects.get(kind="checkin.enrol")
     assert job.params["sample_ids"] == sorted(job.params["sample_ids"]) and len(job.params["sample_ids"]) == 2
     # stored names are random, extension from the content
     for s in FaceSample.objects.all():
@@ -181,7 +180,7 @@ def test_checkin_upload_creates_photo_and_job(kiosk_client):
     r = kiosk_client.post("/checkin/", {"photo": _upload(_face(n=3), name="../../evil name.jpg")})
     photo = CheckInPhoto.objects.get()
     assert r.status_code == 302 and r.url == f"/checkin/{photo.pk}/"
-    assert photo.job.kind == "checkin" and photo.job.params == {"photo_id": photo.pk}
+    assert photo.job.kind == "checkin.checkin" and photo.job.params == {"photo_id": photo.pk}
     assert ".." not in photo.photo.name and "evil" not in photo.photo.name
     assert (photo.width, photo.height) == (photo.photo.width if hasattr(photo.photo, "width") else photo.width, photo.height)
     page = kiosk_client.get(r.url).content.decode()
@@ -207,7 +206,7 @@ def test_checkin_api_json(kiosk_client):
 
 @pytest.mark.django_db(transaction=True)  # on_commit runs for real, inside the request
 def test_broker_down_is_a_503_and_keeps_the_photo(kiosk_client, monkeypatch):
-    from workers.celery import app
+    from webapp.celery import app
 
     def down(*a, **k):
         raise ConnectionRefusedError("[Errno 111] Connection refused")
@@ -272,9 +271,10 @@ def test_member_delete_removes_samples_checkins_and_files(staff_client, django_c
     ci = CheckIn.objects.create(time="2026-01-05T09:00:00Z", member=m, photo=photo, crop=ContentFile(b"k", "k.jpg"))
     kept = CheckIn.objects.create(time="2026-01-05T09:00:00Z", member=other, photo=photo)
     # a photo where they were recognised but not logged again (within the repeat window), with its job
+    from webapp.checkin.jobs import CHECKIN
     from webapp.jobs.services import job_create
 
-    repeat_job, _ = job_create(kind="checkin", task_name="t", params={"photo_id": 0})
+    repeat_job, _ = job_create(CHECKIN, params={"photo_id": 0})
     repeat = CheckInPhoto.objects.create(photo=ContentFile(b"r", "r.jpg"), job=repeat_job)
     repeat.members.add(m)
     paths = [s.photo.path, s.crop.path, photo.photo.path, ci.crop.path, repeat.photo.path]
@@ -323,13 +323,14 @@ def test_checkin_pages_and_media_need_the_kiosk_role(client, django_user_model, 
 
 def test_job_uploads_are_visible_to_their_owner_only(client, django_user_model, settings, tmp_path):
     from webapp.jobs.services import job_create
+    from webapp.training.jobs import PREDICT
 
     settings.MEDIA_ROOT = tmp_path
     (tmp_path / "predict").mkdir()
     (tmp_path / "predict" / "p.jpg").write_bytes(b"x")
     owner = django_user_model.objects.create_user("owner", password="x")
     other = django_user_model.objects.create_user("other", password="x")
-    job_create(kind="predict", task_name="t", user=owner, params={"url": "/media/predict/p.jpg"})
+    job_create(PREDICT, user=owner, params={"url": "/media/predict/p.jpg"})
     client.force_login(other)
     assert client.get("/media/predict/p.jpg").status_code == 403
     client.force_login(owner)

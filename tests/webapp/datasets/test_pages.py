@@ -32,7 +32,7 @@ def _zip_upload(entries):
 def _run_last_import():
     from workers.datasets import import_upload
 
-    job = Job.objects.filter(kind="dataset_import").latest("id")
+    job = Job.objects.filter(kind="datasets.import").latest("id")
     import_upload.apply(args=[job.pk])
     job.refresh_from_db()
     return job
@@ -99,7 +99,7 @@ def test_service_refuses_an_empty_upload():
 def test_a_zip_damaged_after_the_check_fails_the_job_in_words(staff_client):
     ds = Dataset.objects.create(name="G", kind="gallery")
     staff_client.post(f"/datasets/{ds.pk}/", {"archive": _zip_upload({"a.jpg": _jpeg((1, 2, 3))})})
-    job = Job.objects.get(kind="dataset_import")
+    job = Job.objects.get(kind="datasets.import")
     (path,) = job.params["paths"]
     Path(path).write_bytes(b"not a zip any more")
     job = _run_last_import()
@@ -151,6 +151,6 @@ def test_import_through_the_worker(celery_worker_process, staff_client):
     folder = shared_path("datasets", "categories")
     entries = {f"{c}/{p.name}": p.read_bytes() for c in ("daisy", "iris") for p in sorted((folder / c).glob("*.jpg"))[:3]}
     staff_client.post(f"/datasets/{ds.pk}/", {"archive": _zip_upload(entries)})
-    job = wait_for_job(Job.objects.get(kind="dataset_import").pk)
+    job = wait_for_job(Job.objects.get(kind="datasets.import").pk)
     assert job.state == "succeeded" and job.result["added"] == 6
     assert DatasetImage.objects.filter(dataset=ds, status="ok").count() == 6

@@ -1,6 +1,7 @@
 import pytest
 from django.utils import timezone
 
+from webapp.jobs.kinds import JobType
 from webapp.jobs.models import Job
 from webapp.jobs.services import ProgressReporter, job_cancel, job_create, job_start, jobs_fail_stale
 
@@ -8,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_queue_settings_are_safe_for_long_jobs(settings):
-    from workers.celery import app
+    from webapp.celery import app
 
     app.loader.import_default_modules()
     tasks = [t for name, t in app.tasks.items() if name.startswith("workers.")]
@@ -25,13 +26,13 @@ def test_queue_settings_are_safe_for_long_jobs(settings):
 
 
 def test_same_key_returns_running_job():
-    a, created_a = job_create(kind="x", task_name="t", key="x:y:1")
-    b, created_b = job_create(kind="x", task_name="t", key="x:y:1")
+    a, created_a = job_create(JobType("x", "t", "x"), key="x:y:1")
+    b, created_b = job_create(JobType("x", "t", "x"), key="x:y:1")
     assert created_a and not created_b and a.pk == b.pk
 
 
 def test_stale_running_job_is_shown_failed(admin_client):
-    job, _ = job_create(kind="checkin", task_name="t")
+    job, _ = job_create(JobType("checkin.checkin", "t", "Check-in"))
     job_start(job_id=job.pk)
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timezone.timedelta(hours=2))
     data = admin_client.get(f"/api/jobs/{job.pk}").json()
@@ -40,7 +41,7 @@ def test_stale_running_job_is_shown_failed(admin_client):
 
 
 def test_progress_is_throttled_and_clamped():
-    job, _ = job_create(kind="x", task_name="t")
+    job, _ = job_create(JobType("x", "t", "x"))
     job_start(job_id=job.pk)
     p = ProgressReporter(job.pk)
     p(0.5, "half")
@@ -55,7 +56,7 @@ def test_progress_is_throttled_and_clamped():
 def test_a_forced_message_carries_the_latest_fraction_even_when_that_was_throttled():
     """Short epochs: their batches report within a second of the forced
     end-of-epoch message, so without this the bar would never move."""
-    job, _ = job_create(kind="x", task_name="t")
+    job, _ = job_create(JobType("x", "t", "x"))
     job_start(job_id=job.pk)
     p = ProgressReporter(job.pk)
     p(0.1, "epoch 1, batch 1")
@@ -66,16 +67,16 @@ def test_a_forced_message_carries_the_latest_fraction_even_when_that_was_throttl
 
 
 def test_cancel_comes_back_to_the_page_it_was_pressed_on_but_never_leaves_the_site(admin_client):
-    job, _ = job_create(kind="x", task_name="t")
+    job, _ = job_create(JobType("x", "t", "x"))
     r = admin_client.post(f"/jobs/{job.pk}/cancel/", {"next": "/training/jobs/7/"})
     assert r.status_code == 302 and r.url == "/training/jobs/7/"
-    job2, _ = job_create(kind="y", task_name="t")
+    job2, _ = job_create(JobType("y", "t", "y"))
     r = admin_client.post(f"/jobs/{job2.pk}/cancel/", {"next": "https://evil.example/"})
     assert r.url == f"/jobs/{job2.pk}/"
 
 
 def test_cancel(admin_client):
-    job, _ = job_create(kind="x", task_name="t")
+    job, _ = job_create(JobType("x", "t", "x"))
     r = admin_client.post(f"/jobs/{job.pk}/cancel/", follow=True)
     job.refresh_from_db()
     assert job.state == "cancelled" and "cancelled" in r.content.decode()
@@ -86,7 +87,7 @@ def test_cancel(admin_client):
 def test_api_shape_and_visibility(client, django_user_model, admin_user):
     owner = django_user_model.objects.create_user("o", password="x")
     other = django_user_model.objects.create_user("p", password="x")
-    job, _ = job_create(kind="checkin", task_name="t", user=owner, params={"photo_id": 3})
+    job, _ = job_create(JobType("checkin.checkin", "t", "Check-in"), user=owner, params={"photo_id": 3})
     client.force_login(owner)
     data = client.get(f"/api/jobs/{job.pk}").json()
     assert set(data) >= {"id", "kind", "state", "progress", "message", "error", "created_at", "started_at",
@@ -96,7 +97,7 @@ def test_api_shape_and_visibility(client, django_user_model, admin_user):
     assert client.get(f"/jobs/{job.pk}/").status_code == 404
     client.force_login(admin_user)
     assert client.get(f"/jobs/{job.pk}/").status_code == 200
-    assert "checkin" in client.get("/jobs/?kind=checkin").content.decode()
+    assert "checkin.checkin" in client.get("/jobs/?kind=checkin.checkin").content.decode()
 
 
 def test_cancel_checker_reads_the_state_at_most_once_a_second(monkeypatch, django_assert_num_queries):
@@ -104,7 +105,7 @@ def test_cancel_checker_reads_the_state_at_most_once_a_second(monkeypatch, djang
 
     clock = [1000.0]
     monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
-    job, _ = job_create(kind="x", task_name="t")
+    job, _ = job_create(JobType("x", "t", "x"))
     job_start(job_id=job.pk)
     should_stop = services.cancel_checker(job.pk)
     with django_assert_num_queries(1):
@@ -124,10 +125,10 @@ def test_cancel_checker_reads_the_state_at_most_once_a_second(monkeypatch, djang
 def test_a_task_that_stops_on_cancel_leaves_the_job_cancelled_with_what_it_kept():
     from types import SimpleNamespace
 
-    from webapp.jobs.services import JobCancelled
-    from workers.base import run_job
+    from webapp.jobs.errors import JobCancelled
+    from webapp.jobs.runner import run_job
 
-    job, _ = job_create(kind="x", task_name="t")
+    job, _ = job_create(JobType("x", "t", "x"))
 
     def work(job, progress):
         job_cancel(job=job)  # the Cancel button, while the task runs
@@ -142,7 +143,7 @@ def test_a_task_that_stops_on_cancel_leaves_the_job_cancelled_with_what_it_kept(
 def test_job_cancelled_survives_pickling():
     import pickle
 
-    from webapp.jobs.services import JobCancelled
+    from webapp.jobs.errors import JobCancelled
 
     err = pickle.loads(pickle.dumps(JobCancelled("Stopped.", {"done": 1})))
     assert err.message == "Stopped." and err.result == {"done": 1}
@@ -153,7 +154,7 @@ def test_job_page_shows_parameters_as_json_and_has_a_message_to_update(admin_cli
     import re
     from html import unescape
 
-    job, _ = job_create(kind="x", task_name="t", params={"dataset_id": 3, "augment": False, "name": None})
+    job, _ = job_create(JobType("x", "t", "x"), params={"dataset_id": 3, "augment": False, "name": None})
     html = admin_client.get(f"/jobs/{job.pk}/").content.decode()
     # the script fills the bar and this message while the job runs, so it is there even when empty
     assert 'data-field="message"' in html and 'data-field="progress"' in html
@@ -170,7 +171,7 @@ def test_job_page_shows_parameters_as_json_and_has_a_message_to_update(admin_cli
 def test_a_retried_job_waits_in_queue_from_its_retry_not_its_creation(admin_client):
     from webapp.jobs.services import job_retry
 
-    job, _ = job_create(kind="x", task_name="t")
+    job, _ = job_create(JobType("x", "t", "x"))
     Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timezone.timedelta(hours=2),
                                          state=Job.State.FAILED, error="worker lost", error_code="worker_lost")
     job.refresh_from_db()
@@ -190,7 +191,7 @@ def test_a_restarted_worker_fails_the_jobs_its_dead_predecessor_was_running():
     gone = subprocess.Popen(["true"])
     gone.wait()  # its pid names no process any more
     host = socket.gethostname()
-    dead, alive, elsewhere = (job_create(kind="x", task_name="t")[0] for _ in range(3))
+    dead, alive, elsewhere = (job_create(JobType("x", "t", "x"))[0] for _ in range(3))
     for job, worker in ((dead, f"{host}:{gone.pid}"), (alive, f"{host}:{os.getpid()}"), (elsewhere, "other-host:1")):
         job_start(job_id=job.pk)
         Job.objects.filter(pk=job.pk).update(worker=worker)

@@ -51,7 +51,7 @@ def _upload(client, gallery, files):
 
     resp = client.post(f"/search/galleries/{gallery.pk}/", {"files": files}, follow=True)
     assert resp.status_code == 200 and any("being imported" in m for m in _messages(resp)), _messages(resp)
-    job = Job.objects.filter(kind="dataset_import", params__dataset_id=gallery.pk).latest("id")
+    job = Job.objects.filter(kind="datasets.import", params__dataset_id=gallery.pk).latest("id")
     assert f'data-follow-job="{job.pk}"' in resp.content.decode()  # the page follows it
     import_upload.apply(args=[job.pk])
     job.refresh_from_db()
@@ -68,7 +68,7 @@ def test_create_gallery_and_upload_several_photos(staff_client):
     assert ds.images.filter(status="ok").count() == 2
     img = ds.images.first()
     assert img.thumbnail and img.file.name.endswith(".jpg") and "a" != img.file.name.rsplit("/", 1)[-1][:-4]
-    job = Job.objects.get(kind="gallery_embed")  # started by the import job, for the new photos
+    job = Job.objects.get(kind="search.embed")  # started by the import job, for the new photos
     assert job.params == {"dataset_id": ds.pk, "backbone": "efficientnet_lite0"} and job.state == "queued"
     assert imp.result["embed_job_id"] == job.pk and f"embedding was started as job #{job.pk}" in imp.message
     page = staff_client.get(f"/search/galleries/{ds.pk}/")
@@ -146,7 +146,7 @@ def test_zip_with_folders_non_images_and_escaping_path(staff_client, gallery, tm
     assert "Last upload: 3 photos added, 1 already there" in page
     assert "../x.jpg: The path points outside" in page and "trip/notes.txt" in page
     assert not Path(job.params["staging"]).exists()  # the staged upload is removed
-    assert Job.objects.filter(kind="gallery_embed").count() == 1
+    assert Job.objects.filter(kind="search.embed").count() == 1
     assert gallery.images.filter(status="ok").count() == 3
     assert set(gallery.images.values_list("original_name", flat=True)) == {"trip/day1/a.jpg", "trip/day2/b.jpg",
                                                                           "trip/notes.txt", "loose.jpg"}
@@ -228,7 +228,7 @@ def test_search_by_upload_refuses_bad_photo(staff_client, gallery):
 def test_search_api(staff_client, gallery):
     a = _photo(gallery)
     resp = staff_client.post(f"/api/galleries/{gallery.pk}/search", {"image_id": a.pk, "k": 3})
-    assert resp.status_code == 202 and resp.json()["job"]["kind"] == "image_search"
+    assert resp.status_code == 202 and resp.json()["job"]["kind"] == "search.query"
     resp = staff_client.post(f"/api/galleries/{gallery.pk}/search", {"k": "many"})
     assert resp.status_code == 400 and resp.json()["code"] == "invalid"
     resp = staff_client.post(f"/api/galleries/{gallery.pk}/search", {"image_id": a.pk, "k": 0})
@@ -241,7 +241,7 @@ def test_classify_page_and_result(staff_client):
     assert resp.status_code == 400 and "empty" in resp.content.decode() and not QueryPhoto.objects.exists()
     resp = staff_client.post("/search/classify/", {"photo": _file("cat.jpg", _jpeg())})
     qp = QueryPhoto.objects.get()
-    assert resp.status_code == 302 and qp.job.kind == "imagenet_classify" and qp.purpose == "classify"
+    assert resp.status_code == 302 and qp.job.kind == "search.classify" and qp.purpose == "classify"
     assert not qp.photo.name.endswith("cat.jpg")  # random stored name
     Job.objects.filter(pk=qp.job_id).update(state="succeeded", result={
         "backbone": "efficientnet_lite0", "backbone_version": "lite0-57934424",
@@ -256,7 +256,7 @@ def test_classify_api(staff_client):
     resp = staff_client.post("/api/classify", {"photo": _bad("I-17_html_named.jpg")})
     assert resp.status_code == 400 and resp.json()["code"] == "not_image"
     resp = staff_client.post("/api/classify", {"photo": _file("x.jpg", _jpeg())})
-    assert resp.status_code == 202 and resp.json()["job"]["kind"] == "imagenet_classify"
+    assert resp.status_code == 202 and resp.json()["job"]["kind"] == "search.classify"
 
 
 def test_galleries_are_private_to_their_users(kiosk_client, gallery):

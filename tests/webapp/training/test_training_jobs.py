@@ -1,9 +1,9 @@
 """Classifier training as a job, on a few real flower photos (scratch CNN,
 tiny and short: the accuracy checks live in test_accuracy_real_sets)."""
 
-import numpy as np
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.django_db
 def _flowers(name="F", classes=("daisy", "sunflower"), n=8):
     ds = Dataset.objects.create(name=name, kind="classification")
     root = shared_path("datasets", "categories")
-    import tempfile, shutil
+    import shutil
+    import tempfile
 
     tmp = Path(tempfile.mkdtemp())
     for c in classes:
@@ -50,7 +51,7 @@ def test_scratch_training_job_end_to_end(staff_client, django_user_model):
     ds = _flowers()
     r = staff_client.post("/training/", {"dataset": ds.pk, "model_kind": "scratch", "epochs": 2, "image_size": 64,
                                          "patience": 5})
-    job = Job.objects.get(kind="train_classifier")
+    job = Job.objects.get(kind="training.classifier")
     assert r.status_code == 302 and r.url == f"/training/jobs/{job.pk}/"
     job = _run(job)
     assert job.state == "succeeded", job.error + job.traceback
@@ -90,7 +91,7 @@ def test_scratch_training_job_end_to_end(staff_client, django_user_model):
     r = outsider.post(f"/api/models/{mv.pk}/predict", {"photo": _photo()})
     assert r.status_code == 403 and r.json()["code"] == "forbidden" and "not shared with you" in r.json()["message"]
     r = staff_client.post(f"/training/models/{mv.pk}/activations/", {"photo": _photo(), "layer": "pool1"})
-    aj = Job.objects.filter(kind="activations").get()
+    aj = Job.objects.filter(kind="training.activations").get()
     activations.apply(args=[aj.pk])
     aj.refresh_from_db()
     assert aj.state == "succeeded" and aj.result["image_url"].endswith(".png")
@@ -229,7 +230,7 @@ def test_predict_folder_command_writes_csv(tmp_path):
 
 
 def test_dataset_deleted_during_training_stops_cleanly():
-    from webapp.jobs.services import JobFailed
+    from webapp.jobs.errors import JobFailed
     from webapp.training.processing import _stop_checker
 
     ds = _flowers(n=4)

@@ -6,7 +6,7 @@ writes it, while a consumer moves and reads files without taking the lock: a
 consumer that finds a file between its creation and its write reads 0 bytes,
 raises ``JSONDecodeError`` and the worker stops ("Unrecoverable error"), with
 that message lost. Seen in a user trial under load (about one crash per 30
-jobs on 2 cores); ``tests/workers/test_fs_broker.py`` reproduces it. Here a
+jobs on 2 cores); ``tests/webapp/jobs/test_fs_broker.py`` reproduces it. Here a
 message is written under a hidden name the consumer skips, then renamed into
 place, which POSIX makes atomic within one folder (``rename(2)``).
 

@@ -1,9 +1,14 @@
-"""The Celery app. Start a worker with ``celery -A workers.celery worker``.
+"""The Celery app, in a neutral module both sides import: the web process
+sends tasks by name through it (``webapp.jobs.services.job_enqueue``) and
+never imports ``workers/``; a worker process loads the task modules listed in
+``imports``. Start one with
+``celery -A webapp.celery worker -Q interactive`` (or ``-Q batch``).
 
-Queue settings for long ML jobs come from Django settings (``CELERY_*``):
-prefetch 1 and late acknowledgement so a message is only removed once its
-task has finished, a Redis visibility timeout longer than the longest task,
-and soft/hard time limits on every task.
+Settings come from Django settings (``CELERY_*``): the routing table
+``CELERY_TASK_ROUTES`` (two queues, ``webapp.jobs.routing``), prefetch 1 and
+late acknowledgement so a message is only removed once its task has finished,
+a Redis visibility timeout longer than the longest task, and soft/hard time
+limits on every task.
 """
 
 import os
@@ -20,8 +25,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.local")
 
 app = Celery("vision_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.imports = ("workers.faces", "workers.datasets", "workers.training", "workers.search", "workers.annotation")
-app.conf.task_default_queue = os.environ.get("CELERY_QUEUE", "celery")
+# One task module per app; each task is only ``run_job(self, job_id, <app>.processing.<fn>)``.
+app.conf.imports = ("workers.checkin", "workers.datasets", "workers.training", "workers.search", "workers.annotation")
 
 
 @app.on_after_configure.connect
@@ -38,11 +43,12 @@ def _warm_models(**kwargs):
     # Load models in each child after the fork: dlib objects are not fork-safe
     # to share, and the first job should not pay the load time.
     if os.environ.get("WORKER_PRELOAD_MODELS", "1") == "1":
-        from workers.faces import preload
-        from workers.search import preload as preload_search
+        import django
 
-        preload()
-        preload_search()
+        django.setup()
+        from webapp.core.models_setup import models_preload
+
+        models_preload()
 
 
 @worker_ready.connect

@@ -1,6 +1,9 @@
-"""The task boundary: every task runs through ``run_job``, which loads the
-Job by id, marks it running, catches everything, and records the outcome in
-words on the Job row."""
+"""The task boundary. Every Celery task is one line,
+``run_job(self, job_id, <app>.processing.<entity>_<action>)``: ``run_job``
+loads the Job by id, marks it running, calls the processing function
+``(job, progress) -> (result, message)``, catches everything, and records the
+outcome in words on the Job row. Processing functions load their rows with
+:func:`job_row`."""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from typing import Callable
 from celery.exceptions import SoftTimeLimitExceeded
 
 from vision.errors import VisionError
+from webapp.jobs.errors import JobCancelled, JobFailed
 from webapp.jobs.models import Job
-from webapp.jobs.services import (JobCancelled, JobFailed, ProgressReporter, job_cancel_record, job_fail, job_start,
-                                  job_succeed)
+from webapp.jobs.services import ProgressReporter, job_cancel_record, job_fail, job_start, job_succeed
 
 log = logging.getLogger(__name__)
 

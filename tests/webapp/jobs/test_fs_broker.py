@@ -1,4 +1,4 @@
-"""The embedded default's broker (``workers.fs_broker``): a message is never
+"""The embedded default's broker (``webapp.jobs.fs_broker``): a message is never
 seen half written, so a busy worker does not read an empty file and stop."""
 
 import json
@@ -9,12 +9,12 @@ from queue import Empty
 import pytest
 from kombu import Connection
 
-from workers import fs_broker
+from webapp.jobs import fs_broker
 
 pytestmark = pytest.mark.embedded
 
 
-def _channel(folder, transport="workers.fs_broker:Transport"):
+def _channel(folder, transport="webapp.jobs.fs_broker:Transport"):
     return Connection(transport=transport, transport_options={
         "data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": False}).default_channel
 
@@ -46,7 +46,7 @@ def test_a_message_is_invisible_until_it_is_completely_written(tmp_path, monkeyp
 
 
 def test_kombus_own_filesystem_channel_still_reads_a_half_written_message(tmp_path, monkeypatch):
-    """Why ``workers.fs_broker`` exists. If this fails, kombu has fixed its
+    """Why ``webapp.jobs.fs_broker`` exists. If this fails, kombu has fixed its
     ``_put``: the settings can go back to its ``filesystem`` transport."""
     from kombu.transport import filesystem
 
@@ -79,7 +79,7 @@ def test_every_message_arrives_whole_from_another_process(tmp_path):
 
 
 def test_the_embedded_default_publishes_through_it(settings):
-    from workers.celery import app
+    from webapp.celery import app
 
     with app.connection_for_write() as conn:
         assert isinstance(conn.transport, fs_broker.Transport) == (not settings.REDIS_URL)

@@ -1,0 +1,62 @@
+"""What a kind of job is called, declared once per app in its ``jobs.py``.
+
+A job kind is spelled ``<app>.<action>`` (``checkin.enrol``) and its Celery
+task ``workers.<app>.<action>`` (``workers.checkin.enrol``): :func:`job_type`
+derives both from the same two words, so they cannot drift apart. Which queue
+a task goes to is Celery's routing table, ``CELERY_TASK_ROUTES`` in settings
+(:mod:`webapp.jobs.routing`), not part of the declaration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Every declared job type by kind, filled as the apps' ``jobs.py`` modules are imported.
+DECLARED: dict[str, "JobType"] = {}
+
+
+@dataclass(frozen=True)
+class JobType:
+    """One kind of background job.
+
+    Attributes:
+        kind: ``"<app>.<action>"``, stored in ``Job.kind``.
+        task: ``"workers.<app>.<action>"``, the Celery task name sent to the broker.
+        label: a few words for people (the Jobs page filter).
+    """
+
+    kind: str
+    task: str
+    label: str
+
+    def key(self, target: str, pk) -> str:
+        """The de-duplication key ``<kind>:<target>:<pk>`` of one job of this kind on one row."""
+        return f"{self.kind}:{target}:{pk}"
+
+
+def job_type(app: str, action: str, label: str) -> JobType:
+    """Declare the job type ``<app>.<action>`` (task ``workers.<app>.<action>``).
+
+    Raises:
+        ValueError: the kind was declared before with another task or label.
+    """
+    jt = JobType(f"{app}.{action}", f"workers.{app}.{action}", label)
+    if DECLARED.setdefault(jt.kind, jt) != jt:
+        raise ValueError(f"Job kind {jt.kind!r} declared twice")
+    return jt
+
+
+def declared() -> dict[str, JobType]:
+    """Every job type of every installed app (imports each app's ``jobs.py``)."""
+    import importlib
+
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        if config.name.startswith("webapp."):
+            try:
+                importlib.import_module(f"{config.name}.jobs")
+            except ModuleNotFoundError as err:
+                if err.name != f"{config.name}.jobs":
+                    raise
+    return dict(DECLARED)

@@ -1,0 +1,7 @@
+"""Training-area job kinds."""
+
+from webapp.jobs.kinds import job_type
+
+CLASSIFIER = job_type("training", "classifier", "Classifier training")
+PREDICT = job_type("training", "predict", "Prediction")
+ACTIVATIONS = job_type("training", "activations", "Activation maps")
