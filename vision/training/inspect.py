@@ -124,6 +124,18 @@ def _maps(model, x, layer_name: str):
     raise ValueError(f"No layer named {layer_name}.")
 
 
+def layer_channels(model, layer_name: str) -> int:
+    """Channels of the feature map ``layer_name`` outputs (searching nested models).
+
+    Raises:
+        ValueError: no layer of that name.
+    """
+    for layer in leaf_layers(model):
+        if layer.name == layer_name:
+            return int(layer.output.shape[-1])
+    raise ValueError(f"No layer named {layer_name}.")
+
+
 #: Feature maps drawn per activation picture: the layer's first channels.
 ACTIVATION_MAPS = 32
 

@@ -45,8 +45,11 @@ import numpy as np
 
 from vision.training.models import leaf_layers
 
-#: Default input side per backbone, pixels (see the module docstring for 448).
-TRANSFER_IMAGE_SIZES = {"efficientnet_lite0": 448, "mobilenet_v2": 224}
+#: Default input side per backbone, pixels (see the module docstring for 448). EfficientNet-Lite1 and
+#: Lite2 (trained at 240 and 260 px) take 448 px too, by the same argument; ``bench/train.py --backbones``
+#: prints what each costs and scores.
+TRANSFER_IMAGE_SIZES = {"efficientnet_lite0": 448, "mobilenet_v2": 224, "efficientnet_lite1": 448,
+                        "efficientnet_lite2": 448}
 # Fine-tuning (optional, after the head; issue 4: "fine-tune the top blocks
 # afterwards at a low learning rate"): the layers up to the cut stay frozen and
 # their output is cached per photo and its mirror image, so each epoch runs only
@@ -62,8 +65,8 @@ FINE_TUNE_LEARNING_RATE = 1e-4
 FINE_TUNE_EPOCHS = 8
 #: Examples per fine-tuning batch (cut activations, not photos).
 FINE_TUNE_BATCH = 16
-#: Per backbone: the last spatial feature map and the ImageNet classifier (Dense) the class peaks use.
-CAM_LAYERS = {"efficientnet_lite0": ("head_relu", "logits"), "mobilenet_v2": ("out_relu", "predictions")}
+#: Per backbone family: the last spatial feature map and the ImageNet classifier (Dense) the class peaks use.
+CAM_LAYERS = {"efficientnet_lite": ("head_relu", "logits"), "mobilenet_v2": ("out_relu", "predictions")}
 #: Class peaks are ImageNet logits (median about 4, up to about 45 on person/ at 448 px); times 1/8 they
 #: sit in the range of the pooled ReLU6 features (0..6). Of 1/2, 1/4 and 1/8, 1/8 scored best on person/
 #: (90.0%, 91.0%, 91.3% mean over 21 splits).
@@ -80,17 +83,18 @@ def transfer_image_size(backbone_name: str, requested: int | None = None) -> int
     """The input side, in pixels, a transfer model on ``backbone_name`` uses.
 
     Args:
-        backbone_name: ``"efficientnet_lite0"`` or ``"mobilenet_v2"``.
+        backbone_name: a key of :data:`TRANSFER_IMAGE_SIZES`, or any other
+            ``efficientnet_lite*`` backbone (448 px by default).
         requested: a side asked for, or ``None`` for the backbone's default.
 
     Raises:
         ValueError: unknown backbone, or a side the backbone cannot take (in words):
-            MobileNetV2's Keras ImageNet model is fixed at 224 px; EfficientNet-Lite0
-            takes multiples of 32 from 128 to 640 px.
+            MobileNetV2's Keras ImageNet model is fixed at 224 px; the EfficientNet-Lite
+            models take multiples of 32 from 128 to 640 px.
     """
-    if backbone_name not in TRANSFER_IMAGE_SIZES:
+    if backbone_name not in TRANSFER_IMAGE_SIZES and _family(backbone_name) != "efficientnet_lite":
         raise ValueError(f"Transfer learning supports {', '.join(TRANSFER_IMAGE_SIZES)}, not {backbone_name}.")
-    size = int(requested or TRANSFER_IMAGE_SIZES[backbone_name])
+    size = int(requested or TRANSFER_IMAGE_SIZES.get(backbone_name, 448))
     if backbone_name == "mobilenet_v2" and size != 224:
         raise ValueError("MobileNetV2's ImageNet model takes 224 px photos only.")
     lo, hi = SIZE_RANGE
@@ -99,13 +103,52 @@ def transfer_image_size(backbone_name: str, requested: int | None = None) -> int
     return size
 
 
-def cache_folders(backbone_name: str, image_size: int) -> tuple[str, str]:
+def _family(backbone_name: str) -> str:
+    """``"efficientnet_lite"`` for every EfficientNet-Lite size (one layer naming), else the name."""
+    return "efficientnet_lite" if backbone_name.startswith("efficientnet_lite") else backbone_name
+
+
+def fine_tune_cut(backbone) -> str:
+    """The layer whose output fine-tuning starts from, for a loaded backbone.
+
+    :data:`FINE_TUNE_CUTS` where the backbone is listed; for another
+    EfficientNet-Lite size, the same place as Lite0's: the output of the last
+    block before the stride-32 stages (the block before the last one whose
+    depthwise convolution has stride 2), so the top blocks that train are the
+    stride-32 stages and the head convolution.
+
+    Args:
+        backbone: a ``vision.backbones.Backbone``.
+
+    Raises:
+        ValueError: a backbone this module has no cut for.
+    """
+    name = backbone.spec.name
+    if name in FINE_TUNE_CUTS:
+        return FINE_TUNE_CUTS[name]
+    if _family(name) != "efficientnet_lite":
+        raise ValueError(f"Fine-tuning has no cut for {name}.")
+    layers = {layer.name: layer for layer in backbone.model.layers}
+    strided = [int(n.removeprefix("block").removesuffix("_dwconv")) for n, layer in layers.items()
+               if n.startswith("block") and n.endswith("_dwconv") and tuple(layer.strides) == (2, 2)]
+    if not strided:
+        raise ValueError(f"{name} has no stride-2 blocks named blockN_dwconv; fine-tuning cannot find its cut.")
+    before = f"block{max(strided) - 1}"
+    return f"{before}_add" if f"{before}_add" in layers else f"{before}_project_bn"
+
+
+def cache_folders(backbone_name: str, image_size: int, cut: str | None = None) -> tuple[str, str]:
     """Folder names, under a cache root, for the pooled features and for the
     fine-tuning activations of ``backbone_name`` at ``image_size`` px, e.g.
     ``("efficientnet_lite0-448px-gap-peaks", "efficientnet_lite0-448px-block10_add")``:
-    a change of feature layout or cut never reads an older cache."""
+    a change of feature layout or cut never reads an older cache.
+
+    Args:
+        cut: the fine-tuning cut (:func:`fine_tune_cut`); needed for a backbone
+            not in :data:`FINE_TUNE_CUTS`.
+    """
     stem = f"{backbone_name}-{image_size}px"
-    return f"{stem}-{FEATURE_LAYOUT}", f"{stem}-{FINE_TUNE_CUTS[backbone_name]}"
+    return f"{stem}-{FEATURE_LAYOUT}", f"{stem}-{cut or FINE_TUNE_CUTS[backbone_name]}"
 
 
 def feature_extractor(backbone, image_size: int | None = None):
@@ -114,7 +157,7 @@ def feature_extractor(backbone, image_size: int | None = None):
     then the 1000 ImageNet class peaks times :data:`PEAK_SCALE` (module docstring).
 
     Built from two nested models, ``frozen_blocks`` (pixels -> activations at
-    :data:`FINE_TUNE_CUTS`, normalisation included) and ``top_blocks``
+    :func:`fine_tune_cut`, normalisation included) and ``top_blocks``
     (activations -> features), that :func:`fine_tune` trains apart.
     Both run on a private copy of the backbone's weights: fine-tuning never
     changes the per-process backbone that search and other jobs share.
@@ -133,7 +176,7 @@ def feature_extractor(backbone, image_size: int | None = None):
     name = backbone.spec.name
     side = transfer_image_size(name, image_size)
     inputs = keras.Input((side, side, 3), name="image")
-    if name == "efficientnet_lite0":
+    if _family(name) == "efficientnet_lite":
         from vision.backbones.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD
 
         mean = np.asarray(IMAGENET_MEAN, np.float32).reshape(-1) * 255.0
@@ -143,9 +186,9 @@ def feature_extractor(backbone, image_size: int | None = None):
         x = layers.Rescaling(1 / 127.5, offset=-1.0, name="scale_minus1_1")(inputs)
     private = keras.models.clone_model(backbone.model)
     private.set_weights(backbone.model.get_weights())
-    cut = private.get_layer(FINE_TUNE_CUTS[name]).output
+    cut = private.get_layer(fine_tune_cut(backbone)).output
     bottom = keras.Model(private.inputs, cut, name="frozen_blocks")
-    map_layer, classifier = CAM_LAYERS[name]
+    map_layer, classifier = CAM_LAYERS[_family(name)]
     top_in = keras.Input(tuple(cut.shape[1:]), name="activations")
     fmap = keras.Model(cut, private.get_layer(map_layer).output, name=f"{name}_top")(top_in)
     kernel, bias = private.get_layer(classifier).get_weights()

@@ -1,26 +1,37 @@
 from django import forms
 
 from vision.cnn import KERNELS
+from vision.training.classifier import DEFAULT_EPOCHS, SCRATCH_IMAGE_SIZE, ClassifierOptions
+from vision.training.transfer import TRANSFER_IMAGE_SIZES
 from webapp.core.forms import UploadField
 from webapp.datasets.models import Dataset
+
+
+_DEFAULTS = ClassifierOptions()  # the product's defaults: the job and bench/train.py use the same
 
 
 class TrainForm(forms.Form):
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.none())
     model_kind = forms.ChoiceField(choices=[("transfer", "Transfer learning (ImageNet backbone, recommended)"),
-                                            ("scratch", "Small CNN from scratch (the seed's)")], initial="transfer")
+                                            ("scratch", "Small CNN from scratch (the seed's)")],
+                                   initial=_DEFAULTS.model_kind)
     backbone = forms.ChoiceField(choices=[("efficientnet_lite0", "EfficientNet-Lite0"),
                                           ("mobilenet_v2", "MobileNetV2 (needs its Keras weights file)")],
-                                 initial="efficientnet_lite0", required=False)
-    epochs = forms.IntegerField(min_value=1, max_value=500, required=False, help_text="Default 40 (transfer) / 30 (scratch).")
+                                 initial=_DEFAULTS.backbone, required=False)
+    epochs = forms.IntegerField(min_value=1, max_value=500, required=False,
+                                help_text=f"Default {DEFAULT_EPOCHS['transfer']} (transfer) / "
+                                          f"{DEFAULT_EPOCHS['scratch']} (scratch).")
     image_size = forms.IntegerField(min_value=48, max_value=640, required=False, label="Image size (px)",
-                                    help_text="Default 128 px from scratch; 448 px for EfficientNet-Lite0 transfer "
-                                              "(multiples of 32, 128–640: larger finds small subjects, smaller is faster); "
-                                              "MobileNetV2 takes 224 px only.")
-    patience = forms.IntegerField(min_value=1, max_value=100, initial=5, help_text="Stop after this many epochs without a better validation loss.")
-    augment = forms.BooleanField(required=False, help_text="From scratch: random flips, zoom, shifts and brightness while "
-                                                           "training. (Transfer fine-tuning always adds mirror images.)")
-    fine_tune = forms.BooleanField(required=False, initial=True, label="Fine-tune the top blocks",
+                                    help_text=f"Default {SCRATCH_IMAGE_SIZE} px from scratch; "
+                                              f"{TRANSFER_IMAGE_SIZES['efficientnet_lite0']} px for EfficientNet-Lite0 "
+                                              "transfer (multiples of 32, 128–640: larger finds small subjects, smaller "
+                                              "is faster); MobileNetV2 takes 224 px only.")
+    patience = forms.IntegerField(min_value=1, max_value=100, initial=_DEFAULTS.patience,
+                                  help_text="Stop after this many epochs without a better validation loss.")
+    augment = forms.BooleanField(required=False, initial=_DEFAULTS.augment,
+                                 help_text="From scratch: random flips, zoom, shifts and brightness while "
+                                           "training. (Transfer fine-tuning always adds mirror images.)")
+    fine_tune = forms.BooleanField(required=False, initial=_DEFAULTS.fine_tune, label="Fine-tune the top blocks",
                                    help_text="Transfer only: after the head, train the backbone's top blocks too, at a low "
                                              "learning rate. Usually a few points more accurate; about a minute per 250 "
                                              "photos on a CPU. The frozen model is kept if it does not help.")
