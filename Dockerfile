@@ -1,4 +1,6 @@
-# One image for web, worker and flower (docker-compose.yml picks the command).
+# One image for web, the workers and flower (docker-compose.yml picks the command:
+# worker-interactive runs `celery -A webapp.celery worker -Q interactive`, worker-batch
+# `... -Q batch` in the TF_GPU=1 build of the same Dockerfile).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,7 +19,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 # The GPU worker image swaps the CPU TensorFlow for the CUDA build
-# (docker-compose.yml passes TF_GPU=1 for the worker); the code is the same.
+# (docker-compose.yml passes TF_GPU=1 for worker-batch); the code is the same.
 ARG TF_GPU=0
 RUN if [ "$TF_GPU" = "1" ]; then \
       v=$(pip show tensorflow-cpu | sed -n 's/^Version: //p') \
