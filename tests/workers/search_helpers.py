@@ -30,11 +30,10 @@ def png_bytes(pixels) -> bytes:
 
 
 def run(job: Job) -> Job:
-    from workers import search
+    from webapp.celery import app
 
-    task = {"gallery_embed": search.embed, "search_index": search.build_index, "image_search": search.query,
-            "imagenet_classify": search.classify}[job.kind]
-    task.apply(args=[job.pk])
+    app.loader.import_default_modules()  # the task modules, as a worker loads them
+    app.tasks[job.task_name].apply(args=[job.pk])
     job.refresh_from_db()
     return job
 

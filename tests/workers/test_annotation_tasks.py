@@ -135,7 +135,7 @@ def test_zip_of_photos_with_non_images_and_escaping_paths(staff_client, staff_us
     resp = staff_client.post(f"/annotate/{ds.pk}/upload/", {"archive": SimpleUploadedFile("p.zip", buf.getvalue())})
     assert resp.status_code == 302
     job = _last_upload_job()
-    assert job.params["dataset_id"] == ds.pk and job.task_name == "workers.datasets.import_upload"
+    assert job.params["dataset_id"] == ds.pk and job.task_name == "workers.datasets.import"
     import_upload.apply(args=[job.pk])
     job.refresh_from_db()
     assert job.state == "succeeded", job.error

@@ -55,6 +55,6 @@ def test_zip_uploaded_on_the_gallery_page_is_imported_then_embedded_by_the_worke
     assert imp.state == "succeeded" and imp.result["added"] == 4, (imp.error, imp.traceback[-1500:])
     assert [s["file"] for s in imp.result["skipped"]] == ["../escape.jpg"]
     embed = wait_for_job(imp.result["embed_job_id"], timeout=180)
-    assert embed.kind == "gallery_embed" and embed.state == "succeeded" and embed.result["embedded"] == 4, embed.error
+    assert embed.kind == "search.embed" and embed.state == "succeeded" and embed.result["embedded"] == 4, embed.error
     assert ImageEmbedding.objects.filter(dataset=ds).count() == 4
     assert celery_worker_process.poll() is None
