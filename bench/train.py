@@ -1,22 +1,27 @@
-"""Training benchmark: wall time to a trained classifier for each model kind
-on each real set (``../shared/datasets/person`` and ``categories``), on this
-machine, predict throughput in images/s, and validation accuracy.
+"""Training benchmark: the product's classifier training
+(``vision.training.classifier.classifier_train``, the call the training job
+makes, with the job's default ``ClassifierOptions``) on each real set
+(``../shared/datasets/person`` and ``categories``), per backbone, over
+several seeded splits: validation accuracy (mean and spread), wall time, and
+predict throughput, on this machine.
 
-Run: ``.venv/bin/python bench/train.py [--sets person categories] [--seeds 42 0 1 2 3 4]
-[--transfer-sizes 224 448] [--fine-tune-epochs 8] [--scratch-epochs 10]``
+Run: ``.venv/bin/python bench/train.py [--sets person categories]
+[--backbones efficientnet_lite0 efficientnet_lite2] [--seeds 42 1001 1002 1003 1004 1005]
+[--no-fine-tune] [--scratch-epochs 10]``
 
-Same choices as the product's training job (``webapp/training/processing.py``):
-70/30 stratified split (seed 42 is the product's default, and with the files in
-class-then-name order, as an import stores them, the same split as the
-product's; more ``--seeds`` give more splits and a mean, since 74 validation
-photos move one split's figure by several points), the seed's scratch CNN at
-128 px (first seed only), frozen EfficientNet-Lite0 (pooled features and
-ImageNet class peaks, ``vision.training.transfer``) + Dense-512 head at 448 px (the product's default) and 224
-px (its trained resolution, 4x cheaper), then at the largest size the top
-blocks fine-tuned on cached activations of each photo and its mirror image
-(the job's fine-tune option). Transfer time is shown cold (features or
-activations computed) and warm (cached: what a retrain costs). Needs the
-EfficientNet-Lite0 weights imported (``manage.py check_models``).
+Splits: 70/30 stratified, seeded (seed 42 is the product's default; with the
+files in class-then-name order, as an import stores them, its split is the
+product's); the model is seeded with the split seed, as the job seeds it. For
+each split the table gives the default job's accuracy and, when the job
+fine-tunes, the frozen head's before it (the same run's). ``--backbones``
+defaults to every registered EfficientNet-Lite whose weights are on disk
+(``manage.py check_models`` imports them). The seed's scratch CNN is trained
+once (first seed) for comparison.
+
+Time: the first split of each backbone and set is cold (backbone features,
+and for fine-tuning the activations, computed from the photos in a fresh
+cache); the later ones are warm (cached by photo content: what a retrain
+costs).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ SHARED = REPO.parent / "shared" / "datasets"
 
 
 def files_of(name):
+    """``(class names, paths, labels)`` of a shared set, in class-then-name order."""
     root = SHARED / name
     classes = sorted(d.name for d in root.iterdir() if d.is_dir())
     paths, labels = [], []
@@ -45,142 +51,36 @@ def files_of(name):
     return classes, paths, labels
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sets", nargs="+", default=["person", "categories"])
-    ap.add_argument("--scratch-epochs", type=int, default=10)
-    ap.add_argument("--scratch-size", type=int, default=128)
-    ap.add_argument("--transfer-epochs", type=int, default=40)
-    ap.add_argument("--transfer-sizes", type=int, nargs="+", default=[224, 448])
-    ap.add_argument("--fine-tune-epochs", type=int, default=8,
-                    help="also fine-tune the top blocks at the largest size for at most this many epochs (0: skip)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[42], help="split seeds (42: the product's default)")
-    ap.add_argument("--weights-dir", default=os.environ.get("WEIGHTS_DIR", str(REPO / "var" / "weights")))
-    args = ap.parse_args(argv)
-    if not SHARED.is_dir():
-        print(f"shared datasets not found at {SHARED}")
-        return 2
-    import numpy as np
-    import tensorflow as tf
+def split(paths, labels, seed, keys=None):
+    """``(train, validation)`` lists of ``Example`` for one stratified 70/30 split."""
     from sklearn.model_selection import train_test_split
 
+    from vision.training.classifier import Example
+
+    tr, va = train_test_split(list(range(len(paths))), test_size=0.3, random_state=seed, stratify=labels)
+    key = (lambda i: keys[i]) if keys else (lambda i: "")
+    return ([Example(paths[i], labels[i], key(i)) for i in tr], [Example(paths[i], labels[i], key(i)) for i in va])
+
+
+def available_backbones(weights_dir, keras_dirs=()) -> list[str]:
+    """Registered EfficientNet-Lite backbones whose weights are on disk."""
     from vision import registry
-    from vision.backbones import register_backbones
-    from vision.training import data, fit, models
+    from vision.backbones import backbone_available
 
-    register_backbones(weights_dir=args.weights_dir)
-    print(f"Training benchmark on {os.cpu_count()} CPUs, TensorFlow {tf.__version__}, "
-          f"GPUs: {len(tf.config.list_physical_devices('GPU'))}")
-    rows = []
-    for name in args.sets:
-        classes, paths, labels = files_of(name)
-        splits = {seed: train_test_split(list(range(len(paths))), test_size=0.3, random_state=seed, stratify=labels)
-                  for seed in args.seeds}
-        tr, va = splits[args.seeds[0]]
-        ptr, ytr = [paths[i] for i in tr], [labels[i] for i in tr]
-        pva, yva = [paths[i] for i in va], [labels[i] for i in va]
-        # --- scratch (first seed only: minutes per run) ---
-        with tempfile.TemporaryDirectory() as tmp:
-            size = args.scratch_size
-            t0 = time.perf_counter()
-            model = models.build_scratch_cnn(len(classes), size)
-            res = fit.fit(model, data.image_dataset(ptr, ytr, image_size=size, shuffle=True, seed=42),
-                          data.image_dataset(pva, yva, image_size=size), epochs=args.scratch_epochs,
-                          patience=args.scratch_epochs, work_dir=Path(tmp), steps_per_epoch=-(-len(ptr) // 32))
-            t_scratch = time.perf_counter() - t0
-            acc_scratch = max(v for v in res.history["val_accuracy"] if v is not None)
-            x = np.stack([data.load_resized(p, size) for p in pva])
-            times = []
-            for _ in range(5):
-                t = time.perf_counter()
-                model.predict(x, batch_size=32, verbose=0)
-                times.append(time.perf_counter() - t)
-            rows.append((name, f"scratch {size}px", args.seeds[0], args.scratch_epochs, res.epochs_run, t_scratch, None,
-                         acc_scratch, len(x) / statistics.median(times)))
-        # --- transfer, at each input size ---
-        backbone = registry.load("efficientnet_lite0")
-        for tsize in args.transfer_sizes:
-            ft = args.fine_tune_epochs if tsize == max(args.transfer_sizes) else 0
-            rows += _transfer(name, classes, paths, labels, splits, backbone, tsize, args.transfer_epochs, ft)
-    print(f"\n{'set':<11}{'model':<30}{'seed':>5}{'epochs':>7}{'run':>5}{'cold s':>9}{'warm s':>9}{'val acc':>9}"
-          f"{'predict img/s':>15}")
-    print("-" * 100)
-    for name, kind, seed, ep, run, cold, warm, acc, ips in rows:
-        print(f"{name:<11}{kind:<30}{seed:>5}{ep:>7}{run:>5}{'' if cold is None else f'{cold:9.1f}':>9}"
-              f"{'' if warm is None else f'{warm:9.1f}':>9}{acc:>9.3f}{'' if ips is None else f'{ips:15.1f}':>15}")
-    if len(args.seeds) > 1:
-        print(f"\nMean validation accuracy over seeds {' '.join(map(str, args.seeds))}:")
-        for key in dict.fromkeys((r[0], r[1]) for r in rows if not r[1].startswith("scratch")):
-            accs = [r[7] for r in rows if (r[0], r[1]) == key]
-            others = [r[7] for r in rows if (r[0], r[1]) == key and r[2] != 42]
-            print(f"  {key[0]:<11}{key[1]:<30} mean {statistics.mean(accs):.3f}"
-                  + (f"   without seed 42: {statistics.mean(others):.3f}" if others and len(others) < len(accs) else ""))
-    print("\ncold: to the result from photos on disk (transfer includes computing the backbone features, and for"
-          "\nfine-tuning the features and activations in one pass; later seeds reuse them); warm: with them already"
-          "\ncached (what a retrain costs); predict img/s on decoded, resized photos.")
-    return 0
+    out = []
+    for name in registry.names():
+        if not name.startswith("efficientnet_lite"):
+            continue
+        try:
+            ok = backbone_available(name, weights_dir=weights_dir, keras_dirs=keras_dirs)
+        except ValueError:
+            ok = False
+        if ok:
+            out.append(name)
+    return out
 
 
-def _transfer(name, classes, paths, labels, splits, backbone, size, epochs, fine_tune_epochs):
-    """Frozen backbone at ``size`` px: features (cold, once), then per split the head (warm) and, if
-    ``fine_tune_epochs``, the top blocks fine-tuned as the product's job does. One table row each."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from vision.training import data, fit, models
-    from vision.training.features import cached_features, cached_features_and_activations
-    from vision.training.transfer import extractor_parts, feature_extractor, fine_tune_cached, frozen_part
-
-    rows = []
-    y = np.array(labels)
-    keys = [f"{i}" for i in range(len(paths))]
-    with tempfile.TemporaryDirectory() as cache:
-        extractor = feature_extractor(backbone, size)
-        t0 = time.perf_counter()
-        feats = cached_features(extractor, paths, keys, image_size=size, cache_dir=Path(cache) / "features")
-        t_feat = time.perf_counter() - t0
-        t_act = None
-        ips = None
-        for n, (seed, (tr, va)) in enumerate(splits.items()):
-            t1 = time.perf_counter()
-            keras.utils.set_random_seed(seed)  # as the job seeds the head's starting weights
-            head = models.build_head(feats.shape[1], len(classes))
-            res = fit.fit(head, tf.data.Dataset.from_tensor_slices((feats[tr], y[tr])).shuffle(len(tr), seed=seed).batch(32),
-                          tf.data.Dataset.from_tensor_slices((feats[va], y[va])).batch(32),
-                          epochs=epochs, patience=6, work_dir=Path(cache) / f"run-{seed}", steps_per_epoch=-(-len(tr) // 32))
-            t_head = time.perf_counter() - t1
-            acc = float((np.asarray(head.predict(feats[va], verbose=0)).argmax(1) == y[va]).mean())
-            if ips is None:
-                x = np.stack([data.load_resized(paths[i], size) for i in va[:64]])
-                ips = _throughput(models.build_transfer_model(extractor, head), x)
-            rows.append((name, f"transfer EffNet-Lite0 {size}px", seed, epochs, res.epochs_run,
-                         t_feat + t_head if n == 0 else None, t_head, acc, ips if n == 0 else None))
-            if not fine_tune_epochs:
-                continue
-            own = feature_extractor(backbone, size)  # fresh top blocks for every split
-            if t_act is None:  # as the job computes them when fine-tuning: features and activations in one pass
-                t2 = time.perf_counter()
-                _, files = cached_features_and_activations(frozen_part(own), extractor_parts(own)[1], paths, keys,
-                                                           image_size=size, features_dir=Path(cache) / "ft-features",
-                                                           activations_dir=Path(cache) / "activations")
-                t_act = time.perf_counter() - t2
-            t3 = time.perf_counter()
-            hist: dict = {}
-            tuned, pooled = fine_tune_cached(head, own, [files[i] for i in tr], y[tr].tolist(), [files[i] for i in va],
-                                            y[va].tolist(), seed=seed, epochs=fine_tune_epochs,
-                                            work_dir=Path(cache) / f"ft-{seed}", history=hist)
-            t_ft = time.perf_counter() - t3
-            acc_ft = float((np.asarray(head.predict(pooled, verbose=0)).argmax(1) == y[va]).mean())
-            print(f"{name} seed {seed} fine-tune {size}px: val_accuracy by epoch "
-                  f"{[round(v, 3) for v in hist.get('val_accuracy', [])]}"
-                  f"{'' if tuned.kept else ' (no epoch beat the frozen model: frozen weights kept)'}", flush=True)
-            rows.append((name, "  + fine-tune top blocks", seed, fine_tune_epochs, len(hist.get("loss", [])),
-                         t_act + t_head + t_ft if n == 0 else None, t_ft, acc_ft, None))
-    return rows
-
-
-def _throughput(model, x):
+def throughput(model, x) -> float:
     """Images/s of ``model.predict`` on ``x`` (median of 3 runs)."""
     times = []
     for _ in range(3):
@@ -188,6 +88,126 @@ def _throughput(model, x):
         model.predict(x, batch_size=32, verbose=0)
         times.append(time.perf_counter() - t)
     return len(x) / statistics.median(times)
+
+
+def spread(values) -> str:
+    """``mean ± std (min–max)`` as percentages."""
+    if len(values) == 1:
+        return f"{values[0]:.1%}"
+    return (f"{statistics.mean(values):.1%} ± {statistics.stdev(values):.1%} "
+            f"({min(values):.1%}–{max(values):.1%})")
+
+
+def main(argv=None) -> int:
+    from vision.training.classifier import ClassifierOptions
+
+    defaults = ClassifierOptions()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", nargs="+", default=["person", "categories"])
+    ap.add_argument("--backbones", nargs="+", default=None,
+                    help="registry names (default: every efficientnet_lite* whose weights are on disk)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 1001, 1002, 1003, 1004, 1005],
+                    help="split seeds (42: the product's default split)")
+    ap.add_argument("--fine-tune", action=argparse.BooleanOptionalAction, default=defaults.fine_tune,
+                    help=f"fine-tune the top blocks (the job's default: {defaults.fine_tune})")
+    ap.add_argument("--scratch-epochs", type=int, default=10, help="scratch CNN epochs (0: skip it)")
+    ap.add_argument("--scratch-size", type=int, default=ClassifierOptions(model_kind="scratch").side)
+    ap.add_argument("--weights-dir", default=os.environ.get("WEIGHTS_DIR", str(REPO / "var" / "weights")))
+    args = ap.parse_args(argv)
+    if not SHARED.is_dir():
+        print(f"shared datasets not found at {SHARED}")
+        return 2
+    import tensorflow as tf
+
+    from vision.backbones import register_backbones
+
+    register_backbones(weights_dir=args.weights_dir)
+    backbones = args.backbones or available_backbones(args.weights_dir)
+    if not backbones:
+        print(f"No EfficientNet-Lite weights in {args.weights_dir}: run `manage.py check_models` first.")
+        return 2
+    print(f"Training benchmark on {os.cpu_count()} CPUs, TensorFlow {tf.__version__}, "
+          f"GPUs: {len(tf.config.list_physical_devices('GPU'))}; backbones {', '.join(backbones)}; "
+          f"seeds {' '.join(map(str, args.seeds))}; the job's options, fine-tuning {'on' if args.fine_tune else 'off'}")
+    summary = []
+    for name in args.sets:
+        classes, paths, labels = files_of(name)
+        if args.scratch_epochs:
+            summary.append(_scratch(name, classes, paths, labels, args))
+        for backbone in backbones:
+            summary.append(_transfer(name, classes, paths, labels, backbone, args))
+    print(f"\n{'set':<11}{'model':<34}{'val accuracy: mean ± std (min–max)':<38}{'frozen head':<34}"
+          f"{'cold s':>8}{'warm s':>8}{'img/s':>8}")
+    print("-" * 141)
+    for row in summary:
+        warm = "" if row["warm"] is None else f"{row['warm']:.1f}"
+        frozen = spread(row["frozen"]) if row["frozen"] else ""
+        print(f"{row['set']:<11}{row['model']:<34}{spread(row['acc']):<38}{frozen:<34}{row['cold']:>8.1f}"
+              f"{warm:>8}{row['ips']:>8.1f}")
+    print("\nval accuracy: the job's default settings; frozen head: the same runs' head before fine-tuning;"
+          "\ncold: first split, features (and activations) computed; warm: mean of the later splits, cached;"
+          "\nimg/s: predict on decoded, resized photos.")
+    for name in args.sets:
+        rows = [r for r in summary if r["set"] == name and r["model"] != "scratch"]
+        if rows:
+            best = max(rows, key=lambda r: statistics.mean(r["acc"]))
+            print(f"Best on {name}: {best['backbone']} ({statistics.mean(best['acc']):.1%} mean over "
+                  f"{len(best['acc'])} splits)")
+    return 0
+
+
+def _scratch(name, classes, paths, labels, args) -> dict:
+    """The seed's CNN on the first seed's split, the job's recipe with cheap settings."""
+    import numpy as np
+
+    from vision.training import data
+    from vision.training.classifier import ClassifierOptions, classifier_train
+
+    seed = args.seeds[0]
+    train, val = split(paths, labels, seed)
+    opts = ClassifierOptions(model_kind="scratch", image_size=args.scratch_size, epochs=args.scratch_epochs,
+                             patience=args.scratch_epochs, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        res = classifier_train(train, val, class_names=classes, options=opts, work_dir=tmp)
+        cold = time.perf_counter() - t0
+    x = np.stack([data.load_resized(e.path, opts.side) for e in val[:64]])
+    print(f"{name} scratch {opts.side}px seed {seed}: {res.accuracy:.1%} after {res.epochs_run} epochs, {cold:.0f} s",
+          flush=True)
+    return {"set": name, "model": f"scratch {opts.side}px, {args.scratch_epochs} epochs", "backbone": "", "acc": [res.accuracy],
+            "frozen": [], "cold": cold, "warm": None, "ips": throughput(res.model, x)}
+
+
+def _transfer(name, classes, paths, labels, backbone, args) -> dict:
+    """The job's default transfer recipe on ``backbone`` over every seed, in one fresh feature cache."""
+    import numpy as np
+
+    from vision.training import data
+    from vision.training.classifier import ClassifierOptions, classifier_train
+
+    accs, frozen, times, ips = [], [], [], None
+    keys = [f"{i}" for i in range(len(paths))]  # a fresh cache per run: the first split is cold
+    with tempfile.TemporaryDirectory() as cache:
+        for seed in args.seeds:
+            train, val = split(paths, labels, seed, keys)
+            opts = ClassifierOptions(backbone=backbone, fine_tune=args.fine_tune, seed=seed)
+            with tempfile.TemporaryDirectory() as work:
+                t0 = time.perf_counter()
+                res = classifier_train(train, val, class_names=classes, options=opts, work_dir=work, cache_dir=cache)
+                times.append(time.perf_counter() - t0)
+            accs.append(res.accuracy)
+            if res.frozen_accuracy is not None:
+                frozen.append(res.frozen_accuracy)
+            print(f"{name} {backbone} {opts.side}px seed {seed}: {res.accuracy:.1%}"
+                  + (f" (frozen head {res.frozen_accuracy:.1%}; {res.fine_tune_note})"
+                     if res.frozen_accuracy is not None else "")
+                  + f", {res.epochs_run} epochs + {res.fine_tune_epochs_run} fine-tuning, {times[-1]:.0f} s", flush=True)
+            if ips is None:
+                ips = throughput(res.model, np.stack([data.load_resized(e.path, opts.side) for e in val[:64]]))
+    label = f"{backbone} {opts.side}px" + (" + fine-tuning" if args.fine_tune else " frozen")
+    return {"set": name, "model": label, "backbone": backbone, "acc": accs, "frozen": frozen, "cold": times[0],
+            "warm": statistics.mean(times[1:]) if len(times) > 1 else None, "ips": ips}
+
 
 if __name__ == "__main__":
     sys.exit(main())

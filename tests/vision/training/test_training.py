@@ -304,3 +304,130 @@ def test_transfer_features_are_the_backbones_pooled_features_then_its_class_peak
     np.testing.assert_allclose(out[:1280], features, atol=1e-4)
     peaks = out[1280:] / PEAK_SCALE
     assert (peaks >= logits - 1e-3).all() and (peaks > logits + 0.1).mean() > 0.9
+
+
+# --- classifier_train: the one call the job and the benchmark make ---------------------------------------------
+
+
+def test_classifier_options_are_the_products_defaults_and_refuse_bad_values():
+    from vision.training.classifier import ClassifierOptions
+
+    o = ClassifierOptions()
+    assert (o.model_kind, o.backbone, o.side, o.max_epochs, o.patience, o.batch_size) == (
+        "transfer", "efficientnet_lite0", 448, 40, 5, 32)
+    assert ClassifierOptions(model_kind="scratch").side == 128 and ClassifierOptions(model_kind="scratch").max_epochs == 30
+    assert ClassifierOptions(backbone="efficientnet_lite2").side == 448
+    assert not ClassifierOptions(model_kind="scratch", fine_tune=True).fine_tuning
+    for kw, words in [({"model_kind": "svm"}, "Unknown model kind"), ({"image_size": 300}, "multiple of 32"),
+                      ({"backbone": "vgg16"}, "supports"), ({"epochs": 0}, "1–500"), ({"batch_size": 0}, "1–256"),
+                      ({"model_kind": "scratch", "image_size": 32}, "48–640")]:
+        with pytest.raises(ValueError, match=words):
+            ClassifierOptions(**kw)
+
+
+def test_classifier_train_scratch_reports_progress_curves_and_saves(shapes, tmp_path):
+    from vision.training.classifier import ClassifierOptions, Example, classifier_train
+
+    paths, labels, _ = shapes
+    train = [Example(p, y) for p, y in zip(paths[:30], labels[:30])]
+    val = [(p, y) for p, y in zip(paths[30:], labels[30:])]  # plain tuples work too
+    progress, curves = [], []
+    res = classifier_train(train, val, class_names=["square", "disc"], work_dir=tmp_path / "run",
+                           options=ClassifierOptions(model_kind="scratch", image_size=SIZE, epochs=3, patience=3,
+                                                     seed=7),
+                           on_progress=lambda f, m, force=False: progress.append((f, m, force)),
+                           on_epoch=lambda h, phase: curves.append((phase, {k: list(v) for k, v in h.items()})))
+    assert res.epochs_run == 3 and not res.cancelled and res.n_train == 30 and res.n_val == 10
+    assert res.probabilities.shape == (10, 2) and res.probabilities.dtype == np.float32
+    assert res.validation_labels.tolist() == labels[30:] and 0 <= res.accuracy <= 1
+    assert res.name == "scratch_cnn" and res.options.side == SIZE and res.fine_tune_kept is None
+    assert [phase for phase, _ in curves] == ["Training"] * 3 and len(curves[-1][1]["val_loss"]) == 3
+    fractions = [f for f, _, _ in progress if f is not None]
+    assert fractions == sorted(fractions) and 0 < fractions[-1] <= 0.95
+    assert progress[0][1] == "Training: epoch 1, batch 1"
+    assert [m for _, m, force in progress if force][0].startswith("Training: epoch 1 done, val_accuracy ")
+    saved = res.save(tmp_path / "out", extra={"notes": ["hello"]})
+    for name in ("model.keras", "model.json", "model.tflite", "confusion.png", "kernels.png", "metrics.json"):
+        assert (tmp_path / "out" / name).exists(), name
+    assert saved.metrics["notes"] == ["hello"] and saved.metrics["epochs_run"] == 3 and "pool1" in saved.metrics["layers"]
+    assert "features" not in saved.metrics and "fine_tune_kept" not in saved.metrics
+    with pytest.raises(ValueError, match="at least two classes"):
+        classifier_train(train, val, class_names=["square"], work_dir=tmp_path / "x")
+    with pytest.raises(ValueError, match="validation set is empty"):
+        classifier_train(train, [], class_names=["square", "disc"], work_dir=tmp_path / "x")
+
+
+def test_classifier_train_resumes_from_its_work_dir(shapes, tmp_path):
+    """A call killed after its third epoch: the same call on the same folder (no history
+    passed) goes on from there, with the curves so far."""
+    from vision.training.classifier import ClassifierOptions, classifier_train
+
+    paths, labels, _ = shapes
+    train, val = list(zip(paths[:16], labels[:16])), list(zip(paths[16:24], labels[16:24]))
+    opts = ClassifierOptions(model_kind="scratch", image_size=SIZE, epochs=5, patience=5)
+
+    def crash(history, phase):
+        if len(history["loss"]) == 3:
+            raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError):
+        classifier_train(train, val, class_names=["a", "b"], options=opts, work_dir=tmp_path, on_epoch=crash)
+    seen = []
+    res = classifier_train(train, val, class_names=["a", "b"], options=opts, work_dir=tmp_path,
+                           on_epoch=lambda h, phase: seen.append(len(h["loss"])))
+    assert seen[0] in (3, 4) and res.epochs_run == 5 and len(res.history["val_loss"]) == 5
+
+
+def _tiny_lite_backbone(name="efficientnet_lite_tiny"):
+    """A backbone shaped as the EfficientNet-Lite models are (``blockN_dwconv`` with strides, ``blockN_add``,
+    ``head_relu``, ``logits``; outputs ``[features, logits]``), small enough for a CPU test."""
+    from types import SimpleNamespace
+
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((None, None, 3))
+    x = layers.ReLU(6.0, name="stem_relu")(layers.Conv2D(8, 3, strides=2, padding="same", name="stem_conv")(inputs))
+
+    def block(x, n, stride, filters):
+        h = layers.DepthwiseConv2D(3, strides=stride, padding="same", name=f"block{n}_dwconv")(x)
+        h = layers.BatchNormalization(name=f"block{n}_project_bn")(layers.Conv2D(filters, 1, name=f"block{n}_project_conv")(h))
+        return layers.Add(name=f"block{n}_add")([h, x]) if stride == 1 and x.shape[-1] == filters else h
+
+    x = block(block(block(x, 0, 2, 8), 1, 1, 8), 2, 2, 16)
+    fmap = layers.ReLU(6.0, name="head_relu")(layers.Conv2D(32, 1, name="head_conv")(x))
+    features = layers.GlobalAveragePooling2D(name="features")(fmap)
+    model = keras.Model(inputs, [features, layers.Dense(10, name="logits")(features)], name=name)
+    return SimpleNamespace(spec=SimpleNamespace(name=name), model=model)
+
+
+def test_classifier_train_transfer_takes_any_efficientnet_lite_and_fine_tunes(shapes, tmp_path):
+    """A registered EfficientNet-Lite-shaped backbone other than Lite0: the cut is found
+    (the block before the last stride-2 one), features and activations are cached by
+    content key, the head trains, fine-tuning reports its outcome; a cancel keeps a model."""
+    from vision import registry
+    from vision.training import transfer
+    from vision.training.classifier import ClassifierOptions, Example, classifier_train
+
+    backbone = _tiny_lite_backbone()
+    registry.register("efficientnet_lite_tiny", lambda name: backbone)
+    assert transfer.fine_tune_cut(backbone) == "block1_add"
+    paths, labels, _ = shapes
+    ex = [Example(p, y, f"k{i}") for i, (p, y) in enumerate(zip(paths, labels))]
+    opts = ClassifierOptions(backbone="efficientnet_lite_tiny", image_size=128, epochs=3, fine_tune_epochs=2, seed=1)
+    phases = []
+    res = classifier_train(ex[:30], ex[30:], class_names=["square", "disc"], options=opts, work_dir=tmp_path / "w",
+                           cache_dir=tmp_path / "cache", on_epoch=lambda h, phase: phases.append(phase))
+    assert len(list((tmp_path / "cache" / "features" / "efficientnet_lite_tiny-128px-gap-peaks").glob("k*.npy"))) == 40
+    acts = sorted((tmp_path / "cache" / "activations" / "efficientnet_lite_tiny-128px-block1_add").glob("k*.npy"))
+    assert len(acts) == 40 and np.load(acts[0]).shape == (2, 32, 32, 8)  # photo and mirror at the cut
+    assert res.name == "efficientnet_lite_tiny+head" and res.features == transfer.FEATURE_LAYOUT
+    assert res.probabilities.shape == (10, 2) and 0 <= res.frozen_accuracy <= 1 and res.fine_tune_kept in (True, False)
+    assert phases[0] == "Training the head" and phases[-1] == "Fine-tuning the top blocks"
+    assert 1 <= res.fine_tune_epochs_run <= 2 and len(res.history["fine_tune_val_loss"]) == res.fine_tune_epochs_run
+    assert res.model.input_shape == (None, 128, 128, 3) and res.report()["fine_tune_note"] == res.fine_tune_note
+    # frozen only, cancelled at the first batch: the best weights so far, no fine-tuning
+    res = classifier_train(ex[:30], ex[30:], class_names=["square", "disc"], work_dir=tmp_path / "c",
+                           options=ClassifierOptions(backbone="efficientnet_lite_tiny", image_size=128, fine_tune=False),
+                           cache_dir=tmp_path / "cache", should_stop=lambda: True)
+    assert res.cancelled and res.epochs_run == 1 and res.fine_tune_kept is None and "fine_tune_loss" not in res.history
