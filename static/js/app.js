@@ -53,6 +53,13 @@ var Vision = (function () {
     });
   }
 
+  /* "2nd in the batch queue": a queued job's place in its queue (queue_position of /api/jobs/<id>), as
+     templates/jobs/_queue.html writes it. */
+  function queuePlace(j) {
+    var n = j.queue_position, v = n % 100, th = ["th", "st", "nd", "rd"];
+    return n + (th[(v - 20) % 10] || th[v] || th[0]) + " in the " + j.queue + " queue";
+  }
+
   function autoRefreshWhileActive() {
     if (document.querySelector(".badge.queued, .badge.running")) setTimeout(function () { location.reload(); }, 2500);
   }
@@ -168,6 +175,6 @@ var Vision = (function () {
 
   function escape(text) { var d = document.createElement("div"); d.textContent = text; return d.innerHTML; }
 
-  return {fmtTime: fmtTime, isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive,
+  return {fmtTime: fmtTime, isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive, queuePlace: queuePlace,
           checkinResult: checkinResult, cameraCheckin: cameraCheckin};
 })();

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, Substr
 
+from webapp.jobs.kinds import declared
 from webapp.jobs.models import Job
+from webapp.jobs.routing import queue_label
 from webapp.jobs.services import jobs_fail_stale
 
 PRIVATE_PARAMS = ("path", "paths", "staging", "out")  # server-side file paths: not for clients
@@ -24,10 +27,65 @@ def job_list(*, user, kind: str = "", state: str = "") -> QuerySet[Job]:
 
 
 def _visible(user):
-    qs = Job.objects.select_related("created_by")
+    qs = _with_queue_facts(Job.objects.select_related("created_by"))
     if not (user.is_staff or user.groups.filter(name="operators").exists()):
         qs = qs.filter(created_by=user)
     return qs
+
+
+def _with_queue_facts(qs: QuerySet[Job]) -> QuerySet[Job]:
+    """Annotate, in the same query (no query per row): ``queue_ahead``, for a
+    queued job the number of queued jobs of any user before it in its queue
+    (earlier ``(queued_at, id)``; ``None`` for a job not queued),
+    ``queue_name``, its queue without the deployment's prefix
+    (:func:`webapp.jobs.routing.queue_label`), and ``kind_label``, the kind's
+    words from ``webapp.jobs.kinds`` (the kind itself for an undeclared one)."""
+    since = Coalesce("queued_at", "created_at")
+    ahead = (Job.objects.order_by().filter(state=Job.State.QUEUED, queue=OuterRef("queue"))
+             .annotate(since=since)
+             .filter(Q(since__lt=OuterRef("since")) | Q(since=OuterRef("since"), pk__lt=OuterRef("pk")))
+             .values("queue").annotate(n=Count("pk")).values("n"))
+    labels = [When(kind=jt.kind, then=Value(jt.label)) for jt in declared().values()]
+    prefix = settings.CELERY_QUEUE_PREFIX
+    return qs.annotate(
+        queue_name=Case(When(queue__startswith=prefix, then=Substr("queue", len(prefix) + 1)), default=F("queue"),
+                        output_field=CharField()) if prefix else F("queue"),
+        since=since,
+        queue_ahead=Case(When(state=Job.State.QUEUED, then=Coalesce(Subquery(ahead, output_field=IntegerField()), 0)),
+                         default=None, output_field=IntegerField()),
+        kind_label=Case(*labels, default=F("kind"), output_field=CharField()) if labels else F("kind"),
+    )
+
+
+def job_queue_position(job: Job) -> int | None:
+    """Where a queued job stands in its queue: 1 for the next one taken, ``None`` when it is not queued.
+
+    Reads the ``queue_ahead`` annotation of :func:`job_list` and :func:`job_get`; a job loaded
+    elsewhere (a photo's job) costs one query, and only while it is queued."""
+    if job.state != Job.State.QUEUED:
+        return None
+    ahead = getattr(job, "queue_ahead", None)
+    if ahead is None:
+        ahead = _with_queue_facts(Job.objects.filter(pk=job.pk)).values_list("queue_ahead", flat=True).first()
+        if ahead is None:  # deleted meanwhile or no longer queued
+            return None
+    return ahead + 1
+
+
+def job_kind_label(job: Job) -> str:
+    """The kind in a few words (``Check-in``), as the Jobs page and its filter show it."""
+    label = getattr(job, "kind_label", None)
+    if label is None:
+        jt = declared().get(job.kind)
+        label = jt.label if jt else job.kind
+    return label
+
+
+def job_kind_choices(kinds) -> list[tuple[str, str]]:
+    """``(kind, label)`` for the Jobs page filter: every declared kind and any other of ``kinds``, by label."""
+    labels = {kind: jt.label for kind, jt in declared().items()}
+    labels.update({k: k for k in kinds if k not in labels})
+    return sorted(labels.items(), key=lambda kv: (kv[1].lower(), kv[0]))
 
 
 def job_get(*, user, job_id: int) -> Job | None:
@@ -35,15 +93,22 @@ def job_get(*, user, job_id: int) -> Job | None:
     job = _visible(user).filter(pk=job_id).first()
     if job is not None and job.state == Job.State.RUNNING and jobs_fail_stale(
             stale_seconds=settings.JOB_STALE_SECONDS, job_ids=[job.pk]):
-        job.refresh_from_db()
+        job.refresh_from_db()  # now failed: queue_ahead (None for a running job) stays right
     return job
 
 
 def job_to_dict(job: Job) -> dict:
-    """The JSON shape of ``/api/jobs/<id>``."""
+    """The JSON shape of ``/api/jobs/<id>``.
+
+    ``queue`` is the queue's name without the deployment's prefix (``interactive`` or ``batch``),
+    ``worker`` the ``<host>:<pid>`` that ran it last (empty before it started), ``queue_position``
+    1 for the next job its queue's workers take (``None`` unless queued), ``kind_label`` the kind in words.
+    """
     iso = lambda t: t.isoformat() if t else None  # noqa: E731
     return {
-        "id": job.pk, "kind": job.kind, "state": job.state, "progress": round(job.progress, 4),
+        "id": job.pk, "kind": job.kind, "kind_label": job_kind_label(job), "state": job.state,
+        "progress": round(job.progress, 4),
+        "queue": queue_label(job.queue), "worker": job.worker, "queue_position": job_queue_position(job),
         "message": job.message, "error": job.error, "error_code": job.error_code,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
         "queue_seconds": job.queue_seconds, "run_seconds": job.run_seconds,

@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from webapp.jobs.models import Job
-from webapp.jobs.selectors import job_get, job_list, job_to_dict
+from webapp.jobs.selectors import job_get, job_kind_choices, job_list, job_to_dict
 from webapp.jobs.services import job_cancel, job_retry
 
 
@@ -19,7 +19,7 @@ def job_list_view(request):
     page = Paginator(job_list(user=request.user, kind=kind, state=state), 25).get_page(request.GET.get("page"))
     kinds = Job.objects.order_by().values_list("kind", flat=True).distinct()
     return render(request, "jobs/list.html", {"page": page, "states": Job.State.choices, "state": state,
-                                              "kind": kind, "kinds": sorted(set(kinds))})
+                                              "kind": kind, "kinds": job_kind_choices(kinds)})
 
 
 #: What a finished job of a kind produced, linked from its page: kind -> (URL name taking the job id, link text).

@@ -199,3 +199,100 @@ def test_a_restarted_worker_fails_the_jobs_its_dead_predecessor_was_running():
     states = {j.pk: (j.state, j.error_code) for j in Job.objects.all()}
     assert states[dead.pk] == ("failed", "worker_lost")
     assert states[alive.pk] == ("running", "") and states[elsewhere.pk] == ("running", "")
+
+
+def _routed_jobs(user=None):
+    """Jobs of two declared kinds, one per queue (``webapp.settings.test`` prefixes the queue names)."""
+    from webapp.jobs.kinds import declared
+
+    kinds = declared()
+    return kinds["training.classifier"], kinds["checkin.checkin"]
+
+
+def test_queued_jobs_know_their_place_in_their_own_queue(admin_client, settings):
+    from webapp.jobs.selectors import job_to_dict
+
+    train, checkin = _routed_jobs()
+    running, _ = job_create(train)
+    b1, _ = job_create(train)
+    i1, _ = job_create(checkin)
+    b2, _ = job_create(train)
+    b3, _ = job_create(train)
+    job_start(job_id=running.pk)
+    # same queued_at: the earlier id is ahead
+    Job.objects.filter(pk__in=[b2.pk, b3.pk]).update(queued_at=timezone.now())
+    assert Job.objects.get(pk=b1.pk).queue == settings.BATCH_QUEUE != "batch"  # the prefix is stored
+
+    api = {j.pk: admin_client.get(f"/api/jobs/{j.pk}").json() for j in (running, b1, i1, b2, b3)}
+    assert [api[j.pk]["queue_position"] for j in (b1, b2, b3)] == [1, 2, 3]
+    assert api[i1.pk]["queue_position"] == 1 and api[i1.pk]["queue"] == "interactive"
+    assert api[running.pk]["queue_position"] is None and api[running.pk]["queue"] == "batch"
+    assert api[running.pk]["worker"] and ":" in api[running.pk]["worker"] and api[b1.pk]["worker"] == ""
+    assert api[b1.pk]["kind_label"] == "Classifier training" and api[i1.pk]["kind_label"] == "Check-in"
+    # a job loaded without the selector's annotation gets the same answer
+    assert job_to_dict(Job.objects.get(pk=b3.pk))["queue_position"] == 3
+
+    # the one ahead is taken or cancelled: everyone behind moves up
+    job_cancel(job=Job.objects.get(pk=b1.pk))
+    assert admin_client.get(f"/api/jobs/{b3.pk}").json()["queue_position"] == 2
+
+    html = admin_client.get("/jobs/").content.decode()
+    assert "1st in the batch queue" in html and "2nd in the batch queue" in html
+    assert "1st in the interactive queue" in html and settings.CELERY_QUEUE_PREFIX not in html
+    running.refresh_from_db()
+    assert running.worker in html  # where the running one runs
+    assert ">Classifier training</td>" in html and 'title="training.classifier"' in html
+    detail = admin_client.get(f"/jobs/{b3.pk}/").content.decode()
+    assert "2nd in the batch queue" in detail and 'data-field="queue_position"' in detail
+    assert "Classifier training" in detail
+    detail = admin_client.get(f"/jobs/{running.pk}/").content.decode()
+    assert running.worker in detail and "<dt>Queue</dt>" in detail
+
+
+def test_a_retried_job_goes_to_the_back_of_its_queue(admin_client):
+    from webapp.jobs.services import job_retry
+
+    train, _ = _routed_jobs()
+    first, _ = job_create(train)
+    second, _ = job_create(train)
+    job_cancel(job=first)
+    assert job_retry(job=first)
+    assert admin_client.get(f"/api/jobs/{second.pk}").json()["queue_position"] == 1
+    assert admin_client.get(f"/api/jobs/{first.pk}").json()["queue_position"] == 2
+
+
+def test_the_jobs_page_computes_queue_places_in_one_query_whatever_the_number_of_jobs(admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    train, checkin = _routed_jobs()
+
+    def queries_for_listing():
+        with CaptureQueriesContext(connection) as ctx:
+            assert admin_client.get("/jobs/").status_code == 200
+        return len(ctx.captured_queries)
+
+    job_create(train), job_create(checkin)
+    few = queries_for_listing()
+    for _ in range(12):
+        job_create(train), job_create(checkin)
+    assert queries_for_listing() == few
+    assert "12th in the batch queue" in admin_client.get("/jobs/").content.decode()
+
+
+def test_the_kind_filter_shows_each_kind_in_words(admin_client):
+    train, _ = _routed_jobs()
+    job_create(train)
+    job_create(JobType("legacy.kind", "t", "old"))  # a kind no app declares any more: shown as it is
+    html = admin_client.get("/jobs/?kind=training.classifier").content.decode()
+    assert '<option value="training.classifier" selected>Classifier training</option>' in html
+    assert '<option value="checkin.checkin" >Check-in</option>' in html
+    assert '<option value="legacy.kind" >legacy.kind</option>' in html
+    assert ">legacy.kind</td>" not in html  # filtered out
+
+
+def test_the_home_page_table_shows_queues_too(admin_client):
+    train, _ = _routed_jobs()
+    job_create(train)
+    html = admin_client.get("/").content.decode()
+    assert "1st in the batch queue" in html and "Classifier training" in html
