@@ -113,6 +113,20 @@ def efficientnet_backbone(efficientnet_weights):
     return registry.load("efficientnet_lite0")
 
 
+@pytest.fixture(scope="session")
+def efficientnet_lite_backbone(efficientnet_weights):
+    """``efficientnet_lite_backbone("lite1")``: the loaded EfficientNet-Lite
+    backbone of a variant (``"lite0"``, ``"lite1"`` or ``"lite2"``). Its weights
+    were imported once into WEIGHTS_DIR by ``efficientnet_weights`` (the
+    checkout's var/weights, reused by later runs); models are cached per process."""
+    from vision import registry
+
+    def load(variant: str):
+        return registry.load(f"efficientnet_{variant}")
+
+    return load
+
+
 @pytest.fixture
 def cancel_when(monkeypatch):
     """``cancel_when(obj, name, after=n)``: wrap ``obj.name`` so that the

