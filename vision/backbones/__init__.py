@@ -75,15 +75,17 @@ def _efficientnet_spec(variant: str, cost: str) -> BackboneSpec:
 
 
 # Costs: time per photo of the network alone at the backbone's own side, on the
-# 2 shared CPU cores of the development machine (TensorFlow 2.21 CPU, batch 16,
-# best of interleaved runs): Lite0 22 ms, Lite1 31 ms (1.4x), Lite2 46 ms (2.1x),
-# MobileNetV2 20 ms (0.9x), VGG16 336 ms (15x); one thread, CPU time: 32, 45, 58,
-# 30, 526 ms (Lite2 1.8x). Multiply-accumulates per photo, counted from the
-# layers: 385 M, 600 M, 860 M, 301 M, 15.5 G. ImageNet top-1 of the EfficientNet-Lite
-# checkpoints, from the TF TPU repository's efficientnet/lite/README.md: 75.1 %,
-# 76.7 %, 77.6 % (Keras' table gives MobileNetV2 and VGG16 71.3 %).
+# development machine's 2 shared CPU cores (TensorFlow 2.21 CPU). Batches of 16,
+# 2 threads, best of interleaved runs at low load: Lite0 22 ms, Lite1 31 ms
+# (1.4x), Lite2 46 ms (2.1x), MobileNetV2 20 ms (0.9x), VGG16 336 ms (15x). One
+# thread, CPU time (steadier while others share the cores), batches of 8, two
+# runs: Lite0 32-35 ms, Lite1 45-51 ms (1.4-1.5x), Lite2 58-69 ms (1.8-2.0x).
+# Multiply-accumulates per photo, counted from the layers: 385 M, 600 M (1.56x),
+# 860 M (2.23x), MobileNetV2 301 M, VGG16 15.5 G. ImageNet top-1 of the
+# EfficientNet-Lite checkpoints (TF TPU repository, efficientnet/lite/README.md):
+# 75.1 %, 76.7 %, 77.6 %; Keras' applications table: MobileNetV2 and VGG16 71.3 %.
 SPECS: dict[str, BackboneSpec] = {
-    "efficientnet_lite0": _efficientnet_spec("lite0", "224 px, fastest"),
+    "efficientnet_lite0": _efficientnet_spec("lite0", "224 px, fastest EfficientNet"),
     "efficientnet_lite1": _efficientnet_spec("lite1", "240 px, about 1.4x Lite0's time, more accurate"),
     "efficientnet_lite2": _efficientnet_spec("lite2", "260 px, about 2x Lite0's time, most accurate"),
     # File names as keras.applications downloads them (keras/src/applications/*.py).
