@@ -153,3 +153,103 @@ def cancel_when(monkeypatch):
         return calls
 
     return install
+
+
+def _celery_worker_start(*, queues: list[str], name: str, log_path: Path, env: dict) -> subprocess.Popen:
+    """One real ``celery worker`` subprocess (prefork, 1 child) on the test database, consuming
+    ``queues`` only, as node ``<name>@<host>``; ``env`` is added to the test environment."""
+    from django.conf import settings
+    from django.db import connection
+
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="webapp.settings.test",
+               WORKER_DB_NAME=str(connection.settings_dict["NAME"]), MEDIA_ROOT=str(settings.MEDIA_ROOT),
+               PYTHONPATH=str(REPO_ROOT), **env)
+    cmd = [sys.executable, "-m", "celery", "-A", "webapp.celery", "worker", "-P", "prefork", "-c", "1",
+           "-Q", ",".join(queues), "--without-gossip", "--without-mingle", "--without-heartbeat",
+           "-l", "INFO", "-n", f"{name}@%h"]
+    with open(log_path, "w") as log:
+        return subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _celery_workers_stop(procs, timeout: float = 20.0) -> None:
+    """Warm shutdown of every worker at once (TERM: a running task may finish); killed after ``timeout`` s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class QueueWorkers:
+    """The two workers of :func:`celery_queue_workers`: ``procs`` by queue label
+    (``"interactive"``, ``"batch"``) and :meth:`ran` to tell which one ran a job."""
+
+    def __init__(self, procs: dict[str, subprocess.Popen], logs: dict[str, Path]):
+        self.procs, self.logs = procs, logs
+
+    def pool_pids(self, label: str) -> set[int]:
+        """The pids of the pool children of the ``label`` worker (``Job.worker`` is ``<host>:<child pid>``)."""
+        pid = self.procs[label].pid
+        try:
+            return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+        except OSError:
+            return set()
+
+    def ran(self, job) -> str | None:
+        """``"interactive"`` or ``"batch"``: which of the two ran ``job`` (``None``: neither)."""
+        pid = int(job.worker.rsplit(":", 1)[1]) if job.worker else None
+        return next((label for label in self.procs if pid in self.pool_pids(label)), None)
+
+
+@pytest.fixture(scope="module")
+def celery_queue_workers(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Two real worker processes, as ``make run`` starts them: one consuming only the
+    interactive queue, one only the batch queue (``WORKER_PRELOAD_MODELS=0``), concurrency 1
+    each, on the test database. Yields a :class:`QueueWorkers`.
+
+    Their queues are their own (the session's prefix + ``split-``): while the fixture lives the
+    routes (``CELERY_TASK_ROUTES``, which ``Job.queue`` records, and the Celery app's router,
+    which sends) point there, so the session's ``celery_worker_process``, which consumes both
+    of the session's queues, never takes their jobs and a test sees which worker ran what."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    from webapp.celery import app
+    from webapp.jobs.routing import queue_label
+
+    prefix = f"{settings.CELERY_QUEUE_PREFIX}split-"
+    queues = {"interactive": prefix + "interactive", "batch": prefix + "batch"}
+    routes = {task: {"queue": prefix + queue_label(route["queue"])} for task, route in settings.CELERY_TASK_ROUTES.items()}
+    folder = tmp_path_factory.mktemp("queue-workers")
+    logs = {label: folder / f"worker-{label}.log" for label in queues}
+    procs = {}
+    overrides = override_settings(CELERY_QUEUE_PREFIX=prefix, INTERACTIVE_QUEUE=queues["interactive"],
+                                  BATCH_QUEUE=queues["batch"], CELERY_TASK_DEFAULT_QUEUE=queues["batch"],
+                                  CELERY_TASK_ROUTES=routes)
+    saved = app.conf.task_routes, app.conf.task_default_queue
+
+    def route(task_routes, default_queue):
+        app.conf.task_routes, app.conf.task_default_queue = task_routes, default_queue
+        app.amqp.flush_routes()
+        app.amqp.__dict__.pop("router", None)  # a cached Router holds the old table
+
+    try:
+        for label, queue in queues.items():
+            extra = {"CELERY_QUEUE_PREFIX": prefix, "WORKER_PRELOAD_MODELS": "1" if label == "interactive" else "0"}
+            procs[label] = _celery_worker_start(queues=[queue], name=f"{label}-{uuid.uuid4().hex[:6]}",
+                                                log_path=logs[label], env=extra)
+        for label, proc in procs.items():
+            _wait_ready(proc, logs[label])
+        with overrides:
+            route(routes, queues["batch"])
+            try:
+                yield QueueWorkers(procs, logs)
+            finally:
+                route(*saved)
+    finally:
+        _celery_workers_stop(list(procs.values()))
