@@ -6,7 +6,9 @@
 #                        a person is waiting), log var/log/worker-interactive.log
 #   batch@<host>        -Q ${CELERY_QUEUE_PREFIX}batch        (training, imports, index builds,
 #                        exports), log var/log/worker-batch.log; WORKER_PRELOAD_MODELS=0: its jobs load
-#                        what they need, so it does not hold dlib and the search backbone for nothing
+#                        what they need, so it does not hold dlib and the search backbone for nothing;
+#                        at nice BATCH_NICE (default 10): on this one machine a check-in gets the CPU
+#                        first and training takes what is left (bench/checkin.py measures both ways)
 #
 # so a check-in never waits behind a training job (webapp/jobs/routing.py). Pool processes per queue:
 # INTERACTIVE_CONCURRENCY and BATCH_CONCURRENCY (default 1 each). A worker that stops on its own
@@ -20,13 +22,14 @@ STOPPING=var/worker.stopping
 rm -f "$STOPPING"
 PREFIX="${CELERY_QUEUE_PREFIX:-}"
 
-# supervise_worker NAME CONCURRENCY [ENV=VALUE...]: run the worker for queue $PREFIX$NAME, again if it stops.
+# supervise_worker NAME CONCURRENCY NICENESS [ENV=VALUE...]: run the worker for queue $PREFIX$NAME, again if
+# it stops. (env and nice exec in turn: $! is the worker's main process.)
 supervise_worker() {
-  local name=$1 concurrency=$2
-  shift 2
+  local name=$1 concurrency=$2 niceness=$3
+  shift 3
   local log="var/log/worker-$name.log"
   while :; do
-    env "$@" $BIN/celery -A webapp.celery worker --loglevel=INFO --concurrency="$concurrency" \
+    env "$@" nice -n "$niceness" $BIN/celery -A webapp.celery worker --loglevel=INFO --concurrency="$concurrency" \
       -Q "$PREFIX$name" --hostname="$name@%h" >>"$log" 2>&1 &
     echo $! >"var/worker-$name.pid"
     local rc=0
@@ -37,9 +40,9 @@ supervise_worker() {
     [ -e "$STOPPING" ] && return 0
   done
 }
-supervise_worker interactive "${INTERACTIVE_CONCURRENCY:-1}" &
+supervise_worker interactive "${INTERACTIVE_CONCURRENCY:-1}" 0 &
 SUPERVISORS=$!
-supervise_worker batch "${BATCH_CONCURRENCY:-1}" WORKER_PRELOAD_MODELS=0 &
+supervise_worker batch "${BATCH_CONCURRENCY:-1}" "${BATCH_NICE:-10}" WORKER_PRELOAD_MODELS=0 &
 SUPERVISORS="$SUPERVISORS $!"
 
 stop_workers() {
