@@ -13,9 +13,9 @@ def export(self, job_id: int) -> str:
 
 @app.task(name=jobs.PREANNOTATE.task, bind=True, soft_time_limit=3600, time_limit=3660)
 def preannotate(self, job_id: int) -> str:
-    return run_job(self, job_id, processing.dataset_preannotate_job)
+    return run_job(self, job_id, processing.dataset_preannotate)
 
 
 @app.task(name=jobs.DETECT.task, bind=True, soft_time_limit=300, time_limit=330)
 def detect(self, job_id: int) -> str:
-    return run_job(self, job_id, processing.photo_detect_job)
+    return run_job(self, job_id, processing.photo_detect)

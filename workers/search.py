@@ -8,19 +8,19 @@ from webapp.search import jobs, processing
 
 @app.task(name=jobs.EMBED.task, bind=True, soft_time_limit=3600, time_limit=3660)
 def embed(self, job_id: int) -> str:
-    return run_job(self, job_id, processing.gallery_embed_job)
+    return run_job(self, job_id, processing.gallery_embed)
 
 
 @app.task(name=jobs.BUILD_INDEX.task, bind=True, soft_time_limit=3600, time_limit=3660)
 def build_index(self, job_id: int) -> str:
-    return run_job(self, job_id, processing.search_index_build_job)
+    return run_job(self, job_id, processing.search_index_build)
 
 
 @app.task(name=jobs.QUERY.task, bind=True, soft_time_limit=60, time_limit=90)
 def query(self, job_id: int) -> str:
-    return run_job(self, job_id, processing.search_run_job)
+    return run_job(self, job_id, processing.search_answer)
 
 
 @app.task(name=jobs.CLASSIFY.task, bind=True, soft_time_limit=60, time_limit=90)
 def classify(self, job_id: int) -> str:
-    return run_job(self, job_id, processing.query_photo_classify_job)
+    return run_job(self, job_id, processing.photo_classify)

@@ -8,14 +8,14 @@ from webapp.training import jobs, processing
 
 @app.task(name=jobs.CLASSIFIER.task, bind=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300)
 def classifier(self, job_id: int) -> str:
-    return run_job(self, job_id, processing.train_classifier)
+    return run_job(self, job_id, processing.classifier_train)
 
 
 @app.task(name=jobs.PREDICT.task, bind=True, soft_time_limit=120, time_limit=150)
 def predict(self, job_id: int) -> str:
-    return run_job(self, job_id, processing.predict_photo)
+    return run_job(self, job_id, processing.photo_predict)
 
 
 @app.task(name=jobs.ACTIVATIONS.task, bind=True, soft_time_limit=120, time_limit=150)
 def activations(self, job_id: int) -> str:
-    return run_job(self, job_id, processing.activation_maps)
+    return run_job(self, job_id, processing.photo_activations)

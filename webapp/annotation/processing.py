@@ -23,7 +23,7 @@ from webapp.jobs.runner import job_row
 from webapp.jobs.services import cancel_checker
 
 
-def photo_detect(*, photo: DetectPhoto) -> dict:
+def detect_boxes(*, photo: DetectPhoto) -> dict:
     """Boxes of the chosen detector on a Detect-page photo.
 
     Returns:
@@ -35,7 +35,7 @@ def photo_detect(*, photo: DetectPhoto) -> dict:
             "boxes": [{"box": [round(v, 1) for v in d.box], "label": d.label, "score": round(d.score, 4)} for d in found]}
 
 
-def dataset_preannotate(*, dataset: Dataset, detector: str, min_score: float | None = None,
+def preannotate(*, dataset: Dataset, detector: str, min_score: float | None = None,
                         skip_annotated: bool = True, user=None,
                         progress: Callable[[float, str], None] | None = None,
                         should_stop: Callable[[], bool] | None = None) -> dict:
@@ -120,10 +120,10 @@ def dataset_export(job, progress) -> tuple[dict, str]:
                      f"({summary['train']} train / {summary['val']} validation){f'; {left_out}' if left_out else ''}")
 
 
-def dataset_preannotate_job(job, progress) -> tuple[dict, str]:
-    """Job ``annotation.preannotate``: :func:`dataset_preannotate` with the job's parameters."""
+def dataset_preannotate(job, progress) -> tuple[dict, str]:
+    """Job ``annotation.preannotate``: :func:`preannotate` with the job's parameters."""
     dataset = job_row(job, Dataset, "dataset_id", "The dataset was deleted before it was pre-annotated.")
-    result = dataset_preannotate(dataset=dataset, detector=job.params["detector"],
+    result = preannotate(dataset=dataset, detector=job.params["detector"],
                                  min_score=job.params.get("min_score"),
                                  skip_annotated=job.params.get("skip_annotated", True), user=job.created_by,
                                  progress=progress, should_stop=cancel_checker(job.pk))
@@ -132,9 +132,9 @@ def dataset_preannotate_job(job, progress) -> tuple[dict, str]:
                     f"{f'; {dup} left out that repeated a box already there' if dup else ''}")
 
 
-def photo_detect_job(job, progress) -> tuple[dict, str]:
-    """Job ``annotation.detect``: :func:`photo_detect` on ``params.photo_id``."""
+def photo_detect(job, progress) -> tuple[dict, str]:
+    """Job ``annotation.detect``: :func:`detect_boxes` on ``params.photo_id``."""
     photo = job_row(job, DetectPhoto, "photo_id", "The photo was deleted before it was processed.")
-    result = photo_detect(photo=photo)
+    result = detect_boxes(photo=photo)
     n = len(result["boxes"])
     return result, f"{n} {result['label']}{'s' if n != 1 else ''} found"

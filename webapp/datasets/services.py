@@ -19,7 +19,7 @@ from vision.errors import InvalidImageError
 from vision.images import image_to_jpeg_bytes, load_image, thumbnail
 from webapp.core.uploads import EXTENSIONS
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
-from webapp.jobs.services import JobCancelled
+from webapp.jobs.errors import JobCancelled
 
 THUMB_SIDE = 256
 IGNORED_PARTS = ("__MACOSX",)

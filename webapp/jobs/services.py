@@ -14,7 +14,7 @@ from typing import Callable
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.jobs.errors import JobCancelled, JobFailed, QueueUnavailable  # noqa: F401 (raised by callers too)
+from webapp.jobs.errors import QueueUnavailable
 from webapp.jobs.kinds import JobType
 from webapp.jobs.models import Job
 from webapp.jobs.routing import queue_of

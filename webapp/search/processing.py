@@ -42,7 +42,7 @@ def _load_pixels(field_file) -> np.ndarray:
     return stored_image(field_file).pixels
 
 
-def gallery_embed(*, dataset_id: int, backbone_name: str, progress,
+def embeddings_compute(*, dataset_id: int, backbone_name: str, progress,
                   should_stop: Callable[[], bool] | None = None) -> dict:
     """Embed every readable photo of the gallery that has no embedding under
     this backbone (or one from older weights), in batches. A photo whose
@@ -116,7 +116,7 @@ def _embed_result(dataset: Dataset, backbone_name: str, backbone, embedded: int,
             "embedded": embedded, "unreadable": unreadable, "dim": backbone.spec.embedding_dim}
 
 
-def search_index_build(*, params: dict, progress, job=None, should_stop: Callable[[], bool] | None = None) -> dict:
+def index_build(*, params: dict, progress, job=None, should_stop: Callable[[], bool] | None = None) -> dict:
     """Build a new index version over the gallery's embeddings, compute
     k-means groups for browsing, save it under ``SEARCH_INDEX_DIR/<dataset>/``
     and register it (``ModelVersion`` kind ``search_index``, made active).
@@ -124,7 +124,7 @@ def search_index_build(*, params: dict, progress, job=None, should_stop: Callabl
     Args:
         params: ``{dataset_id, backbone, kind, nlist, nprobe, clusters, embed_missing}`` (a job's
             params); with ``embed_missing`` the photos without an embedding under ``backbone``
-            are embedded first (:func:`gallery_embed`, the first half of the progress bar).
+            are embedded first (:func:`embeddings_compute`, the first half of the progress bar).
         progress: ``progress(fraction, message, force=False)``.
         job: the Job recorded on the ModelVersion, if any.
         should_stop: asked after the build and after the grouping, before
@@ -143,7 +143,7 @@ def search_index_build(*, params: dict, progress, job=None, should_stop: Callabl
     if dataset is None:
         raise JobFailed("The gallery was deleted.", "deleted")
     if p.get("embed_missing"):
-        gallery_embed(dataset_id=dataset.pk, backbone_name=p["backbone"], should_stop=should_stop,
+        embeddings_compute(dataset_id=dataset.pk, backbone_name=p["backbone"], should_stop=should_stop,
                       progress=lambda f, m="", force=False: progress(0.5 * (f or 0), m, force=force))
         progress = _second_half(progress)
     ids, x = gallery_vectors(dataset=dataset, backbone=p["backbone"])
@@ -315,27 +315,27 @@ def classify_process(*, query_photo_id: int, backbone_name: str) -> dict:
 
 
 # ----- job entry points: (job, progress) -> (result, message), run by workers.search -----
-def gallery_embed_job(job, progress) -> tuple[dict, str]:
-    """Job ``search.embed``: :func:`gallery_embed` for ``params.dataset_id`` with ``params.backbone``."""
-    r = gallery_embed(dataset_id=job.params["dataset_id"], backbone_name=job.params["backbone"], progress=progress,
+def gallery_embed(job, progress) -> tuple[dict, str]:
+    """Job ``search.embed``: :func:`embeddings_compute` for ``params.dataset_id`` with ``params.backbone``."""
+    r = embeddings_compute(dataset_id=job.params["dataset_id"], backbone_name=job.params["backbone"], progress=progress,
                       should_stop=cancel_checker(job.pk))
     bad = len(r["unreadable"])
     return r, f"Embedded {r['embedded']} photos" + (f"; {bad} unreadable, skipped" if bad else "")
 
 
-def search_index_build_job(job, progress) -> tuple[dict, str]:
-    """Job ``search.build_index``: :func:`search_index_build` with the job's parameters."""
-    r = search_index_build(params=job.params, progress=progress, job=job, should_stop=cancel_checker(job.pk))
+def search_index_build(job, progress) -> tuple[dict, str]:
+    """Job ``search.build_index``: :func:`index_build` with the job's parameters."""
+    r = index_build(params=job.params, progress=progress, job=job, should_stop=cancel_checker(job.pk))
     return r, f"Index v{r['version']} ({r['kind']}) over {r['n_vectors']} photos"
 
 
-def search_run_job(job, progress) -> tuple[dict, str]:
+def search_answer(job, progress) -> tuple[dict, str]:
     """Job ``search.query``: :func:`search_run_process` for ``params.search_run_id``."""
     r = search_run_process(run_id=job.params["search_run_id"])
     return r, f"{len(r['hits'])} similar photos"
 
 
-def query_photo_classify_job(job, progress) -> tuple[dict, str]:
+def photo_classify(job, progress) -> tuple[dict, str]:
     """Job ``search.classify``: ImageNet top-5 of ``params.query_photo_id`` (:func:`classify_process`)."""
     r = classify_process(query_photo_id=job.params["query_photo_id"], backbone_name=job.params["backbone"])
     top = r["top5"][0]

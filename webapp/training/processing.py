@@ -12,12 +12,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from vision.training import classifier as trainer
 from vision.training import data, inspect
-from vision.training.classifier import ClassifierOptions, Example, classifier_train
+from vision.training.classifier import ClassifierOptions, Example
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.services import dataset_split_assign
+from webapp.jobs.errors import JobCancelled, JobFailed
 from webapp.jobs.models import Job
-from webapp.jobs.services import CANCEL_CHECK_INTERVAL, JobCancelled, JobFailed, cancel_checker
+from webapp.jobs.services import CANCEL_CHECK_INTERVAL, cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_active, model_version_register
 
@@ -61,7 +63,7 @@ def _options(p: dict, seed: int) -> ClassifierOptions:
                              fine_tune=p["fine_tune"], seed=seed)
 
 
-def train_classifier(job: Job, progress) -> tuple[dict, str]:
+def classifier_train(job: Job, progress) -> tuple[dict, str]:
     """Train the model ``job.params`` describes on its dataset
     (``vision.training.classifier.classifier_train``); register a ``ModelVersion``.
     Idempotent across retries: the run folder and the history on the Job let a
@@ -89,7 +91,7 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
         """Stores the curves so far on the Job row after every epoch (the job page draws them)."""
         Job.objects.filter(pk=job.pk).update(result={"history": history, "phase": phase, "classes": names})
 
-    trained = classifier_train(
+    trained = trainer.classifier_train(
         [Example(r.file.path, index[r.label_id], r.sha256) for r in train],
         [Example(r.file.path, index[r.label_id], r.sha256) for r in val],
         class_names=names, options=_options(p, dataset.split_seed), work_dir=run_dir,
@@ -126,20 +128,19 @@ def train_classifier(job: Job, progress) -> tuple[dict, str]:
 def _model_and_photo(job: Job):
     """The job's classifier version (cached per worker process) and its
     staged photo resized to the model's input: ``(model, metadata, (s, s, 3) float32)``."""
-    from vision import registry
-    from vision.training.export import load_classifier
+    from vision import catalog
 
     mv = ModelVersion.objects.filter(pk=job.params["model_version_id"]).first()
     if mv is None:
         raise JobFailed("This model version was deleted.", "deleted")
-    model, meta = registry.cached(f"classifier:{mv.pk}", lambda: load_classifier(Path(mv.path)))
+    model, meta = catalog.trained_load(ModelVersion.Kind.CLASSIFIER, mv.pk, mv.path)
     img = data.load_resized(job.params["path"], meta["image_size"])
     if img is None:
         raise JobFailed("The photo could not be read.", "invalid_image")
     return mv, model, meta, img
 
 
-def predict_photo(job: Job, progress) -> tuple[dict, str]:
+def photo_predict(job: Job, progress) -> tuple[dict, str]:
     """Top-5 classes of one staged photo with the given model version."""
     from vision.training.export import predict_images
 
@@ -149,7 +150,7 @@ def predict_photo(job: Job, progress) -> tuple[dict, str]:
              "photo_url": job.params.get("url", "")}, f"{top[0][0]} ({top[0][1]:.0%})")
 
 
-def activation_maps(job: Job, progress) -> tuple[dict, str]:
+def photo_activations(job: Job, progress) -> tuple[dict, str]:
     """Feature maps of one staged photo after the chosen layer, as a PNG in media."""
     _mv, model, _meta, img = _model_and_photo(job)
     try:

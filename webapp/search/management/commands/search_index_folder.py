@@ -27,7 +27,7 @@ class Command(BaseCommand):
         from webapp.datasets.models import Dataset
         from webapp.datasets.services import dataset_import
         from webapp.search.backbones import efficientnet_weights_ensure
-        from webapp.search.processing import gallery_embed, search_index_build
+        from webapp.search.processing import embeddings_compute, index_build
 
         if not source.exists():
             raise CommandError(f"{source} does not exist.")
@@ -47,9 +47,9 @@ class Command(BaseCommand):
         def progress(fraction, message="", force=False):
             self.stdout.write(f"  {fraction * 100:5.1f} %  {message}")
 
-        r = gallery_embed(dataset_id=ds.pk, backbone_name=settings.SEARCH_BACKBONE, progress=progress)
+        r = embeddings_compute(dataset_id=ds.pk, backbone_name=settings.SEARCH_BACKBONE, progress=progress)
         self.stdout.write(f"embedded {r['embedded']} photos with {r['backbone']} ({r['backbone_version']})")
-        r = search_index_build(params={"dataset_id": ds.pk, "backbone": settings.SEARCH_BACKBONE, "kind": kind,
+        r = index_build(params={"dataset_id": ds.pk, "backbone": settings.SEARCH_BACKBONE, "kind": kind,
                                        "nlist": nlist, "nprobe": nprobe, "clusters": clusters}, progress=progress)
         self.stdout.write(self.style.SUCCESS(
             f"gallery {ds.pk} “{ds.name}”: index v{r['version']} ({r['kind']}) over {r['n_vectors']} photos "
