@@ -47,7 +47,8 @@ SUPERVISORS="$SUPERVISORS $!"
 
 stop_workers() {
   # A signal sent to the whole process group (Ctrl+C, kill -- -PGID) also hits the workers' pool
-  # children, and Celery's warm shutdown can then wait for them forever: give them 10 s, then kill.
+  # children, and Celery's warm shutdown can then wait for them forever: give them 20 s, then kill
+  # (an idle worker takes about 7 s to stop here, more when the machine is busy).
   trap - EXIT INT TERM
   touch "$STOPPING"
   local pids="" pid name
@@ -55,7 +56,7 @@ stop_workers() {
     pid=$(cat "var/worker-$name.pid" 2>/dev/null || true)
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && pids="$pids $pid"
   done
-  for _ in $(seq 20); do
+  for _ in $(seq 40); do
     local alive=""
     for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
     pids=$alive
@@ -63,7 +64,7 @@ stop_workers() {
     sleep 0.5
   done
   for pid in $pids; do
-    echo "A Celery worker (pid $pid) did not stop within 10 s; killing it."
+    echo "A Celery worker (pid $pid) did not stop within 20 s; killing it."
     pkill -KILL -P "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null
   done
   # shellcheck disable=SC2086
