@@ -253,3 +253,10 @@ def celery_queue_workers(django_db_setup, django_db_blocker, tmp_path_factory):
                 route(*saved)
     finally:
         _celery_workers_stop(list(procs.values()))
+        if settings.REDIS_URL:  # kombu's bindings of these two queues, which no one will use again
+            import redis
+
+            r = redis.Redis.from_url(settings.REDIS_URL)
+            keys = list(r.scan_iter(match=f"*{prefix}*"))
+            if keys:
+                r.delete(*keys)
