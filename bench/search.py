@@ -169,7 +169,7 @@ def _embedding_child(n_images: int) -> None:
 
     from vision import registry
     from vision.evaluation import embed_labelled_folder
-    from webapp.search.backbones import efficientnet_weights_ensure
+    from webapp.core.backbones import efficientnet_weights_ensure
 
     efficientnet_weights_ensure(log=print)
     backbone = registry.load("efficientnet_lite0")

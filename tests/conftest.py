@@ -100,7 +100,7 @@ def wait_for_job(job_id: int, timeout: float = 120.0):
 def efficientnet_weights():
     """EfficientNet-Lite0's Keras weights, imported once into WEIGHTS_DIR
     (the checkout's var/weights under test settings) and reused by later runs."""
-    from webapp.search.backbones import efficientnet_weights_ensure
+    from webapp.core.backbones import efficientnet_weights_ensure
 
     return efficientnet_weights_ensure()
 

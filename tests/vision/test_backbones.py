@@ -167,7 +167,7 @@ def test_missing_weights_package_names_the_pip_package(monkeypatch):
 def test_weights_ensure_imports_only_missing_files_of_installed_variants(tmp_path, settings, monkeypatch):
     """Lite0's file is there, Lite1's package "is not installed", Lite2's file
     is missing: only Lite2 is imported (one line logged), Lite1 is left out."""
-    from webapp.search import backbones as web
+    from webapp.core import backbones as web
 
     settings.WEIGHTS_DIR = tmp_path
     (tmp_path / E.WEIGHTS_FILENAME).write_bytes(b"x")

@@ -13,13 +13,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from vision.backbones import SPECS
+from webapp.core.backbones import backbones_available
 from webapp.core.views import json_error, page_error
 from webapp.datasets.jobs import IMPORT
 from webapp.datasets.models import DatasetImage
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
 from webapp.search import selectors, services
-from webapp.search.backbones import backbones_available
 from webapp.search.forms import ClassifyForm, GalleryForm, GalleryUploadForm, IndexBuildForm, SearchForm
 from webapp.search.jobs import BUILD_INDEX, EMBED
 from webapp.search.models import QueryPhoto, SearchRun

@@ -6,7 +6,6 @@ from vision.training.transfer import TRANSFER_IMAGE_SIZES
 from webapp.core.forms import UploadField
 from webapp.datasets.models import Dataset
 
-
 _DEFAULTS = ClassifierOptions()  # the product's defaults: the job and bench/train.py use the same
 
 
@@ -15,15 +14,16 @@ class TrainForm(forms.Form):
     model_kind = forms.ChoiceField(choices=[("transfer", "Transfer learning (ImageNet backbone, recommended)"),
                                             ("scratch", "Small CNN from scratch (the seed's)")],
                                    initial=_DEFAULTS.model_kind)
-    backbone = forms.ChoiceField(choices=[("efficientnet_lite0", "EfficientNet-Lite0"),
-                                          ("mobilenet_v2", "MobileNetV2 (needs its Keras weights file)")],
-                                 initial=_DEFAULTS.backbone, required=False)
+    backbone = forms.ChoiceField(choices=[], initial=_DEFAULTS.backbone, required=False,
+                                 help_text="Transfer only: the ImageNet network whose features the classifier "
+                                           "learns from. A larger one takes longer to compute the features (once "
+                                           "per photo, then cached) and to classify a photo.")
     epochs = forms.IntegerField(min_value=1, max_value=500, required=False,
                                 help_text=f"Default {DEFAULT_EPOCHS['transfer']} (transfer) / "
                                           f"{DEFAULT_EPOCHS['scratch']} (scratch).")
     image_size = forms.IntegerField(min_value=48, max_value=640, required=False, label="Image size (px)",
                                     help_text=f"Default {SCRATCH_IMAGE_SIZE} px from scratch; "
-                                              f"{TRANSFER_IMAGE_SIZES['efficientnet_lite0']} px for EfficientNet-Lite0 "
+                                              f"{TRANSFER_IMAGE_SIZES['efficientnet_lite0']} px for EfficientNet-Lite "
                                               "transfer (multiples of 32, 128–640: larger finds small subjects, smaller "
                                               "is faster); MobileNetV2 takes 224 px only.")
     patience = forms.IntegerField(min_value=1, max_value=100, initial=_DEFAULTS.patience,
@@ -36,9 +36,12 @@ class TrainForm(forms.Form):
                                              "learning rate. Usually a few points more accurate; about a minute per 250 "
                                              "photos on a CPU. The frozen model is kept if it does not help.")
 
-    def __init__(self, *args, datasets=None, **kwargs):
+    def __init__(self, *args, datasets=None, backbones=(), **kwargs):
+        """``backbones``: the ``BackboneSpec`` s whose weights are here (``webapp.core.backbones``)."""
         super().__init__(*args, **kwargs)
         self.fields["dataset"].queryset = datasets if datasets is not None else Dataset.objects.none()
+        self.fields["backbone"].choices = [(s.name, f"{s.label} — {s.cost}") for s in backbones
+                                           if s.name in TRANSFER_IMAGE_SIZES]
 
 
 class PhotoForm(forms.Form):

@@ -13,7 +13,9 @@ from django.views.decorators.http import require_POST
 
 from vision import cnn
 from vision.images import thumbnail
+from vision.training.classifier import ClassifierOptions
 from vision.training.transfer import FEATURE_LAYOUT
+from webapp.core.backbones import backbones_available
 from webapp.core.forms import first_form_error
 from webapp.core.uploads import image_upload_check
 from webapp.core.views import json_error
@@ -44,7 +46,7 @@ def _model_for(user, mv_id) -> ModelVersion:
 def training_home(request):
     datasets = _datasets(request.user)
     only = datasets.first() if datasets.count() == 1 else None  # one dataset: nothing to choose
-    form = TrainForm(request.POST or None, datasets=datasets,
+    form = TrainForm(request.POST or None, datasets=datasets, backbones=backbones_available(),
                      initial={"dataset": request.GET.get("dataset") or (only.pk if only else None)})
     if request.method == "POST" and form.is_valid():
         c = form.cleaned_data
@@ -52,7 +54,7 @@ def training_home(request):
             job = services.training_start(dataset=c["dataset"], model_kind=c["model_kind"], user=request.user,
                                           epochs=c["epochs"], image_size=c["image_size"], patience=c["patience"],
                                           augment=c["augment"], fine_tune=c["fine_tune"],
-                                          backbone=c["backbone"] or "efficientnet_lite0")
+                                          backbone=c["backbone"] or ClassifierOptions.backbone)
         except ValidationError as err:
             form.add_error(None, err)
         else:

@@ -347,3 +347,21 @@ def test_a_second_request_with_other_settings_is_refused_while_one_waits():
     with pytest.raises(ValidationError, match=rf"already queued \(#{job.pk}\).*These settings were not used"):
         services.training_start(dataset=ds, model_kind="transfer", epochs=2, fine_tune=True)
     assert Job.objects.count() == 1
+
+
+def test_train_page_offers_each_backbone_present_with_its_cost_and_queues_the_one_chosen(efficientnet_weights,
+                                                                                         staff_client):
+    from django.utils.html import escape
+
+    from vision.backbones import SPECS
+
+    ds = _flowers(n=3)
+    page = staff_client.get("/training/").content.decode()
+    for name in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+        assert f'value="{name}"' in page and escape(SPECS[name].cost) in page
+    assert 'value="mobilenet_v2"' not in page  # its Keras weights file is not on this machine
+    r = staff_client.post("/training/", {"dataset": ds.pk, "model_kind": "transfer", "backbone": "efficientnet_lite2",
+                                         "patience": 3})
+    assert r.status_code == 302
+    job = Job.objects.get(kind="training.classifier")
+    assert job.params["backbone"] == "efficientnet_lite2" and job.queue.endswith("batch")

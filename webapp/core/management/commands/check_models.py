@@ -18,7 +18,7 @@ class Command(BaseCommand):
         from django.conf import settings
 
         from vision.backbones import EFFICIENTNET_VARIANTS, SPECS, efficientnet_lite, keras_weights_path
-        from webapp.search.backbones import efficientnet_weights_ensure
+        from webapp.core.backbones import efficientnet_weights_ensure
 
         try:
             for name in DLIB_FILES:

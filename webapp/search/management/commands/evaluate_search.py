@@ -56,7 +56,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, folder, k, backbones, cache, **options):
         from vision.backbones import SPECS
-        from webapp.search.backbones import efficientnet_weights_ensure
+        from webapp.core.backbones import efficientnet_weights_ensure
 
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder of class sub-folders.")

@@ -24,9 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--clusters", type=int, default=8, help="k-means groups for browsing.")
 
     def handle(self, *args, source, gallery, kind, nlist, nprobe, clusters, **options):
+        from webapp.core.backbones import efficientnet_weights_ensure
         from webapp.datasets.models import Dataset
         from webapp.datasets.services import dataset_import
-        from webapp.search.backbones import efficientnet_weights_ensure
         from webapp.search.processing import embeddings_compute, index_build
 
         if not source.exists():

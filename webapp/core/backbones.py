@@ -1,5 +1,6 @@
 """Which backbones this deployment has (from settings), and the one-time
-EfficientNet-Lite imports. Registering them is ``webapp.core.models_setup``."""
+EfficientNet-Lite imports, for every area (search, training). Registering them is
+``webapp.core.models_setup``."""
 
 from __future__ import annotations
 
