@@ -11,7 +11,14 @@ from tests.shared_data import REPO_ROOT
 from vision.backbones.efficientnet_lite import WEIGHTS_FILENAME
 
 
-def test_check_models_imports_missing_weights_once(tmp_path, settings):
+def test_check_models_imports_missing_weights_once(tmp_path, settings, efficientnet_weights):
+    import shutil
+
+    # Lite1 and Lite2 already there (copied from the run's cache): only Lite0 is imported, which keeps this short
+    (tmp_path / "weights").mkdir()
+    for name, cached in efficientnet_weights.items():
+        if name != "efficientnet_lite0":
+            shutil.copy(cached, tmp_path / "weights" / cached.name)
     settings.WEIGHTS_DIR = tmp_path / "weights"
     settings.KERAS_WEIGHTS_DIRS = [str(tmp_path / "keras")]
     out = io.StringIO()
@@ -20,6 +27,7 @@ def test_check_models_imports_missing_weights_once(tmp_path, settings):
     path = tmp_path / "weights" / WEIGHTS_FILENAME
     assert path.is_file() and path.stat().st_size > 4_000_000  # 4.65 M float32 parameters
     assert "Importing EfficientNet-Lite0" in text and "ok  efficientnet_lite0" in text
+    assert "Importing EfficientNet-Lite1" not in text and "ok  efficientnet_lite1" in text
     assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5" in text  # optional one: where to put it
     mtime = path.stat().st_mtime_ns
     out = io.StringIO()
