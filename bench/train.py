@@ -119,9 +119,9 @@ def main(argv=None) -> int:
         return 2
     import tensorflow as tf
 
-    from vision.backbones import register_backbones
+    from vision import catalog
 
-    register_backbones(weights_dir=args.weights_dir)
+    catalog.setup(weights_dir=args.weights_dir)
     backbones = args.backbones or available_backbones(args.weights_dir)
     if not backbones:
         print(f"No EfficientNet-Lite weights in {args.weights_dir}: run `manage.py check_models` first.")

@@ -113,14 +113,19 @@ TRAINED_LOADERS: dict[str, Callable[[Path], Any]] = {
 }
 
 
-def setup(*, weights_dir: str | os.PathLike, keras_dirs: Sequence[str | os.PathLike] = ()) -> None:
+def setup(*, weights_dir: str | os.PathLike | None = None, keras_dirs: Sequence[str | os.PathLike] = ()) -> None:
     """Register every fixed model name in :mod:`vision.registry` (cheap: loads nothing).
 
     Args:
-        weights_dir: folder of weights imported once on this machine (EfficientNet-Lite).
+        weights_dir: folder of weights imported once on this machine (EfficientNet-Lite);
+            ``None``: ``$WEIGHTS_DIR``, else ``var/weights`` under the working folder
+            (where ``make run`` imports them; for command-line tools run from the checkout).
         keras_dirs: folders searched, in order, for Keras applications' weight files.
     """
     from vision.backbones import register_backbones
+
+    if weights_dir is None:
+        weights_dir = os.environ.get("WEIGHTS_DIR") or Path("var") / "weights"
 
     registry.register("dlib_hog_detector", _load_dlib)
     for name in DLIB_FILES:

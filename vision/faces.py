@@ -247,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     cmp.add_argument("--detector", choices=DETECTORS, default="hog")
     cmp.add_argument("--upsample", type=int, default=DEFAULT_UPSAMPLE)
     args = parser.parse_args(argv)
+    from vision import catalog
+
+    catalog.setup()  # a process of its own: register the models it may load
     try:
         a = _largest_face_embedding(args.a, args.detector, args.upsample)
         b = _largest_face_embedding(args.b, args.detector, args.upsample)
