@@ -313,8 +313,8 @@ def test_classifier_options_are_the_products_defaults_and_refuse_bad_values():
     from vision.training.classifier import ClassifierOptions
 
     o = ClassifierOptions()
-    assert (o.model_kind, o.backbone, o.side, o.max_epochs, o.patience, o.batch_size) == (
-        "transfer", "efficientnet_lite0", 448, 40, 5, 32)
+    assert (o.model_kind, o.backbone, o.side, o.max_epochs, o.patience, o.batch_size, o.fine_tune) == (
+        "transfer", "efficientnet_lite2", 448, 40, 5, 32, False)  # measured: see ClassifierOptions
     assert ClassifierOptions(model_kind="scratch").side == 128 and ClassifierOptions(model_kind="scratch").max_epochs == 30
     assert ClassifierOptions(backbone="efficientnet_lite2").side == 448
     assert not ClassifierOptions(model_kind="scratch", fine_tune=True).fine_tuning

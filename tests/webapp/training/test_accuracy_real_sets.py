@@ -1,116 +1,136 @@
-"""Accuracy on the real photo sets, through the training job path.
+"""Accuracy on the real photo sets, judged on the mean over seeded splits,
+through ``vision.training.classifier.classifier_train`` (the call the
+training job makes; no private copy of the recipe).
 
-Transfer learning (EfficientNet-Lite0 at 448 px: pooled features and ImageNet
-class peaks, cached by photo content, a Dense-512 head) must reach >= 90%
-validation accuracy on ``person/`` and >= 95% on ``categories/`` (the seed
-reports 99.5% by transfer on its person photos). On ``person/`` the job also
-fine-tunes the top blocks (the product's default; about two minutes here), and
-prints the frozen head's figure beside it; ``categories/`` is checked frozen
-(720 photos would take several minutes to fine-tune on 2 cores, and the frozen
-head already passes). The seed's small CNN trained from scratch is printed
-beside it for comparison (the seed reports 91% after 30 epochs on 3,500
-photos; with 246 photos, 96 px and 8 epochs on a CPU it is far lower), and only
-has to beat chance.
+One validation split of 74 ``person/`` photos moves by 1.35 points per photo,
+so one split's figure measures noise (issue 19, part 4). The product's
+default settings (``ClassifierOptions()``) are trained on each of
+:data:`SEEDS`' stratified 70/30 splits (seed 42 is the product's own split;
+the model is seeded with the split seed, as the job seeds it), and the test
+prints the mean, the standard deviation and the range, for the frozen head
+and for the default job (the same runs while the default does not
+fine-tune), and asserts the issue's targets (:data:`TARGETS`) on the default
+job's mean. The frozen head of every other EfficientNet-Lite whose weights are
+on disk is trained on the same ``person/`` splits (the set where backbones
+differ; ``categories/`` too with ``ACCURACY_ALL_BACKBONES=1``, as
+``bench/train.py`` does), and the best is named.
 
-74 validation photos make one split's figure move by several points, so the
-frozen head is also retrained (seconds, on the cached features) on five other
-seeded splits, and the issue's target is asserted on their mean.
-``bench/train.py --seeds 42 0 1 2 3 4`` prints the fine-tuned figure on each of
-those splits. Known shortfall: on ``person/`` the product's own split (seed 42)
-is a hard one: its validation photos include three whose only people cover
-under 0.3% of the photo (labels.csv), and it scores 81-87% from run to run
-where the other splits average 92%. The test prints the gap and guards the level reached."""
+No setting was chosen on :data:`SEEDS`: the defaults were measured on other
+splits (``person/`` seeds 2001-2008, ``categories/`` 3001-3006; see
+``ClassifierOptions``).
 
-import tempfile
-from pathlib import Path
+Backbone features are cached by photo content in ``CACHE_DIR`` (as the job
+caches them), so after the first split each head costs seconds; a fresh
+checkout computes them once per backbone and set. The seed's small CNN trained
+from scratch is printed beside them on the first split (cheap settings: 96 px,
+8 epochs; the seed reports 91% after 30 epochs on 3,500 photos) and only has
+to beat chance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+import time
 
 import pytest
 
 from tests.shared_data import shared_path
-from webapp.datasets.models import Dataset
-from webapp.datasets.services import dataset_import
-from webapp.registry.models import ModelVersion
-from webapp.training import services
 
-pytestmark = pytest.mark.django_db
-
-SETS = {"person": 0.90, "categories": 0.95}  # the issue's targets
-# Asserted on the product's split. person: a regression guard only (the job seeds the starting weights; runs
-# still differ by points, as multi-threaded CPU sums are not bit-exact: final 81-87% in four runs).
-FLOORS = {"person": 0.78, "categories": 0.95}
-FINE_TUNE = {"person": True, "categories": False}
-MEAN_FLOORS = SETS  # the issue's targets, asserted on the mean of five other splits
-OTHER_SEEDS = (0, 1, 2, 3, 4)
+#: Split seeds reported and asserted on (42: the product's default split). No setting was tuned on these.
+SEEDS = (42, 1001, 1002, 1003, 1004, 1005)
+#: Issue 19's targets for the default settings, on the mean over SEEDS.
+TARGETS = {"person": 0.92, "categories": 0.97}
+#: Sets on which every available backbone's frozen head is measured (the default backbone always is).
+ALL_BACKBONES_ON = ("person", "categories") if os.environ.get("ACCURACY_ALL_BACKBONES") == "1" else ("person",)
 
 
-def _train(dataset, **kw):
-    from workers.training import classifier
+def _photos(name: str):
+    """``(class names, [Example...])`` of a shared set in class-then-name order, each content once
+    (as an import stores it: ``categories/`` holds one photo twice)."""
+    from vision.training.classifier import Example
 
-    job = services.training_start(dataset=dataset, **kw)
-    classifier.apply(args=[job.pk])
-    job.refresh_from_db()
-    assert job.state == "succeeded", job.error + job.traceback
-    return ModelVersion.objects.get(job=job).metrics
-
-
-@pytest.mark.parametrize("name", list(SETS))
-def test_transfer_beats_target_and_scratch_is_printed(name, efficientnet_weights, capsys):
-    folder = shared_path("datasets", name)
-    ds = Dataset.objects.create(name=name, kind="classification")
-    report = dataset_import(dataset=ds, source=folder)  # SOURCE.md, labels.csv: reported as outside class folders
-    assert report.added >= 240
-    transfer = _train(ds, model_kind="transfer", epochs=40, patience=6, fine_tune=FINE_TUNE[name])
-    scratch = _train(ds, model_kind="scratch", epochs=8, image_size=96, patience=8)
-    others = _other_splits(ds)
-    chance = 1 / len(transfer["per_class"])
-    with capsys.disabled():  # the figures belong in every `make test` log
-        _report(name, transfer, scratch, chance, others)
-    assert transfer["accuracy"] >= FLOORS[name]
-    assert sum(others) / len(others) >= MEAN_FLOORS[name]
-    assert scratch["accuracy"] > chance
+    root = shared_path("datasets", name)
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+    photos = {}
+    for i, c in enumerate(classes):
+        for p in sorted((root / c).glob("*.jpg")):
+            key = hashlib.sha256(p.read_bytes()).hexdigest()
+            photos.setdefault(key, Example(str(p), i, key))
+    return classes, list(photos.values())
 
 
-def _other_splits(ds) -> list[float]:
-    """Validation accuracy of the same head, trained the job's way on the
-    features the job cached, for each of OTHER_SEEDS' stratified 70/30 splits."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-    from django.conf import settings
+def _split(photos, seed: int):
     from sklearn.model_selection import train_test_split
 
-    from vision.training import fit, models
-    from vision.training.transfer import cache_folders
-
-    rows = list(ds.images.filter(status="ok").order_by("id").values_list("sha256", "label_id"))
-    cache = Path(settings.CACHE_DIR) / "features" / cache_folders("efficientnet_lite0", 448)[0]
-    x = np.stack([np.load(cache / f"{sha}.npy") for sha, _ in rows])
-    ids = sorted({lab for _, lab in rows})
-    y = np.array([ids.index(lab) for _, lab in rows])
-    accs = []
-    for seed in OTHER_SEEDS:
-        tr, va = train_test_split(np.arange(len(y)), test_size=0.3, random_state=seed, stratify=y)
-        keras.utils.set_random_seed(seed)  # starting weights seeded as the job seeds them
-        head = models.build_head(x.shape[1], len(ids))
-        with tempfile.TemporaryDirectory() as tmp:
-            fit.fit(head, tf.data.Dataset.from_tensor_slices((x[tr], y[tr])).shuffle(len(tr), seed=seed).batch(32),
-                    tf.data.Dataset.from_tensor_slices((x[va], y[va])).batch(32), epochs=40, patience=6,
-                    work_dir=Path(tmp), steps_per_epoch=-(-len(tr) // 32))
-        accs.append(float((np.asarray(head.predict(x[va], verbose=0)).argmax(1) == y[va]).mean()))
-    return accs
+    return train_test_split(photos, test_size=0.3, random_state=seed, stratify=[e.label for e in photos])
 
 
-def _report(name, transfer, scratch, chance, others):
-    print(f"\n{name}: {transfer['n_train']} train / {transfer['n_val']} validation photos, {len(transfer['per_class'])} classes")
-    if "frozen_accuracy" in transfer:
-        print(f"  transfer (EfficientNet-Lite0 448 px, top blocks fine-tuned): validation accuracy "
-              f"{transfer['accuracy']:.1%} on the product's split, seed 42 (target >= {SETS[name]:.0%}); "
-              f"frozen head before fine-tuning {transfer['frozen_accuracy']:.1%}\n    {transfer['fine_tune_note']}")
-    else:
-        print(f"  transfer (EfficientNet-Lite0 448 px frozen + head): validation accuracy {transfer['accuracy']:.1%} "
-              f"after {transfer['epochs_run']} epochs on the product's split, seed 42 (target >= {SETS[name]:.0%})")
-    print(f"  frozen head on {len(others)} other seeded splits: mean {sum(others) / len(others):.1%} "
-          f"(each: {', '.join(f'{a:.1%}' for a in others)})")
-    print(f"  scratch CNN (seed's, 96 px, 8 epochs):        validation accuracy {scratch['accuracy']:.1%} (chance {chance:.0%})")
-    if transfer["accuracy"] < SETS[name]:
-        print(f"  BELOW THE ISSUE'S TARGET of {SETS[name]:.0%} (asserting the regression floor {FLOORS[name]:.0%})")
+def _backbones(default: str) -> list[str]:
+    """``default``, then the other registered EfficientNet-Lite backbones whose weights are on disk."""
+    from vision import registry
+    from vision.errors import WeightsMissingError
+
+    out = [default]
+    for name in sorted(n for n in registry.names() if n.startswith("efficientnet_lite") and n != default):
+        try:
+            registry.load(name)
+        except WeightsMissingError as err:
+            print(f"  ({name} left out: {err})")
+            continue
+        out.append(name)
+    return out
+
+
+def _spread(values) -> str:
+    return (f"mean {statistics.mean(values):.1%} ± {statistics.stdev(values):.1%} "
+            f"(min {min(values):.1%}, max {max(values):.1%}; each {', '.join(f'{v:.1%}' for v in values)})")
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_mean_accuracy_over_seeded_splits(name, efficientnet_weights, settings, tmp_path, capsys):
+    from vision.training.classifier import ClassifierOptions, classifier_train
+
+    classes, photos = _photos(name)
+    assert len(photos) >= 240
+    default = ClassifierOptions()
+    backbones = _backbones(default.backbone) if name in ALL_BACKBONES_ON else [default.backbone]
+    frozen_means = {}
+    with capsys.disabled():  # the figures belong in every `make test` log
+        print(f"\n{name}: {len(photos)} photos, {len(classes)} classes; {len(SEEDS)} seeded 70/30 splits "
+              f"(seeds {', '.join(map(str, SEEDS))}; 42 is the product's)")
+        for backbone in backbones:
+            frozen, job, seconds = [], [], []
+            for seed in SEEDS:
+                train, val = _split(photos, seed)
+                # the default backbone runs the default job; the others their frozen head, for comparison
+                opts = ClassifierOptions(seed=seed, **({} if backbone == default.backbone
+                                                       else {"backbone": backbone, "fine_tune": False}))
+                t0 = time.perf_counter()
+                res = classifier_train(train, val, class_names=classes, options=opts, cache_dir=settings.CACHE_DIR,
+                                       work_dir=tmp_path / f"{backbone}-{seed}")
+                seconds.append(time.perf_counter() - t0)
+                job.append(res.accuracy)
+                frozen.append(res.accuracy if res.frozen_accuracy is None else res.frozen_accuracy)
+            frozen_means[backbone] = statistics.mean(frozen)
+            label = f"{backbone} {opts.side} px"
+            print(f"  {label}, frozen head: {_spread(frozen)}")
+            if backbone == default.backbone:
+                figures = job
+                print(f"  {label}, default job ({'top blocks fine-tuned' if default.fine_tune else 'the frozen head: the default does not fine-tune'}): "
+                      f"{_spread(job)} (target >= {TARGETS[name]:.0%})")
+            print(f"    time: {seconds[0]:.0f} s the first split (backbone features computed unless cached), "
+                  f"{statistics.mean(seconds[1:]):.1f} s per later split")
+        if len(backbones) > 1:
+            best = max(frozen_means, key=frozen_means.get)
+            print(f"  best backbone on {name} (frozen head): {best}, mean {frozen_means[best]:.1%}")
+        train, val = _split(photos, SEEDS[0])
+        scratch = classifier_train(train, val, class_names=classes, work_dir=tmp_path / "scratch",
+                                   options=ClassifierOptions(model_kind="scratch", image_size=96, epochs=8, patience=8,
+                                                             seed=SEEDS[0]))
+        chance = 1 / len(classes)
+        print(f"  scratch CNN (seed's, 96 px, 8 epochs), seed {SEEDS[0]}: {scratch.accuracy:.1%} (chance {chance:.0%})")
+    mean = statistics.mean(figures)
+    assert mean >= TARGETS[name], f"{name}: the default settings' mean {mean:.1%} is below the target {TARGETS[name]:.0%}"
+    assert scratch.accuracy > chance
