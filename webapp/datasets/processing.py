@@ -58,18 +58,19 @@ def upload_import(job, progress) -> tuple[dict, str]:
     if report.unreadable or report.skipped:
         msg += f", {len(report.unreadable) + len(report.skipped)} not usable (listed below with the reason for each)"
     if dataset.kind == Dataset.Kind.GALLERY and report.added:
-        r["embed_job_id"], note = _gallery_embed(dataset, job.created_by)
+        r["embed_job_id"], note = _gallery_embed(dataset, job.created_by, report.added)
         msg += f"; {note}"
     return r, msg
 
 
-def _gallery_embed(dataset, user) -> tuple[int | None, str]:
+def _gallery_embed(dataset, user, added: int) -> tuple[int | None, str]:
     """A search gallery's new photos are embedded at once (as an upload to a
     gallery always did): start the embedding job, or say how to."""
     from webapp.search.services import gallery_embed_start  # search builds on datasets, not the reverse
 
     try:
         pk = gallery_embed_start(dataset=dataset, user=user).pk
-        return pk, f"their embedding was started as job #{pk} (the gallery's status shows when it is done)"
+        return pk, (f"{'its' if added == 1 else 'their'} embedding was started as job #{pk} "
+                    "(the gallery's status shows when it is done)")
     except QueueUnavailable:
         return None, "the embedding could not be started: press “Compute missing embeddings”"

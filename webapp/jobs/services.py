@@ -59,7 +59,7 @@ def job_enqueue(*, job: Job) -> None:
     except Exception as exc:  # kombu raises several connection error types
         log.exception("could not enqueue job %s", job.pk)
         Job.objects.filter(pk=job.pk).update(
-            state=Job.State.FAILED, error=QueueUnavailable().message, error_code="queue_unavailable",
+            state=Job.State.FAILED, error=QueueUnavailable().message, error_code="queue_unavailable", message="Failed",
             traceback="".join(tb.format_exception(exc)), finished_at=timezone.now(),
         )
         raise QueueUnavailable() from exc

@@ -320,7 +320,8 @@ def gallery_embed(job, progress) -> tuple[dict, str]:
     r = embeddings_compute(dataset_id=job.params["dataset_id"], backbone_name=job.params["backbone"], progress=progress,
                       should_stop=cancel_checker(job.pk))
     bad = len(r["unreadable"])
-    return r, f"Embedded {r['embedded']} photos" + (f"; {bad} unreadable, skipped" if bad else "")
+    n = r["embedded"]
+    return r, f"Embedded {n} photo{'s' * (n != 1)}" + (f"; {bad} unreadable, skipped" if bad else "")
 
 
 def search_index_build(job, progress) -> tuple[dict, str]:

@@ -25,7 +25,7 @@ class TrainForm(forms.Form):
                                     help_text=f"Default {SCRATCH_IMAGE_SIZE} px from scratch; "
                                               f"{TRANSFER_IMAGE_SIZES['efficientnet_lite0']} px for EfficientNet-Lite "
                                               "transfer (multiples of 32, 128–640: larger finds small subjects, smaller "
-                                              "is faster); MobileNetV2 takes 224 px only.")
+                                              "is faster; MobileNetV2, where its Keras weights file is installed, takes 224 px only).")
     patience = forms.IntegerField(min_value=1, max_value=100, initial=_DEFAULTS.patience,
                                   help_text="Stop after this many epochs without a better validation loss.")
     augment = forms.BooleanField(required=False, initial=_DEFAULTS.augment,
@@ -40,7 +40,8 @@ class TrainForm(forms.Form):
         """``backbones``: the ``BackboneSpec`` s whose weights are here (``webapp.core.backbones``)."""
         super().__init__(*args, **kwargs)
         self.fields["dataset"].queryset = datasets if datasets is not None else Dataset.objects.none()
-        self.fields["backbone"].choices = [(s.name, f"{s.label} — {s.cost}") for s in backbones
+        # the cost without the ImageNet input side: transfer runs every backbone at the image size below
+        self.fields["backbone"].choices = [(s.name, f"{s.label} — {s.cost.split(' px, ', 1)[-1]}") for s in backbones
                                            if s.name in TRANSFER_IMAGE_SIZES]
 
 
