@@ -26,6 +26,12 @@ def register(name: str, loader: Callable[[str], Any]) -> None:
     _CACHE.pop(name, None)
 
 
+def unregister(name: str) -> None:
+    """Forget ``name`` and its loaded model (a test's stand-in, once the test is done); unknown names are ignored."""
+    _LOADERS.pop(name, None)
+    _CACHE.pop(name, None)
+
+
 def names() -> list[str]:
     """Names of every model the registry can load."""
     return sorted(_LOADERS)

@@ -401,7 +401,7 @@ def _tiny_lite_backbone(name="efficientnet_lite_tiny"):
     return SimpleNamespace(spec=SimpleNamespace(name=name), model=model)
 
 
-def test_classifier_train_transfer_takes_any_efficientnet_lite_and_fine_tunes(shapes, tmp_path):
+def test_classifier_train_transfer_takes_any_efficientnet_lite_and_fine_tunes(shapes, tmp_path, request):
     """A registered EfficientNet-Lite-shaped backbone other than Lite0: the cut is found
     (the block before the last stride-2 one), features and activations are cached by
     content key, the head trains, fine-tuning reports its outcome; a cancel keeps a model."""
@@ -411,10 +411,12 @@ def test_classifier_train_transfer_takes_any_efficientnet_lite_and_fine_tunes(sh
 
     backbone = _tiny_lite_backbone()
     registry.register("efficientnet_lite_tiny", lambda name: backbone)
+    request.addfinalizer(lambda: registry.unregister("efficientnet_lite_tiny"))  # not a backbone for later tests
     assert transfer.fine_tune_cut(backbone) == "block1_add"
     paths, labels, _ = shapes
     ex = [Example(p, y, f"k{i}") for i, (p, y) in enumerate(zip(paths, labels))]
-    opts = ClassifierOptions(backbone="efficientnet_lite_tiny", image_size=128, epochs=3, fine_tune_epochs=2, seed=1)
+    opts = ClassifierOptions(backbone="efficientnet_lite_tiny", image_size=128, epochs=3, fine_tune=True,
+                             fine_tune_epochs=2, seed=1)
     phases = []
     res = classifier_train(ex[:30], ex[30:], class_names=["square", "disc"], options=opts, work_dir=tmp_path / "w",
                            cache_dir=tmp_path / "cache", on_epoch=lambda h, phase: phases.append(phase))
