@@ -26,7 +26,7 @@ splits (``person/`` seeds 2001-2008, ``categories/`` 3001-3006; see
 Backbone features are cached by photo content in ``CACHE_DIR`` (as the job
 caches them), so after the first split each head costs seconds; a fresh
 checkout computes them once per backbone and set. The seed's small CNN trained
-from scratch is printed beside them on the first split (cheap settings: 96 px,
+from scratch is printed beside them on ``person/``'s first split (cheap settings: 96 px,
 8 epochs; the seed reports 91% after 30 epochs on 3,500 photos) and only has
 to beat chance.
 """
@@ -50,6 +50,8 @@ TARGETS = {"person": 0.92, "categories": 0.97}
 #: no setting measured on the tuning splits reaches 92% (the best, 90.0%; see ClassifierOptions), so the
 #: shortfall is printed, not hidden; the target is asserted as soon as a default reaches it.
 FLOORS = {"person": 0.87, "categories": TARGETS["categories"]}
+#: Sets on which the seed's CNN from scratch is trained for comparison.
+SCRATCH_ON = ("person",)
 #: Sets on which every available backbone's frozen head is measured (the default backbone always is).
 ALL_BACKBONES_ON = ("person", "categories") if os.environ.get("ACCURACY_ALL_BACKBONES") == "1" else ()
 
@@ -134,14 +136,16 @@ def test_mean_accuracy_over_seeded_splits(name, efficientnet_weights, settings, 
         if len(backbones) > 1:
             best = max(frozen_means, key=frozen_means.get)
             print(f"  best backbone on {name} (frozen head): {best}, mean {frozen_means[best]:.1%}")
-        train, val = _split(photos, SEEDS[0])
-        scratch = classifier_train(train, val, class_names=classes, work_dir=tmp_path / "scratch",
-                                   options=ClassifierOptions(model_kind="scratch", image_size=96, epochs=8, patience=8,
-                                                             seed=SEEDS[0]))
-        chance = 1 / len(classes)
-        print(f"  scratch CNN (seed's, 96 px, 8 epochs), seed {SEEDS[0]}: {scratch.accuracy:.1%} (chance {chance:.0%})")
+        scratch, chance = None, 1 / len(classes)
+        if name in SCRATCH_ON:  # the seed's CNN, for comparison: one set is enough (the suite has no time to spare)
+            train, val = _split(photos, SEEDS[0])
+            scratch = classifier_train(train, val, class_names=classes, work_dir=tmp_path / "scratch",
+                                       options=ClassifierOptions(model_kind="scratch", image_size=96, epochs=8,
+                                                                 patience=8, seed=SEEDS[0]))
+            print(f"  scratch CNN (seed's, 96 px, 8 epochs), seed {SEEDS[0]}: {scratch.accuracy:.1%} "
+                  f"(chance {chance:.0%})")
         mean = statistics.mean(figures)
         if mean < TARGETS[name]:
             print(f"  BELOW THE ISSUE'S TARGET of {TARGETS[name]:.0%} (asserting the regression floor {FLOORS[name]:.0%})")
     assert mean >= FLOORS[name], f"{name}: the default settings' mean {mean:.1%} is below {FLOORS[name]:.0%}"
-    assert scratch.accuracy > chance
+    assert scratch is None or scratch.accuracy > chance
