@@ -144,7 +144,7 @@ def main(argv=None) -> int:
         frozen = spread(row["frozen"]) if row["frozen"] else ""
         print(f"{row['set']:<11}{row['model']:<34}{spread(row['acc']):<38}{frozen:<34}{row['cold']:>8.1f}"
               f"{warm:>8}{row['ips']:>8.1f}")
-    print("\nval accuracy: the job's default settings; frozen head: the same runs' head before fine-tuning;"
+    print("\nval accuracy: the job's default settings with that backbone; frozen head: the same runs' head before fine-tuning;"
           "\ncold: first split, features (and activations) computed; warm: mean of the later splits, cached;"
           "\nimg/s: predict on decoded, resized photos.")
     for name in args.sets:
