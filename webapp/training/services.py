@@ -7,6 +7,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
+from vision.training.classifier import DEFAULT_EPOCHS, SCRATCH_IMAGE_SIZE, ClassifierOptions
 from webapp.core.uploads import image_upload_check, stored_file
 from webapp.datasets.models import Dataset
 from webapp.datasets.selectors import dataset_class_counts
@@ -14,10 +15,6 @@ from webapp.jobs.services import job_create
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_activate
 from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, PREDICT
-
-# Transfer's image size defaults per backbone (vision.training.transfer.TRANSFER_IMAGE_SIZES).
-DEFAULTS = {"scratch": {"image_size": 128, "epochs": 30, "learning_rate": 1e-3, "batch_size": 32},
-            "transfer": {"image_size": None, "epochs": 40, "learning_rate": 1e-3, "batch_size": 32}}
 
 
 def training_check(*, dataset: Dataset) -> list[str]:
@@ -43,12 +40,12 @@ def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int 
         ValidationError: the dataset cannot train (sentence), bad parameters, or a training job of
             this kind already queued or running on the dataset with other settings (code "busy").
     """
-    if model_kind not in DEFAULTS:
+    if model_kind not in DEFAULT_EPOCHS:
         raise ValidationError(f"Unknown model kind {model_kind!r}.", code="invalid")
     problems = training_check(dataset=dataset)
     if problems:
         raise ValidationError(problems[0], code="not_trainable")
-    d = DEFAULTS[model_kind]
+    d = ClassifierOptions()  # the product's defaults, one place (vision.training.classifier)
     if model_kind == "transfer":
         from vision.training.transfer import transfer_image_size
 
@@ -58,8 +55,8 @@ def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int 
             raise ValidationError(str(err), code="invalid") from err
     params = {
         "dataset_id": dataset.pk, "model_kind": model_kind, "backbone": backbone if model_kind == "transfer" else "",
-        "epochs": int(epochs or d["epochs"]), "image_size": int(image_size or d["image_size"]),
-        "batch_size": int(batch_size or d["batch_size"]), "learning_rate": float(learning_rate or d["learning_rate"]),
+        "epochs": int(epochs or DEFAULT_EPOCHS[model_kind]), "image_size": int(image_size or SCRATCH_IMAGE_SIZE),
+        "batch_size": int(batch_size or d.batch_size), "learning_rate": float(learning_rate or d.learning_rate),
         "patience": int(patience), "augment": bool(augment), "fine_tune": bool(fine_tune and model_kind == "transfer"),
     }
     if not 1 <= params["epochs"] <= 500 or not 48 <= params["image_size"] <= 640 or not 1 <= params["batch_size"] <= 256:
