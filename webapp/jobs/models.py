@@ -57,6 +57,21 @@ class Job(models.Model):
         return f"{self.kind} #{self.pk} ({self.state})"
 
     @property
+    def kind_label(self) -> str:
+        """The kind in a few words (``Check-in``), from its app's ``jobs.py``; the kind itself if undeclared."""
+        from webapp.jobs.kinds import declared
+
+        jt = declared().get(self.kind)
+        return jt.label if jt else self.kind
+
+    @property
+    def queue_name(self) -> str:
+        """The queue without the deployment's prefix: ``interactive`` or ``batch`` (empty before routing)."""
+        from webapp.jobs.routing import queue_label
+
+        return queue_label(self.queue)
+
+    @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE_STATES
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Case, CharField, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce, Substr
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
 
 from webapp.jobs.kinds import declared
 from webapp.jobs.models import Job
-from webapp.jobs.routing import queue_label
 from webapp.jobs.services import jobs_fail_stale
 
 PRIVATE_PARAMS = ("path", "paths", "staging", "out")  # server-side file paths: not for clients
@@ -34,26 +33,18 @@ def _visible(user):
 
 
 def _with_queue_facts(qs: QuerySet[Job]) -> QuerySet[Job]:
-    """Annotate, in the same query (no query per row): ``queue_ahead``, for a
-    queued job the number of queued jobs of any user before it in its queue
-    (earlier ``(queued_at, id)``; ``None`` for a job not queued),
-    ``queue_name``, its queue without the deployment's prefix
-    (:func:`webapp.jobs.routing.queue_label`), and ``kind_label``, the kind's
-    words from ``webapp.jobs.kinds`` (the kind itself for an undeclared one)."""
+    """Annotate ``queue_ahead``, in the same query (no query per row): for a queued job the number
+    of queued jobs of any user before it in its queue (earlier ``(queued_at, id)``), ``None`` for a
+    job not queued."""
     since = Coalesce("queued_at", "created_at")
     ahead = (Job.objects.order_by().filter(state=Job.State.QUEUED, queue=OuterRef("queue"))
              .annotate(since=since)
              .filter(Q(since__lt=OuterRef("since")) | Q(since=OuterRef("since"), pk__lt=OuterRef("pk")))
              .values("queue").annotate(n=Count("pk")).values("n"))
-    labels = [When(kind=jt.kind, then=Value(jt.label)) for jt in declared().values()]
-    prefix = settings.CELERY_QUEUE_PREFIX
     return qs.annotate(
-        queue_name=Case(When(queue__startswith=prefix, then=Substr("queue", len(prefix) + 1)), default=F("queue"),
-                        output_field=CharField()) if prefix else F("queue"),
         since=since,
         queue_ahead=Case(When(state=Job.State.QUEUED, then=Coalesce(Subquery(ahead, output_field=IntegerField()), 0)),
                          default=None, output_field=IntegerField()),
-        kind_label=Case(*labels, default=F("kind"), output_field=CharField()) if labels else F("kind"),
     )
 
 
@@ -70,15 +61,6 @@ def job_queue_position(job: Job) -> int | None:
         if ahead is None:  # deleted meanwhile or no longer queued
             return None
     return ahead + 1
-
-
-def job_kind_label(job: Job) -> str:
-    """The kind in a few words (``Check-in``), as the Jobs page and its filter show it."""
-    label = getattr(job, "kind_label", None)
-    if label is None:
-        jt = declared().get(job.kind)
-        label = jt.label if jt else job.kind
-    return label
 
 
 def job_kind_choices(kinds) -> list[tuple[str, str]]:
@@ -106,9 +88,9 @@ def job_to_dict(job: Job) -> dict:
     """
     iso = lambda t: t.isoformat() if t else None  # noqa: E731
     return {
-        "id": job.pk, "kind": job.kind, "kind_label": job_kind_label(job), "state": job.state,
+        "id": job.pk, "kind": job.kind, "kind_label": job.kind_label, "state": job.state,
         "progress": round(job.progress, 4),
-        "queue": queue_label(job.queue), "worker": job.worker, "queue_position": job_queue_position(job),
+        "queue": job.queue_name, "worker": job.worker, "queue_position": job_queue_position(job),
         "message": job.message, "error": job.error, "error_code": job.error_code,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
         "queue_seconds": job.queue_seconds, "run_seconds": job.run_seconds,
