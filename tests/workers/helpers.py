@@ -32,10 +32,10 @@ def enrol(name: str, paths: list[Path], run: bool = True):
     return member, outcome
 
 
-def check_in(path: Path, run: bool = True):
+def check_in(path: Path, run: bool = True, *, mode: str = "kiosk", frames: list[Path] = ()):
     from workers.checkin import checkin
 
-    photo = services.checkin_create(upload=upload(path))
+    photo = services.checkin_create(upload=upload(path), mode=mode, frames=[upload(f) for f in frames])
     if run:
         checkin.apply(args=[photo.job_id])
     return photo, Job.objects.get(pk=photo.job_id)

@@ -80,11 +80,65 @@ def test_stranger_is_logged_as_stranger():
 
 def test_group_photo_every_face_decided_once():
     obama, _ = enrol("Obama", [face_file("Barack_Obama", 1), face_file("Barack_Obama", 2)])
-    _, job = check_in(shared_path("datasets", "faces", "_groups", "obama_and_biden.jpg"))
+    photo, job = check_in(shared_path("datasets", "faces", "_groups", "obama_and_biden.jpg"), mode="group")
     faces = job.result["faces"]
-    assert len(faces) >= 2
+    assert len(faces) >= 2 and job.result["mode"] == "group"
     members = [f["member_id"] for f in faces if f["member_id"]]
     assert members == [obama.pk]  # Obama found once, the others are strangers
+    assert CheckIn.objects.filter(photo=photo).count() == len(faces)  # every face logged
+    assert set(CheckIn.objects.values_list("mode", flat=True)) == {"group"}
+
+
+def test_kiosk_logs_only_the_person_in_front():
+    obama, _ = enrol("Obama", [face_file("Barack_Obama", 1), face_file("Barack_Obama", 2)])
+    photo, job = check_in(shared_path("datasets", "faces", "_groups", "obama_and_biden.jpg"))
+    main, *rest = job.result["faces"]
+    assert job.result["mode"] == "kiosk" and rest
+    assert {f["status"] for f in rest} == {"background"} and all(f["checkin_id"] is None for f in rest)
+    sizes = [min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) for f in job.result["faces"]]
+    assert sizes[0] == max(sizes)  # the person in front is the largest face
+    logged = CheckIn.objects.filter(photo=photo)
+    assert logged.count() == (main["status"] in ("logged", "stranger")) and all(c.mode == "kiosk" for c in logged)
+
+
+def test_kiosk_asks_a_small_face_to_come_closer(settings):
+    enrol("Obama", [face_file("Barack_Obama", 1), face_file("Barack_Obama", 2)])
+    settings.KIOSK_MIN_FACE_FRACTION = 0.9  # every face is "far away"
+    _, job = check_in(face_file("Barack_Obama", 3))
+    assert job.result["faces"][0]["status"] == "too_small" and "closer" in job.message
+    assert not CheckIn.objects.exists()
+
+
+def test_burst_that_agrees_logs_once_and_one_that_disagrees_is_unsure():
+    obama, _ = enrol("Obama", [face_file("Barack_Obama", 1), face_file("Barack_Obama", 2)])
+    enrol("Blair", [face_file("Tony_Blair", 1), face_file("Tony_Blair", 2)])
+    _, job = check_in(face_file("Barack_Obama", 3), frames=[face_file("Barack_Obama", 4), face_file("Barack_Obama", 3)])
+    assert [f["verdict"] for f in job.result["frames"]] == ["member"] * 3
+    assert job.result["faces"][0]["member_id"] == obama.pk and CheckIn.objects.count() == 1
+    # frames of two different people: not sure, nobody named, nothing logged
+    _, job = check_in(face_file("Barack_Obama", 3), frames=[face_file("Tony_Blair", 3)])
+    face = job.result["faces"][0]
+    assert face["status"] == "unsure" and face["member_id"] is None and "try again" in job.message
+    assert CheckIn.objects.count() == 1
+
+
+def test_burst_frame_without_a_face_is_skipped():
+    obama, _ = enrol("Obama", [face_file("Barack_Obama", 1), face_file("Barack_Obama", 2)])
+    no_face = shared_path("datasets", "faces", "_no_face", "dogs.jpg")
+    _, job = check_in(face_file("Barack_Obama", 3), frames=[no_face, face_file("Barack_Obama", 4)])
+    assert [f["faces"] > 0 for f in job.result["frames"]] == [True, False, True]
+    assert job.result["faces"][0]["status"] == "logged"
+    # one frame with a face out of two is not enough to be sure
+    _, job = check_in(face_file("Barack_Obama", 3), frames=[no_face])
+    assert job.result["faces"][0]["status"] == "unsure"
+
+
+def test_enrolment_warning_reads_true():
+    from webapp.checkin.processing import shown_below
+
+    a, b = shown_below(0.5996, 0.6)
+    assert (a, b) == ("0.5996", "0.6000") and float(a) < float(b)  # never "0.60 under 0.60"
+    assert shown_below(0.41, 0.57) == ("0.41", "0.57")
 
 
 def test_no_face_fails_the_job_with_a_sentence_and_keeps_the_photo():

@@ -1,7 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from webapp.checkin.models import CheckInPhoto, Member
+from webapp.checkin.models import CheckInPhoto, MatchingSettings, Member, Mode
 from webapp.core.forms import MultipleImageField, UploadField
 
 
@@ -22,6 +22,27 @@ class EnrolForm(forms.Form):
 class CheckInForm(forms.Form):
     photo = UploadField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "user"}))
     source = forms.ChoiceField(choices=CheckInPhoto.Source.choices, initial="upload", widget=forms.HiddenInput, required=False)
+    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.KIOSK, required=False, widget=forms.RadioSelect,
+                             help_text="Group mode (staff) checks in every face of the photo.")
+
+    def __init__(self, *args, staff: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.staff = staff
+        if not staff:  # only staff may log a whole group
+            self.fields["mode"].widget = forms.HiddenInput()
+
+    def clean_mode(self):
+        mode = self.cleaned_data.get("mode") or Mode.KIOSK
+        if mode == Mode.GROUP and not self.staff:
+            raise ValidationError("Only staff can check in a whole group.")
+        return mode
+
+
+class MatchingSettingsForm(forms.ModelForm):
+    class Meta:
+        model = MatchingSettings
+        fields = ["policy"]
+        widgets = {"policy": forms.RadioSelect}
 
 
 class CheckInFilterForm(forms.Form):

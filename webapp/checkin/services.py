@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from webapp.checkin.jobs import CHECKIN, ENROL
-from webapp.checkin.models import CheckIn, CheckInPhoto, FaceSample, Member
+from webapp.checkin.models import CheckIn, CheckInFrame, CheckInPhoto, FaceSample, Member, Mode
 from webapp.core.uploads import display_name, image_upload_check, stored_file
 from webapp.jobs.models import Job
 from webapp.jobs.services import job_create
@@ -81,21 +82,39 @@ def member_delete(*, member: Member) -> dict:
     return counts
 
 
-def checkin_create(*, upload, source: str = CheckInPhoto.Source.UPLOAD, user=None) -> CheckInPhoto:
-    """Store a check-in photo and start its job.
+def checkin_create(*, upload, source: str = CheckInPhoto.Source.UPLOAD, user=None, mode: str = Mode.KIOSK,
+                   frames: list | None = None) -> CheckInPhoto:
+    """Store a check-in photo (and a camera burst's later ``frames``) and start its job.
+
+    Args:
+        upload: the photo, or a burst's first frame.
+        mode: ``kiosk`` (the person in front) or ``group`` (everyone; staff only,
+            checked by the caller).
+        frames: a burst's later frames (at most ``CHECKIN_BURST_FRAMES - 1`` are kept).
 
     Raises:
-        ValidationError: the upload is empty, too big or not a readable image.
+        ValidationError: the upload or a frame is empty, too big or not a readable
+            image; an unknown source or mode.
         QueueUnavailable: the broker is down (the photo stays stored, the job failed).
     """
     if source not in CheckInPhoto.Source.values:
         raise ValidationError(f"Unknown source {source!r}.", code="invalid")
+    if mode not in Mode.values:
+        raise ValidationError(f"Unknown check-in mode {mode!r}.", code="invalid")
     loaded, data = image_upload_check(upload)
+    extra = []
+    for i, f in enumerate((frames or [])[:max(0, settings.CHECKIN_BURST_FRAMES - 1)]):
+        try:
+            extra.append(image_upload_check(f))
+        except ValidationError as err:
+            raise ValidationError(f"Frame {i + 2} of the burst: {err.messages[0]}", code="invalid") from err
     with transaction.atomic():
         photo = CheckInPhoto.objects.create(
-            photo=stored_file(loaded, data), source=source, width=loaded.width, height=loaded.height,
+            photo=stored_file(loaded, data), source=source, mode=mode, width=loaded.width, height=loaded.height,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
+        for i, (frame_loaded, frame_data) in enumerate(extra):
+            CheckInFrame.objects.create(photo=photo, index=i + 2, image=stored_file(frame_loaded, frame_data))
         photo.job, _ = job_create(CHECKIN, user=user, key=CHECKIN.key("photo", photo.pk),
                                   params={"photo_id": photo.pk})
         photo.save(update_fields=["job"])

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from webapp.checkin.models import CheckIn, CheckInPhoto, FaceSample
+from webapp.checkin.models import CheckIn, CheckInFrame, CheckInPhoto, FaceSample
 
 
 def _delete_files(instance, *names):
@@ -29,3 +29,8 @@ def _checkin_files(sender, instance, **kwargs):
 @receiver(post_delete, sender=CheckInPhoto)
 def _photo_files(sender, instance, **kwargs):
     _delete_files(instance, "photo")
+
+
+@receiver(post_delete, sender=CheckInFrame)
+def _frame_files(sender, instance, **kwargs):
+    _delete_files(instance, "image")

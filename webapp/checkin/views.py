@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from webapp.checkin import selectors, services
 from webapp.checkin.forms import CheckInFilterForm, CheckInForm, EnrolForm, MemberForm
 from webapp.checkin.jobs import ENROL
-from webapp.checkin.models import CheckInPhoto, FaceSample, Member
+from webapp.checkin.models import CheckInPhoto, FaceSample, Member, Mode
 from webapp.core.permissions import checkin_role_required, staff_required
 from webapp.core.views import json_error
 from webapp.jobs.models import Job
@@ -103,17 +103,19 @@ def sample_delete(request, sample_id: int):
 # ----- check-in (any logged-in user) -----
 @checkin_role_required
 def checkin_new(request):
-    form = CheckInForm(request.POST or None, request.FILES or None)
+    form = CheckInForm(request.POST or None, request.FILES or None, staff=request.user.is_staff)
     if request.method == "POST" and form.is_valid():
         try:
-            photo = services.checkin_create(upload=form.cleaned_data["photo"],
+            photo = services.checkin_create(upload=form.cleaned_data["photo"], mode=form.cleaned_data["mode"],
+                                            frames=request.FILES.getlist("frames"),
                                             source=form.cleaned_data.get("source") or "upload", user=request.user)
         except ValidationError as err:
             form.add_error("photo", err)
         else:
             return redirect("checkin:checkin_result", photo_id=photo.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "checkin/checkin_new.html", {"form": form, "repeat_minutes": settings.CHECKIN_REPEAT_MINUTES}, status=status)
+    return render(request, "checkin/checkin_new.html", {"form": form, "repeat_minutes": settings.CHECKIN_REPEAT_MINUTES,
+                                                        "burst": settings.CHECKIN_BURST_FRAMES}, status=status)
 
 
 @checkin_role_required
@@ -127,13 +129,18 @@ def checkin_result(request, photo_id: int):
 @checkin_role_required
 @require_POST
 def checkin_api(request):
-    """``POST /api/checkins`` (multipart ``photo``) -> ``{photo_id, job}``; poll
-    ``/api/jobs/<id>`` for the result."""
+    """``POST /api/checkins`` (multipart ``photo``, optional ``frames`` of a burst,
+    optional ``mode`` ``kiosk`` (default) or ``group`` (staff)) -> ``{photo_id, job}``;
+    poll ``/api/jobs/<id>`` for the result."""
     upload = request.FILES.get("photo")
+    mode = request.POST.get("mode") or Mode.KIOSK
     try:
         if upload is None:
             raise ValidationError("Send the photo as the multipart field “photo”.", code="required")
-        photo = services.checkin_create(upload=upload, source=CheckInPhoto.Source.API, user=request.user)
+        if mode == Mode.GROUP and not request.user.is_staff:
+            raise ValidationError("Only staff can check in a whole group.", code="forbidden")
+        photo = services.checkin_create(upload=upload, source=CheckInPhoto.Source.API, user=request.user, mode=mode,
+                                        frames=request.FILES.getlist("frames"))
     except ValidationError as err:
         return json_error(err)
     return JsonResponse({"photo_id": photo.pk, "job": job_to_dict(photo.job)}, status=202)

@@ -130,6 +130,12 @@ FACE_UPSAMPLE = int(os.environ.get("FACE_UPSAMPLE", 1))
 FACE_MIN_SIZE = int(os.environ.get("FACE_MIN_SIZE", 60))
 FACE_MIN_SHARPNESS = float(os.environ.get("FACE_MIN_SHARPNESS", 15))
 CHECKIN_REPEAT_MINUTES = int(os.environ.get("CHECKIN_REPEAT_MINUTES", 5))
+# Kiosk mode checks in the largest face only, and only when its box's shorter side is at least this
+# share of the photo's shorter side (a person at arm's length from a 640x480 webcam: about 0.3; a
+# bystander two metres behind: under 0.1). The matching policy itself is set on the calibration page.
+KIOSK_MIN_FACE_FRACTION = float(os.environ.get("KIOSK_MIN_FACE_FRACTION", 0.12))
+# Frames a camera check-in takes in a burst; the member is logged only when the frames agree.
+CHECKIN_BURST_FRAMES = int(os.environ.get("CHECKIN_BURST_FRAMES", 3))
 
 # ----- search by image (seed section 8) -----
 # Pretrained backbone weights converted once on this machine (EfficientNet-Lite0's Keras file).
