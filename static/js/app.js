@@ -68,7 +68,8 @@ var Vision = (function () {
   function drawFaces(svg, list, faces) {
     svg.innerHTML = ""; list.innerHTML = "";
     faces.forEach(function (f, i) {
-      var b = f.box, color = f.member_id ? (f.status === "repeat" ? "#d97706" : "#16a34a") : "#dc2626";
+      var b = f.box, quiet = f.status === "background" || f.status === "too_small" || f.status === "unsure";
+      var color = quiet ? "#6b7280" : f.member_id ? (f.status === "repeat" ? "#d97706" : "#16a34a") : "#dc2626";
       var r = document.createElementNS(SVG, "rect");
       r.setAttribute("x", b[0]); r.setAttribute("y", b[1]);
       r.setAttribute("width", b[2] - b[0]); r.setAttribute("height", b[3] - b[1]);
@@ -84,8 +85,10 @@ var Vision = (function () {
       svg.appendChild(t);
       var li = document.createElement("li");
       li.className = f.status;
-      var what = f.status === "logged" ? "checked in" : f.status === "repeat" ? "already checked in at " +
-        fmtTime(f.previous_at, true) + ", not logged again" : "not a member";
+      var what = {logged: "checked in", stranger: "not a member: logged as a stranger",
+        unsure: "not sure who this is: look at the camera and try again (not logged)",
+        background: "behind the person checking in: not logged", too_small: "too far away: come closer and try again (not logged)"
+      }[f.status] || (f.status === "repeat" ? "already checked in at " + fmtTime(f.previous_at, true) + ", not logged again" : f.status);
       var dist = f.distance === null ? "" : " · distance " + f.distance.toFixed(3) +
         (f.margin === null ? "" : " (margin " + f.margin.toFixed(3) + ")");
       li.textContent = (i + 1) + ". " + f.name + " — " + what + dist;
@@ -116,15 +119,25 @@ var Vision = (function () {
         var v = document.getElementById("cam"); v.srcObject = stream; wrap.hidden = false; startBtn.hidden = true;
       }).catch(function (e) { alert("The camera is not available: " + e.message); });
     });
+    // A burst of frames a moment apart: the server logs the person only when the frames agree (issue 18).
     document.getElementById("snap").addEventListener("click", function () {
-      var v = document.getElementById("cam"), c = document.createElement("canvas");
-      c.width = v.videoWidth; c.height = v.videoHeight; c.getContext("2d").drawImage(v, 0, 0);
-      c.toBlob(function (blob) {
-        var form = document.getElementById("checkin-form"), fd = new FormData(form);
-        fd.set("photo", blob, "camera.jpg"); fd.set("source", "camera");
-        fetch(form.action || location.href, {method: "POST", body: fd, credentials: "same-origin"})
-          .then(function (r) { if (r.redirected) location.href = r.url; else return r.text().then(function (h) { document.open(); document.write(h); document.close(); }); });
-      }, "image/jpeg", 0.92);
+      var v = document.getElementById("cam"), form = document.getElementById("checkin-form");
+      var n = Math.max(1, parseInt(form.dataset.burst || "1", 10)), blobs = [], btn = this;
+      btn.disabled = true; btn.textContent = "Hold still…";
+      function grab() {
+        var c = document.createElement("canvas");
+        c.width = v.videoWidth; c.height = v.videoHeight; c.getContext("2d").drawImage(v, 0, 0);
+        c.toBlob(function (blob) {
+          blobs.push(blob);
+          if (blobs.length < n) { setTimeout(grab, 150); return; }
+          var fd = new FormData(form);
+          fd.set("photo", blobs[0], "camera.jpg"); fd.set("source", "camera");
+          blobs.slice(1).forEach(function (b, i) { fd.append("frames", b, "camera-" + (i + 2) + ".jpg"); });
+          fetch(form.action || location.href, {method: "POST", body: fd, credentials: "same-origin"})
+            .then(function (r) { if (r.redirected) location.href = r.url; else return r.text().then(function (h) { document.open(); document.write(h); document.close(); }); });
+        }, "image/jpeg", 0.92);
+      }
+      grab();
     });
   }
 

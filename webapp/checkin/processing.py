@@ -10,12 +10,11 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, Max
 
 from vision import faces as vfaces
 from vision.errors import VisionError
 from vision.images import crop_box, image_to_jpeg_bytes, load_image, thumbnail
-from vision.matching import Gallery, Match, Policy, policy_get
+from vision.matching import Match, Policy, policy_get
 from webapp.checkin.models import (
     CheckIn,
     CheckInPhoto,
@@ -24,13 +23,10 @@ from webapp.checkin.models import (
     Member,
     Mode,
     embedding_to_bytes,
-    embeddings_from_bytes,
 )
+from webapp.checkin.gallery import gallery_load
 from webapp.jobs.errors import JobFailed
 from webapp.jobs.runner import job_row
-
-_gallery_cache: dict = {"key": None, "gallery": None}
-
 
 def _detect(pixels: np.ndarray) -> list[vfaces.Face]:
     return vfaces.detect_faces(pixels, detector=settings.FACE_DETECTOR, upsample=settings.FACE_UPSAMPLE)
@@ -39,28 +35,6 @@ def _detect(pixels: np.ndarray) -> list[vfaces.Face]:
 def _crop_file(pixels: np.ndarray, box) -> ContentFile:
     crop = thumbnail(crop_box(pixels, box, margin=0.25), 200)
     return ContentFile(image_to_jpeg_bytes(crop, quality=88), name=f"{uuid.uuid4().hex}.jpg")
-
-
-def _accepted_samples():
-    return FaceSample.objects.filter(status=FaceSample.Status.ACCEPTED, member__active=True)
-
-
-def gallery_load(*, exclude_member_id: int | None = None) -> Gallery:
-    """All accepted embeddings of active members in one query, as a ``Gallery``
-    labelled by member id. The full gallery is cached per worker process and
-    reloaded when a cheap fingerprint query (count, newest id, last member
-    change) says it changed."""
-    qs = _accepted_samples()
-    if exclude_member_id is not None:
-        rows = list(qs.exclude(member_id=exclude_member_id).values_list("member_id", "embedding"))
-        return Gallery(embeddings_from_bytes([r[1] for r in rows]), [r[0] for r in rows])
-    fp = qs.aggregate(n=Count("id"), last=Max("id"), changed=Max("member__updated_at"))
-    key = (fp["n"], fp["last"], fp["changed"], Member.objects.filter(active=True).count())
-    if _gallery_cache["key"] != key:
-        rows = list(qs.values_list("member_id", "embedding"))
-        _gallery_cache["gallery"] = Gallery(embeddings_from_bytes([r[1] for r in rows]), [r[0] for r in rows])
-        _gallery_cache["key"] = key
-    return _gallery_cache["gallery"]
 
 
 def sample_process(sample: FaceSample) -> dict:

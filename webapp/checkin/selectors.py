@@ -7,7 +7,14 @@ import datetime as dt
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from webapp.checkin.models import CheckIn, FaceSample, Member
+import numpy as np
+
+from vision.matching import MIN_COHORT_MEMBERS, POLICIES
+from webapp.checkin.gallery import gallery_load
+from webapp.checkin.models import MIN_SAMPLES, CheckIn, FaceSample, Member
+
+#: Histogram of the calibration page: distances 0..1 in bins of 0.025.
+HIST_BINS = np.linspace(0.0, 1.0, 41)
 
 
 def member_list(*, query: str = "") -> QuerySet[Member]:
@@ -43,3 +50,29 @@ def dashboard_counts() -> dict:
         "checkins_today": CheckIn.objects.filter(time__gte=start, member__isnull=False).count(),
         "strangers_today": CheckIn.objects.filter(time__gte=start, member__isnull=True).count(),
     }
+
+
+def calibration(current_policy: str, outer_bound: float) -> dict:
+    """What the calibration page shows for the current gallery: genuine and
+    impostor distances (leave-one-out, ``vision.matching.Cohort``) as a
+    histogram with bar heights 0..1 of the tallest bin, each policy's cut
+    with its expected false-accept and false-reject rates on this gallery,
+    and the members with fewer than ``MIN_SAMPLES`` accepted photos."""
+    gallery = gallery_load()
+    cohort = gallery.cohort()
+    gen, _ = np.histogram(np.clip(cohort.genuine, 0, 0.999), HIST_BINS)
+    imp, _ = np.histogram(np.clip(cohort.impostor, 0, 0.999), HIST_BINS)
+    top = max(1, int(gen.max(initial=0)), int(imp.max(initial=0)))
+    bins = [{"x": float(lo), "genuine": int(g), "impostor": int(i), "g_h": g / top, "i_h": i / top}
+            for lo, g, i in zip(HIST_BINS[:-1], gen, imp)]
+    policies = []
+    for name, policy in POLICIES.items():
+        cut = gallery.cut(policy, outer_bound)
+        far, frr = cohort.rates(cut.threshold)
+        policies.append({"name": name, "label": policy.label, "threshold": cut.threshold, "source": cut.source,
+                         "margin": policy.margin, "far": None if far is None else 100 * far,
+                         "frr": None if frr is None else 100 * frr, "current": name == current_policy})
+    few = (member_list().filter(active=True, n_samples__lt=MIN_SAMPLES).order_by("n_samples", "name"))
+    return {"n_members": gallery.n_members, "n_samples": len(gallery), "n_genuine": len(cohort.genuine),
+            "n_impostor": len(cohort.impostor), "bins": bins, "policies": policies, "few": few,
+            "min_samples": MIN_SAMPLES, "min_cohort": MIN_COHORT_MEMBERS, "top": top}

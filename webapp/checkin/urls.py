@@ -6,6 +6,7 @@ app_name = "checkin"
 urlpatterns = [
     path("members/", views.member_list, name="member_list"),
     path("members/new/", views.member_create, name="member_create"),
+    path("members/calibration/", views.calibration, name="calibration"),
     path("members/<int:member_id>/", views.member_detail, name="member_detail"),
     path("members/<int:member_id>/edit/", views.member_edit, name="member_edit"),
     path("members/<int:member_id>/delete/", views.member_delete, name="member_delete"),

@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from webapp.checkin import selectors, services
-from webapp.checkin.forms import CheckInFilterForm, CheckInForm, EnrolForm, MemberForm
+from webapp.checkin.forms import CheckInFilterForm, CheckInForm, EnrolForm, MatchingSettingsForm, MemberForm
 from webapp.checkin.jobs import ENROL
-from webapp.checkin.models import CheckInPhoto, FaceSample, Member, Mode
+from webapp.checkin.models import MIN_SAMPLES, CheckInPhoto, FaceSample, MatchingSettings, Member, Mode
 from webapp.core.permissions import checkin_role_required, staff_required
 from webapp.core.views import json_error
 from webapp.jobs.models import Job
@@ -26,7 +26,7 @@ from webapp.jobs.selectors import job_to_dict
 def member_list(request):
     q = request.GET.get("q", "").strip()
     page = Paginator(selectors.member_list(query=q), 25).get_page(request.GET.get("page"))
-    return render(request, "checkin/member_list.html", {"page": page, "q": q})
+    return render(request, "checkin/member_list.html", {"page": page, "q": q, "min_samples": MIN_SAMPLES})
 
 
 @staff_required
@@ -83,6 +83,7 @@ def member_detail(request, member_id: int):
     last_enrol = Job.objects.filter(kind=ENROL.kind, params__member_id=member.pk).order_by("-id").first()
     return render(request, "checkin/member_detail.html", {
         "member": member, "form": form, "samples": samples, "job_id": job_id if (job_id or "").isdigit() else None,
+        "n_accepted": samples.filter(status=FaceSample.Status.ACCEPTED).count(), "min_samples": MIN_SAMPLES,
         "pending": samples.filter(status=FaceSample.Status.PENDING).exists(),
         "recent": member.checkins.all()[:10],
         # only right after that upload: an older list would read as news
@@ -98,6 +99,22 @@ def sample_delete(request, sample_id: int):
     services.sample_delete(sample=sample)
     messages.success(request, "The sample and its photo were deleted.")
     return redirect("checkin:member_detail", member_id=member_id)
+
+
+@staff_required
+def calibration(request):
+    """How the check-in decision cuts on the current gallery, and the policy choice (issue 18)."""
+    current = MatchingSettings.current()
+    form = MatchingSettingsForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save(commit=False)
+        saved.updated_by = request.user
+        saved.save()
+        messages.success(request, f"Check-ins are now decided with the {saved.policy} policy.")
+        return redirect("checkin:calibration")
+    return render(request, "checkin/calibration.html", {
+        "form": form, "settings_row": current, "outer_bound": settings.FACE_MATCH_THRESHOLD,
+        **selectors.calibration(current.policy, settings.FACE_MATCH_THRESHOLD)})
 
 
 # ----- check-in (any logged-in user) -----
@@ -172,7 +189,7 @@ def _csv(qs) -> HttpResponse:
     resp.write("\ufeff")  # BOM so spreadsheet programs read UTF-8 names correctly
     w = csv.writer(resp)
     w.writerow(["time", "member_id", "member", "external_id", "stranger", "distance", "margin", "source",
-                "xmin", "ymin", "xmax", "ymax"])
+                "xmin", "ymin", "xmax", "ymax", "mode"])
     for c in qs.iterator(chunk_size=2000):
         name = c.member.name if c.member else ""
         if name[:1] in ("=", "+", "-", "@"):  # keep spreadsheets from running a name as a formula
@@ -180,5 +197,5 @@ def _csv(qs) -> HttpResponse:
         w.writerow([timezone.localtime(c.time).isoformat(timespec="seconds"), c.member_id or "", name,
                     (c.member.external_id or "") if c.member else "", "yes" if c.member_id is None else "no",
                     "" if c.distance is None else f"{c.distance:.4f}", "" if c.margin is None else f"{c.margin:.4f}",
-                    c.source, *(c.box or ["", "", "", ""])])
+                    c.source, *(c.box or ["", "", "", ""]), c.mode])
     return resp

@@ -103,7 +103,7 @@ def test_an_unexpected_api_error_is_json_and_hides_the_traceback(client, admin_u
     assert r.status_code == 500 and r["Content-Type"].startswith("text/html") and "secret" not in r.content.decode()
 
 
-@pytest.mark.parametrize("url", ["/members/", "/members/new/"])
+@pytest.mark.parametrize("url", ["/members/", "/members/new/", "/members/calibration/"])
 def test_members_are_staff_only(kiosk_client, url):
     assert kiosk_client.get(url).status_code == 403
 
@@ -254,7 +254,8 @@ def test_log_csv_export(kiosk_client):
     assert r["Content-Type"].startswith("text/csv") and "attachment" in r["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0][:5] == ["time", "member_id", "member", "external_id", "stranger"]
-    assert len(rows) == 4 and rows[1][4] == "yes" and rows[3][2] == "Alice" and rows[3][8:] == ["1", "2", "3", "4"]
+    assert len(rows) == 4 and rows[1][4] == "yes" and rows[3][2] == "Alice" and rows[3][8:12] == ["1", "2", "3", "4"]
+    assert rows[0][12] == "mode" and rows[3][12] == "kiosk"
     assert rows[2][2].startswith("'=")  # formula injection neutralised
     filtered = kiosk_client.get(f"/checkins/?member={a.pk}&format=csv").content.decode("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(filtered)))) == 2
@@ -349,3 +350,61 @@ def test_an_empty_upload_on_the_api_says_so_with_its_code(admin_client):
     assert r.status_code == 400 and r.json()["message"] == "The file is empty (0 bytes)." and r.json()["code"] == "empty"
     r = admin_client.post("/api/detect", {"detector": "dlib_hog_face"})  # nothing sent: what to send
     assert r.status_code == 400 and r.json()["code"] == "required" and "multipart field" in r.json()["message"]
+
+
+# ----- open-set decision (issue 18) -----
+def _member_with_samples(name, vectors):
+    from webapp.checkin.models import embedding_to_bytes
+
+    m = Member.objects.create(name=name)
+    for v in vectors:
+        FaceSample.objects.create(member=m, photo="faces/samples/x.jpg", status=FaceSample.Status.ACCEPTED,
+                                  embedding=embedding_to_bytes(v))
+    return m
+
+
+@pytest.mark.parametrize("n_members", [0, 1, 12])
+def test_calibration_page_shows_distributions_cuts_and_few_photo_members(staff_client, n_members):
+    import numpy as np
+
+    from webapp.checkin.models import MatchingSettings
+
+    rng = np.random.default_rng(0)
+    for i in range(n_members):
+        centre = rng.normal(size=128)
+        centre /= np.linalg.norm(centre) * 2.4  # members about 0.6 apart: the cohort cut is the lowest
+        _member_with_samples(f"M{i}", [centre + rng.normal(scale=0.02, size=128) for _ in range(2 if i == 0 else 3)])
+    r = staff_client.get("/members/calibration/")
+    page = r.content.decode()
+    assert r.status_code == 200 and "<svg" in page and "Strict" in page and "Balanced (default)" in page
+    if n_members == 12:
+        assert "from this gallery" in page  # the cohort cut applies from MIN_COHORT_MEMBERS members
+        assert "M0</a> · 2 photos" in page  # fewer than 3 photos: listed
+    if n_members < 2:
+        assert "nothing to compare yet" in page
+    # the policy is stored in the database
+    r = staff_client.post("/members/calibration/", {"policy": "strict"})
+    assert r.status_code == 302 and MatchingSettings.current().policy == "strict"
+    r = staff_client.post("/members/calibration/", {"policy": "paranoid"})
+    assert r.status_code == 200 and MatchingSettings.current().policy == "strict"
+
+
+def test_group_mode_is_staff_only(kiosk_client, staff_user):
+    r = kiosk_client.post("/checkin/", {"photo": _upload(_face(n=3)), "mode": "group"})
+    assert r.status_code == 400 and "Only staff" in r.content.decode() and not CheckInPhoto.objects.exists()
+    r = kiosk_client.post("/api/checkins", {"photo": _upload(_face(n=3)), "mode": "group"})
+    assert r.status_code in (400, 403) and "Only staff" in r.json()["message"]
+    kiosk_client.force_login(staff_user)
+    r = kiosk_client.post("/checkin/", {"photo": _upload(_face(n=3)), "mode": "group"})
+    assert r.status_code == 302 and CheckInPhoto.objects.get().mode == "group"
+
+
+def test_burst_frames_are_stored_and_a_bad_frame_is_refused(kiosk_client):
+    from webapp.checkin.models import CheckInFrame
+
+    r = kiosk_client.post("/checkin/", {"photo": _upload(_face(n=3)), "frames": [_upload(_face(n=4)), _upload(_face(n=3))]})
+    assert r.status_code == 302 and CheckInFrame.objects.count() == 2
+    r = kiosk_client.post("/checkin/", {"photo": _upload(_face(n=3)),
+                                        "frames": [_upload(shared_path("bad-inputs", "I-18_empty.jpg"))]})
+    assert r.status_code == 400 and "Frame 2 of the burst" in r.content.decode()
+    assert CheckInPhoto.objects.count() == 1 and CheckInFrame.objects.count() == 2
