@@ -107,6 +107,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 TARGET_REDIS = 1.3  # x raw pipeline
 TARGET_EMBEDDED = 2.0  # x raw pipeline
 TARGET_MATCH_MS = 10.0  # 100,000 enrolled embeddings
+TARGET_DECISION_MS = 1.0  # issue 18: what the open-set decision may add at 10,000 members
 TARGET_BUSY = 1.5  # x the idle check-in of the same run, while a classifier trains on the batch worker
 BATCH_NICE = int(os.environ.get("BATCH_NICE", 10))  # the batch worker's niceness, as scripts/run.sh (0: none)
 
@@ -248,6 +249,34 @@ def bench_matching(runs: int) -> dict:
                 raise SystemExit("seed method found the wrong member")
             out["seed_10000"] = _stats(_timed(seed_match, max(5, runs // 5)))
     return out
+
+
+def bench_decision(runs: int) -> dict:
+    """What the open-set decision (issue 18) adds to matching at 10,000 members
+    x 3 photos: ``Gallery.decide`` (balanced policy: cohort cut + margin) against
+    ``Gallery.match`` with the old fixed 0.6, on the same gallery and queries,
+    interleaved; and the one-off cohort statistics, computed once per gallery
+    version (kept with the worker's cached gallery)."""
+    import numpy as np
+
+    from vision.matching import POLICIES, Gallery
+
+    rng = np.random.default_rng(20261207)
+    centres, emb, labels = _synthetic_gallery(rng, 10_000, 3)
+    t = time.perf_counter()
+    gallery = Gallery(emb, labels.tolist())
+    gallery.cohort()
+    calibrate_ms = (time.perf_counter() - t) * 1e3
+    policy = POLICIES["balanced"]
+    queries = [(centres[i] + rng.normal(0, 0.25 / np.sqrt(128), 128)).astype(np.float32)[None, :] for i in range(5)]
+    queries += [rng.normal(0.0, 1.0 / np.sqrt(128), 128).astype(np.float32)[None, :] for _ in range(5)]
+    old, new = [], []
+    for i in range(runs):
+        q = queries[i % len(queries)]
+        old += _timed(lambda: gallery.match(q, 0.6), 1)
+        new += _timed(lambda: gallery.decide(q, policy), 1)
+    return {"old": _stats(old), "new": _stats(new), "added": statistics.median(new) - statistics.median(old),
+            "calibrate_ms": calibrate_ms, "cut": gallery.cut(policy)}
 
 
 # ----- 2. product path: parent side -----------------------------------------------
@@ -636,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="product paths to run: redis, embedded or both (default)")
     parser.add_argument("--no-training", action="store_true",
                         help="skip the check-ins timed while a classifier trains on the batch worker")
+    parser.add_argument("--decision-only", action="store_true",
+                        help="print only what the open-set decision adds at 10,000 members (seconds, no workers)")
     parser.add_argument("--product-child", choices=("redis", "embedded"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.match_runs < 1 or args.warmup < 0 or args.poll_ms <= 0:
@@ -657,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     load = os.getloadavg()
+    if args.decision_only:
+        _report_decision(bench_decision(args.match_runs * 4))
+        return 0
     _progress("measuring the raw pipeline...")
     raw = bench_raw(args.repeats)
     products = {}
@@ -728,6 +762,7 @@ def main(argv: list[str] | None = None) -> int:
             print(_row(f"match 1 vs {n:,} ({m['members']:,} members x {m['per_member']}), {kind} query", s,
                        "", target, verdict))
         print(_row("  same, member query, OpenBLAS limited to 1 thread", m["member_1thread"]))
+    _report_decision(bench_decision(args.match_runs * 4), rule=False)
     seed = match["seed_10000"]
     print(_row("seed method vs 10,000 (Python loop of np.linalg.norm)", seed, "", "",
                f"{seed['median'] / match[10_000]['member']['median']:.0f}x Gallery, "
@@ -751,6 +786,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  while training: the job reached its first epoch {res['training_start_s']:.1f} s after it was "
                       f"started; after the timed check-ins it said: {busy['training']}")
     return 1 if failed else 0
+
+
+def _report_decision(d: dict, rule: bool = True) -> None:
+    if rule:
+        print(f"{'figure':<62}{'median':>9}{'p90':>9}  {'':>6}  {'target':>8}  verdict")
+        print("-" * WIDTH)
+    print(_row("match 1 vs 30,000 (10,000 members x 3), old rule (under 0.6)", d["old"]))
+    print(_row("  open-set decision, balanced (cohort cut + margin)", d["new"], "", f"<{TARGET_DECISION_MS:g} ms",
+               f"{'PASS' if d['added'] < TARGET_DECISION_MS else 'MISS'}: adds {d['added']:.3f} ms"))
+    print(_row(f"  once per gallery change: cohort statistics (cut {d['cut'].threshold:.3f}, {d['cut'].source})",
+               {"median": d["calibrate_ms"], "p90": d["calibrate_ms"]}))
 
 
 if __name__ == "__main__":
