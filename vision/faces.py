@@ -150,13 +150,43 @@ def face_embeddings(image: np.ndarray, boxes, *, num_jitters: int = 0) -> np.nda
     return np.array([encoder.compute_face_descriptor(image, s, int(num_jitters)) for s in shapes], dtype=np.float32)
 
 
-def detect_faces(image: np.ndarray, *, detector: str = "hog", upsample: int = DEFAULT_UPSAMPLE, num_jitters: int = 0) -> list[Face]:
+#: Long side, pixels, of the working copy faces are found on (``detect_faces(max_side=...)``): dlib
+#: aligns every face to a 150 x 150 chip, so a face is read as well from a 1600 px copy as from a
+#: 4032 px phone photo, while HOG detection time grows with the pixel count (issue 13: a 13-megapixel
+#: photo took 8 s).
+DEFAULT_WORKING_SIDE = 1600
+
+
+def detect_faces(image: np.ndarray, *, detector: str = "hog", upsample: int = DEFAULT_UPSAMPLE, num_jitters: int = 0,
+                 max_side: int | None = None) -> list[Face]:
     """Every face in a photo with box, score, landmarks and embedding,
     largest first.
 
-    Args and raises as ``face_locations``.
+    Args:
+        image: ``(H, W, 3) uint8 RGB``.
+        max_side: when the photo's longer side is above this many pixels, faces are
+            found, aligned and embedded on a copy shrunk to it (Lanczos), and boxes
+            and landmarks are mapped back to ``image``'s pixels; ``None``: full size.
+        detector, upsample: as ``face_locations``.
+        num_jitters: as ``face_embeddings``.
+
+    Returns:
+        Faces with boxes (pixel ``xmin, ymin, xmax, ymax``) and landmarks in ``image``'s pixels.
+
+    Raises:
+        ValueError: as ``face_locations``, or ``max_side`` under 1.
     """
     image = _check_image(image)
+    scale = 1.0
+    if max_side is not None:
+        if int(max_side) < 1:
+            raise ValueError(f"max_side must be >= 1, got {max_side}")
+        if max(image.shape[:2]) > max_side:
+            from vision.images import thumbnail
+
+            work = np.ascontiguousarray(thumbnail(image, int(max_side)))
+            scale = image.shape[1] / work.shape[1]
+            image_full, image = image, work
     found = face_locations(image, detector=detector, upsample=upsample)
     if not found:
         return []
@@ -171,6 +201,12 @@ def detect_faces(image: np.ndarray, *, detector: str = "hog", upsample: int = DE
         )
         for (box, score), shape in zip(found, shapes)
     ]
+    if scale != 1.0:  # back to the original photo's pixels
+        h, w = image_full.shape[:2]
+        faces = [Face(box=(max(0, round(f.box[0] * scale)), max(0, round(f.box[1] * scale)),
+                           min(w, round(f.box[2] * scale)), min(h, round(f.box[3] * scale))),
+                      score=f.score, landmarks=np.round(f.landmarks * scale).astype(np.int32), embedding=f.embedding)
+                 for f in faces]
     return sorted(faces, key=lambda f: f.area, reverse=True)
 
 

@@ -103,6 +103,10 @@ var Vision = (function () {
       if (!isActive(j)) {
         box.querySelector("progress").hidden = true;
         if (j.result && j.result.faces) drawFaces(svg, list, j.result.faces);
+        if (j.result && j.result.no_face) {  // an outcome, not an error: neutral, with what to do
+          var li = document.createElement("li"); li.className = "no_face";
+          li.textContent = "No face found in this photo. Face the camera in good light and try again."; list.appendChild(li);
+        }
       }
     }
     var data = JSON.parse(document.getElementById("job-data").textContent || "null");

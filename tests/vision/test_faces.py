@@ -145,3 +145,17 @@ def test_cnn_detector_option_finds_the_face():
     iy = max(0, min(box[3], hog_box[3]) - max(box[1], hog_box[1]))
     union = (box[2] - box[0]) * (box[3] - box[1]) + (hog_box[2] - hog_box[0]) * (hog_box[3] - hog_box[1]) - ix * iy
     assert ix * iy / union > 0.4 and score > 0  # both detectors agree on where the face is
+
+
+def test_large_photo_is_read_on_a_working_copy_with_boxes_in_its_own_pixels():
+    from PIL import Image
+
+    small = _img("Barack_Obama", "1.jpg")
+    big = np.asarray(Image.fromarray(small).resize((small.shape[1] * 3, small.shape[0] * 3), Image.Resampling.LANCZOS))
+    (ref,) = faces.detect_faces(small)
+    (f,) = faces.detect_faces(big, max_side=max(small.shape[:2]))
+    # the box lands on the same face, in the big photo's pixels (3x the small one's), within a few pixels
+    np.testing.assert_allclose(np.array(f.box), np.array(ref.box) * 3, atol=12)
+    assert f.landmarks.max() > small.shape[0] and np.linalg.norm(f.embedding - ref.embedding) < 0.1
+    with pytest.raises(ValueError):
+        faces.detect_faces(small, max_side=0)

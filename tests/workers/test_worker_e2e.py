@@ -27,10 +27,12 @@ def test_enrol_then_checkin_through_the_worker(celery_worker_process, admin_clie
 
 
 def test_bad_job_does_not_kill_the_worker(celery_worker_process):
-    from tests.shared_data import shared_path
+    from webapp.checkin.jobs import CHECKIN
+    from webapp.jobs.services import job_create
 
-    _, bad = check_in(shared_path("datasets", "faces", "_no_face", "dogs.jpg"), run=False)
-    assert wait_for_job(bad.pk).error_code == "no_face"
+    bad, _ = job_create(CHECKIN, params={"photo_id": 10**9})  # its photo is gone: the job fails in words
+    bad = wait_for_job(bad.pk)
+    assert bad.state == "failed" and bad.error_code == "deleted"
     _, good = check_in(face_file("Tony_Blair", 1), run=False)
     assert wait_for_job(good.pk).state == "succeeded"
     assert celery_worker_process.poll() is None

@@ -25,11 +25,11 @@ from webapp.checkin.models import (
     embedding_to_bytes,
 )
 from webapp.checkin.gallery import gallery_load
-from webapp.jobs.errors import JobFailed
 from webapp.jobs.runner import job_row
 
 def _detect(pixels: np.ndarray) -> list[vfaces.Face]:
-    return vfaces.detect_faces(pixels, detector=settings.FACE_DETECTOR, upsample=settings.FACE_UPSAMPLE)
+    return vfaces.detect_faces(pixels, detector=settings.FACE_DETECTOR, upsample=settings.FACE_UPSAMPLE,
+                               max_side=settings.FACE_WORKING_SIDE)
 
 
 def _crop_file(pixels: np.ndarray, box) -> ContentFile:
@@ -133,11 +133,12 @@ def checkin_process(photo: CheckInPhoto) -> dict:
         "faces", "verdict", "member_id"}], "faces": [{"box", "member_id", "name",
         "distance", "margin", "status", "checkin_id", "previous_at"}]}``, boxes in
         pixels of the EXIF-corrected first frame; ``status`` is one of ``logged``,
-        ``repeat``, ``stranger``, ``unsure``, ``background``, ``too_small``.
+        ``repeat``, ``stranger``, ``unsure``, ``background``, ``too_small``. A photo
+        (or burst) without a face is a normal outcome, not a failure (issue 13):
+        ``faces`` is empty and ``no_face`` is true; nothing is logged.
 
     Raises:
         VisionError: an unreadable photo.
-        JobFailed: no face in any frame (code ``no_face``).
     """
     policy = policy_current()
     bound = settings.FACE_MATCH_THRESHOLD
@@ -162,8 +163,7 @@ def checkin_process(photo: CheckInPhoto) -> dict:
             else:
                 base["frames"].append({"index": i + 1, "faces": 0, "verdict": "no face", "member_id": None})
         if not mains:
-            raise JobFailed("No face was found in this photo. Face the camera in good light and try again.",
-                            "no_face", result=base)
+            return dict(base, no_face=True)
         face, match, face_pixels = min(mains, key=lambda m: m[1].distance)  # the clearest frame is logged
         agree = len({(_verdict(m), m.label) for _, m, _ in mains}) == 1 and (len(paths) == 1 or len(mains) >= 2)
         small = face.size < settings.KIOSK_MIN_FACE_FRACTION * min(width, height)
@@ -173,8 +173,7 @@ def checkin_process(photo: CheckInPhoto) -> dict:
             shown += [(f, m, pixels, "background") for f, m in zip(found[1:], rest)]
     else:
         if not found:
-            raise JobFailed("No face was found in this photo. Face the camera in good light and try again.",
-                            "no_face", result=base)
+            return dict(base, no_face=True)
         matches = gallery.decide(np.stack([f.embedding for f in found]), policy, bound)
         shown = [(f, m, pixels, None) for f, m in zip(found, matches)]
         base["frames"].append({"index": 1, "faces": len(found), "verdict": "group", "member_id": None})
@@ -248,10 +247,15 @@ _KIOSK_MESSAGES = {
 }
 
 
+NO_FACE_MESSAGE = "No face found. Face the camera in good light and try again."
+
+
 def checkin_message(result: dict) -> str:
     """The job's one-line outcome: the kiosk's sentence for the person in
     front, or the counts of a group photo."""
     faces = result["faces"]
+    if result.get("no_face"):
+        return NO_FACE_MESSAGE
     if result.get("mode") == Mode.KIOSK and faces:
         return _KIOSK_MESSAGES[faces[0]["status"]].format(name=faces[0]["name"])
     n = len(faces)
