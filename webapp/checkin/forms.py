@@ -2,6 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from webapp.checkin.models import CheckInPhoto, MatchingSettings, Member, Mode
+from webapp.core.data_urls import upload_from_data_url
 from webapp.core.forms import MultipleImageField, UploadField
 
 
@@ -20,7 +21,10 @@ class EnrolForm(forms.Form):
 
 
 class CheckInForm(forms.Form):
-    photo = UploadField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "user"}))
+    photo = UploadField(label="Photo", required=False,
+                        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "user"}))
+    photo_data = forms.CharField(required=False, widget=forms.HiddenInput,
+                                 help_text="Or the photo as a data:image/...;base64 URL (a browser canvas).")
     source = forms.ChoiceField(choices=CheckInPhoto.Source.choices, initial="upload", widget=forms.HiddenInput, required=False)
     mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.KIOSK, required=False, widget=forms.RadioSelect,
                              help_text="Group mode (staff) checks in every face of the photo.")
@@ -30,6 +34,18 @@ class CheckInForm(forms.Form):
         self.staff = staff
         if not staff:  # only staff may log a whole group
             self.fields["mode"].widget = forms.HiddenInput()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("photo") and "photo" not in self.errors:
+            if data.get("photo_data"):
+                try:
+                    data["photo"] = upload_from_data_url(data["photo_data"])
+                except ValidationError as err:
+                    self.add_error("photo", err)
+            else:
+                self.add_error("photo", ValidationError("Choose a photo, or use the camera.", code="required"))
+        return data
 
     def clean_mode(self):
         mode = self.cleaned_data.get("mode") or Mode.KIOSK

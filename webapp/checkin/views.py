@@ -15,6 +15,7 @@ from webapp.checkin import selectors, services
 from webapp.checkin.forms import CheckInFilterForm, CheckInForm, EnrolForm, MatchingSettingsForm, MemberForm
 from webapp.checkin.jobs import ENROL
 from webapp.checkin.models import MIN_SAMPLES, CheckInPhoto, FaceSample, MatchingSettings, Member, Mode
+from webapp.core.data_urls import upload_from_data_url
 from webapp.core.permissions import checkin_role_required, staff_required
 from webapp.core.views import json_error
 from webapp.jobs.models import Job
@@ -146,14 +147,18 @@ def checkin_result(request, photo_id: int):
 @checkin_role_required
 @require_POST
 def checkin_api(request):
-    """``POST /api/checkins`` (multipart ``photo``, optional ``frames`` of a burst,
+    """``POST /api/checkins`` (multipart ``photo``: a file or a ``data:image/...;base64`` URL;
+    optional ``frames`` of a burst,
     optional ``mode`` ``kiosk`` (default) or ``group`` (staff)) -> ``{photo_id, job}``;
     poll ``/api/jobs/<id>`` for the result."""
     upload = request.FILES.get("photo")
     mode = request.POST.get("mode") or Mode.KIOSK
     try:
+        if upload is None and request.POST.get("photo"):  # a canvas' data URL in the same field
+            upload = upload_from_data_url(request.POST["photo"])
         if upload is None:
-            raise ValidationError("Send the photo as the multipart field “photo”.", code="required")
+            raise ValidationError("Send the photo as the multipart field “photo” (a file, or a data:image/…;base64 URL).",
+                                  code="required")
         if mode == Mode.GROUP and not request.user.is_staff:
             raise ValidationError("Only staff can check in a whole group.", code="forbidden")
         photo = services.checkin_create(upload=upload, source=CheckInPhoto.Source.API, user=request.user, mode=mode,

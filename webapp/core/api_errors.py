@@ -39,8 +39,15 @@ class ApiLoginRequiredMiddleware(LoginRequiredMiddleware):
 
 
 def csrf_failure(request, reason: str = ""):
-    """``CSRF_FAILURE_VIEW``: a JSON 403 saying what to send for API requests, Django's page otherwise."""
+    """``CSRF_FAILURE_VIEW``: a JSON 403 saying what to send for API requests, Django's page otherwise.
+
+    CSRF is checked before the login (middleware order), so an anonymous API
+    request is told it needs a login (401 ``not_authenticated``), as the README
+    promises, rather than about a header it could not have (issue 13)."""
     if _is_api(request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return _error("Log in first: this API uses the web session's login.", "not_authenticated", 401)
         return _error("The CSRF check failed: send the csrftoken cookie's value as the X-CSRFToken header.",
                       "csrf_failed", 403)
     return page_csrf_failure(request, reason=reason)

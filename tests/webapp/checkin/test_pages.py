@@ -56,6 +56,14 @@ def test_a_failed_csrf_check_is_json_on_the_api_and_a_page_elsewhere(staff_user)
 
 
 @pytest.mark.embedded
+def test_an_anonymous_api_post_is_told_to_log_in_not_about_csrf():
+    from django.test import Client
+
+    r = Client(enforce_csrf_checks=True).post("/api/checkins", {})
+    assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.embedded
 def test_api_refusals_and_not_found_are_json_pages_stay_pages(client, django_user_model):
     plain = django_user_model.objects.create_user("plain", password="x")
     client.force_login(plain)
@@ -408,3 +416,25 @@ def test_burst_frames_are_stored_and_a_bad_frame_is_refused(kiosk_client):
                                         "frames": [_upload(shared_path("bad-inputs", "I-18_empty.jpg"))]})
     assert r.status_code == 400 and "Frame 2 of the burst" in r.content.decode()
     assert CheckInPhoto.objects.count() == 1 and CheckInFrame.objects.count() == 2
+
+
+def _data_url(path: Path, mime="image/jpeg") -> str:
+    import base64
+
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def test_a_canvas_data_url_is_a_photo_and_a_malformed_one_is_refused(kiosk_client):
+    r = kiosk_client.post("/checkin/", {"photo_data": _data_url(_face(n=3))})
+    assert r.status_code == 302 and CheckInPhoto.objects.count() == 1
+    r = kiosk_client.post("/api/checkins", {"photo": _data_url(_face(n=3))})
+    assert r.status_code == 202 and CheckInPhoto.objects.count() == 2
+    for bad, code in [("data:text/html;base64,PHNjcmlwdD4=", "bad_data_url"), ("data:image/png;base64,@@@@", "bad_data_url"),
+                      ("data:image/png;base64,aGVsbG8=", "not_image")]:
+        r = kiosk_client.post("/api/checkins", {"photo": bad})
+        assert r.status_code == 400 and r.json()["code"] == code, (bad, r.json())
+        r = kiosk_client.post("/checkin/", {"photo_data": bad})
+        assert r.status_code == 400
+    r = kiosk_client.post("/checkin/", {"photo_data": "data:image/png;base64,@@@@"})
+    assert "damaged" in r.content.decode()
+    assert CheckInPhoto.objects.count() == 2
