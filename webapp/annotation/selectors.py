@@ -37,9 +37,13 @@ class StoredBoxes:
         return bool(stored) and float(boxes_iou([xyxy], stored).max()) >= DUPLICATE_IOU
 
 
-def can_manage(user) -> bool:
-    """Staff create datasets, upload photos, import, export and pre-annotate."""
-    return bool(user.is_staff)
+def can_manage(user, dataset: Dataset | None = None) -> bool:
+    """Staff create detection datasets. Uploading photos, classes, annotators, import, export and
+    pre-annotation of ``dataset`` follow the datasets pages' rule (``core.permissions.can_change_dataset``:
+    staff and its creator); an assigned annotator only annotates."""
+    from webapp.core.permissions import can_change_dataset
+
+    return bool(user.is_staff) if dataset is None else can_change_dataset(user, dataset)
 
 
 def annotation_datasets(*, user):

@@ -36,9 +36,11 @@ from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
 
 
-def _manager(request):
-    if not selectors.can_manage(request.user):
-        raise PermissionDenied("Only staff can manage detection datasets.")
+def _manager(request, dataset=None):
+    if not selectors.can_manage(request.user, dataset):
+        raise PermissionDenied("Only staff can manage detection datasets." if dataset is None else
+                               "Only staff and the dataset's creator can add photos, classes and annotators, "
+                               "import, export or pre-annotate.")
 
 
 # ----- datasets -----
@@ -64,7 +66,7 @@ def dataset_detail(request, dataset_id: int):
     ds = selectors.annotation_dataset_get(user=request.user, dataset_id=dataset_id)
     images = selectors.readable_images(ds)
     page = Paginator(images, 48).get_page(request.GET.get("page"))
-    manage = selectors.can_manage(request.user)
+    manage = selectors.can_manage(request.user, ds)
     last = lambda jt: Job.objects.filter(kind=jt.kind, params__dataset_id=ds.pk).order_by("-id").first()  # noqa: E731
     import_report = request.session.pop(f"import-report-{ds.pk}", None)
     return render(request, "annotation/dataset_detail.html", {
@@ -78,8 +80,9 @@ def dataset_detail(request, dataset_id: int):
 
 
 def _managed_dataset(request, dataset_id):
-    _manager(request)
-    return selectors.annotation_dataset_get(user=request.user, dataset_id=dataset_id)
+    ds = selectors.annotation_dataset_get(user=request.user, dataset_id=dataset_id)
+    _manager(request, ds)
+    return ds
 
 
 @require_POST
@@ -163,9 +166,8 @@ def export_start(request, dataset_id: int):
 
 
 def export_download(request, job_id: int):
-    _manager(request)
     job = get_object_or_404(Job, pk=job_id, kind=jobs.EXPORT.kind, state=Job.State.SUCCEEDED)
-    ds = selectors.annotation_dataset_get(user=request.user, dataset_id=job.params.get("dataset_id"))
+    ds = _managed_dataset(request, job.params.get("dataset_id"))
     path = (Path(settings.MEDIA_ROOT) / job.result.get("file", "")).resolve()
     if Path(settings.MEDIA_ROOT).resolve() not in path.parents or not path.is_file():
         raise Http404("The export file is gone; export again.")

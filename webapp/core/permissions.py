@@ -35,3 +35,13 @@ def checkin_role_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def can_change_dataset(user, dataset) -> bool:
+    """Whether ``user`` may add and delete a dataset's photos, change its
+    label map, import and export boxes, or delete it: staff, and the user
+    who created it. Users it is shared with (annotators assigned to it) see
+    and annotate it, nothing more. The one rule of the datasets pages and the
+    annotation pages alike."""
+    return bool(user.is_authenticated and (
+        user.is_staff or (dataset.created_by_id is not None and dataset.created_by_id == user.pk)))

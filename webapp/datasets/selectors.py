@@ -37,3 +37,20 @@ def dataset_class_counts(*, dataset: Dataset) -> list[dict]:
 
 def dataset_unreadable(*, dataset: Dataset):
     return dataset.images.filter(status=DatasetImage.Status.UNREADABLE)
+
+
+def dataset_delete_summary(*, dataset: Dataset) -> dict:
+    """What deleting ``dataset`` takes with it, for its confirm page.
+
+    Returns:
+        ``{"photos": n, "models": n, "jobs": n, "active_jobs": [job ids queued or running]}``:
+        every photo row (unreadable ones too), every model version trained or built on it
+        (classifiers, search indexes, ...) and every job that worked on it (``params.dataset_id``).
+    """
+    from webapp.jobs.models import Job
+    from webapp.registry.models import ModelVersion
+
+    jobs = Job.objects.filter(params__dataset_id=dataset.pk)
+    return {"photos": dataset.images.count(), "models": ModelVersion.objects.filter(dataset=dataset).count(),
+            "jobs": jobs.count(),
+            "active_jobs": list(jobs.filter(state__in=Job.ACTIVE_STATES).order_by("id").values_list("id", flat=True))}

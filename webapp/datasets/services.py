@@ -19,15 +19,78 @@ from vision.errors import InvalidImageError
 from vision.images import image_to_jpeg_bytes, load_image, thumbnail
 from webapp.core.uploads import EXTENSIONS
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
+from webapp.datasets.selectors import dataset_class_counts
 from webapp.jobs.errors import JobCancelled
 
 THUMB_SIDE = 256
 IGNORED_PARTS = ("__MACOSX",)
+#: File name endings taken for photos when reading an archive's layout (which folder holds the
+#: classes); the content decides whether a file is a readable photo, never its name.
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff",
+                            ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pnm"})
+NOT_A_PHOTO_BESIDE = "Beside the class folders and not a photo (a note, a licence): skipped."
+NOT_IN_A_CLASS = "Not inside a class folder: put each class's photos in a folder named after it."
 
 
 def archive_path_ignored(parts: tuple[str, ...]) -> bool:
     """Hidden files and macOS resource forks inside an archive: skipped without a word."""
     return any(p.startswith(".") or p in IGNORED_PARTS for p in parts)
+
+
+def _named_like_photo(part: str) -> bool:
+    return PurePosixPath(part).suffix.lower() in PHOTO_SUFFIXES
+
+
+def archive_class_root(paths: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    """The folder of an archive whose subfolders are the classes: ``()`` for
+    the top, or the wrapping folders to look through.
+
+    One folder is looked through while it is the only folder at its level,
+    no photo sits beside it, it holds subfolders and no photo of its own: so
+    ``categories/SOURCE.md`` next to ``categories/daisy/1.jpg`` and
+    ``categories/rose/2.jpg`` gives the classes ``daisy`` and ``rose``, while
+    ``daisy/1.jpg`` next to ``daisy/close-ups/2.jpg`` stays the one class
+    ``daisy``. Whether a file is a photo is judged here by its name ending
+    (:data:`PHOTO_SUFFIXES`); hidden files should be left out beforehand.
+
+    Args:
+        paths: the path components of each file (``archive_path_parts``).
+    """
+    paths = [tuple(p) for p in paths]
+    prefix: tuple[str, ...] = ()
+    while True:
+        n = len(prefix)
+        inside = [p[n:] for p in paths if p[:n] == prefix and len(p) > n]
+        folders = {r[0] for r in inside if len(r) >= 2}
+        if len(folders) != 1 or any(len(r) == 1 and _named_like_photo(r[0]) for r in inside):
+            return prefix
+        (only,) = folders
+        sub = [r[1:] for r in inside if r[0] == only]
+        if not any(len(s) >= 2 for s in sub) or any(len(s) == 1 and _named_like_photo(s[0]) for s in sub):
+            return prefix
+        prefix += (only,)
+
+
+def archive_classes(names: Iterable[str]) -> dict[str, int]:
+    """The classes an import of an archive with these member names would
+    make, and how many files each would get (before decoding them), read the
+    way :func:`dataset_import` reads them: hidden files, unsafe paths and
+    files beside the class folders left out, wrapping folders looked through.
+
+    Args:
+        names: the archive's member names (``ZipFile.namelist()``), folders included or not.
+
+    Returns:
+        ``{class name: number of files}``, in first-seen order (empty: no class folder).
+    """
+    parts = [p for n in names if not n.endswith("/") and (p := archive_path_parts(n)) and not archive_path_ignored(p)]
+    root = archive_class_root(parts)
+    counts: dict[str, int] = {}
+    for p in parts:
+        if p[:len(root)] == root and len(p) >= len(root) + 2:
+            key = p[len(root)].strip()
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 @dataclass
@@ -123,9 +186,11 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
                    should_stop: Callable[[], bool] | None = None) -> AddReport:
     """Import a zip file or a folder into ``dataset``.
 
-    For a classification dataset each top-level folder is a class (a single
-    folder wrapping everything is looked through); files deeper inside a
-    class folder belong to it. Entries that could escape the folder, hidden
+    For a classification dataset each top-level folder is a class (wrapping
+    folders are looked through, even with a note such as ``SOURCE.md`` beside
+    the classes: :func:`archive_class_root`); files deeper inside a class
+    folder belong to it; files that are not photos beside the class folders
+    are skipped and reported. Entries that could escape the folder, hidden
     files, ``__MACOSX`` and files over the upload size limit are skipped and
     reported; unreadable images are kept as ``unreadable`` rows.
 
@@ -167,10 +232,15 @@ def _import_entries(dataset, entries, labels_from_folders, progress, should_stop
             wanted.append((name, parts, read))
     if not wanted and not report.skipped:
         raise ValueError(f"{what} holds no files (hidden ones aside), so there was nothing to import.")
-    # look through one folder that wraps everything ("flowers/daisy/1.jpg")
-    while wanted and all(len(p) > 2 for _, p, _ in wanted) and len({p[0] for _, p, _ in wanted}) == 1:
-        wanted = [(n, p[1:], r) for n, p, r in wanted]
-    _add_all(dataset, wanted, labels_from_folders, report, progress, should_stop)
+    # look through the folders that wrap the classes ("flowers/daisy/1.jpg", "categories/SOURCE.md")
+    root = archive_class_root(p for _, p, _ in wanted) if labels_from_folders else ()
+    inside = []
+    for n, p, r in wanted:
+        if p[:len(root)] == root:
+            inside.append((n, p[len(root):], r))
+        else:  # a note beside the wrapping folder: never a photo (a photo there keeps the folder a class)
+            report.skipped.append((n, NOT_A_PHOTO_BESIDE))
+    _add_all(dataset, inside, labels_from_folders, report, progress, should_stop)
     return report
 
 
@@ -192,7 +262,7 @@ def _add_each(dataset, wanted, labels_from_folders, report, progress, should_sto
         label = None
         if labels_from_folders:
             if len(parts) < 2:
-                report.skipped.append((name, "Not inside a class folder: put each class's photos in a folder named after it."))
+                report.skipped.append((name, NOT_IN_A_CLASS if _named_like_photo(parts[-1]) else NOT_A_PHOTO_BESIDE))
                 continue
             key = parts[0].strip()
             if key not in classes:
@@ -252,13 +322,15 @@ def dataset_upload(*, dataset: Dataset, photos: list, archive=None, archives: li
         archive: one zip file (the datasets page's field); ``archives``: more.
 
     Returns:
-        The Job (kind ``datasets.import``, ``params.dataset_id``).
+        The Job (kind ``datasets.import``, ``params.dataset_id``; ``params.notes``: sentences
+        to show before the import runs, e.g. that the dataset would hold one class only).
 
     Raises:
         ValueError: a sentence for the user: nothing uploaded, no class name
             for a classification upload of single photos, a file over the
             size limit (``MAX_UPLOAD_BYTES`` a photo, ``MAX_ZIP_BYTES`` a
-            zip), a "zip" that is not one. Nothing is kept then.
+            zip), a "zip" that is not one, a classification zip with no class
+            folder (``archive_classes``). Nothing is kept then.
         QueueUnavailable: the broker is down.
     """
     from webapp.core.uploads import display_name
@@ -285,6 +357,7 @@ def dataset_upload(*, dataset: Dataset, photos: list, archive=None, archives: li
             if not zipfile.is_zipfile(dest):
                 raise ValueError(f"“{display_name(f)}” is not a zip file (or it is damaged).")
             paths.append(str(dest))
+        notes = _class_notes(dataset, staging, archives, class_name.strip() if photos else "")
         if photos:
             folder = staging / "files"
             if dataset.kind == Dataset.Kind.CLASSIFICATION:
@@ -297,11 +370,46 @@ def dataset_upload(*, dataset: Dataset, photos: list, archive=None, archives: li
             paths.append(str(staging / "files"))
         job, _ = job_create(IMPORT, user=user,
                             params={"dataset_id": dataset.pk, "paths": paths, "staging": str(staging),
-                                    "labels_from_folders": dataset.kind == Dataset.Kind.CLASSIFICATION})
+                                    "labels_from_folders": dataset.kind == Dataset.Kind.CLASSIFICATION,
+                                    **({"notes": notes} if notes else {})})
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return job
+
+
+def _class_notes(dataset: Dataset, staging: Path, archives: list, class_name: str) -> list[str]:
+    """For a classification upload, read the zips' layouts before importing
+    (:func:`archive_classes`): refuse a zip with no class folder, and note
+    when the dataset would still hold one class only.
+
+    Raises:
+        ValueError: a zip of a classification dataset has no class folder (sentence for the user).
+    """
+    from webapp.core.uploads import display_name
+
+    if dataset.kind != Dataset.Kind.CLASSIFICATION:
+        return []
+    new: dict[str, int] = {}
+    for i, f in enumerate(archives):
+        with zipfile.ZipFile(staging / f"upload-{i}.zip") as zf:
+            found = archive_classes(zf.namelist())
+        if not found:
+            raise ValueError(f"“{display_name(f)}” has no class folders, so no photo would get a class: put each "
+                             "class's photos in a folder named after it (daisy/1.jpg, rose/2.jpg) and zip those "
+                             "folders together.")
+        for k, n in found.items():
+            new[k] = new.get(k, 0) + n
+    if class_name:
+        new[class_name] = new.get(class_name, 0)
+    held = {r["name"] for r in dataset_class_counts(dataset=dataset) if r["count"]}
+    if len(held | set(new)) != 1:
+        return []
+    (only,) = held | set(new)
+    files = f" ({new[only]} file{'s' * (new[only] != 1)})" if new.get(only) else ""
+    return [f"This upload holds one class, “{only}”{files}, and the dataset has no other: a classifier needs "
+            "at least two. The import goes on; add the other classes (a zip with one folder per class, or "
+            "photos with a class name) before training."]
 
 
 def _save(f, dest: Path) -> None:
@@ -312,3 +420,64 @@ def _save(f, dest: Path) -> None:
 
 def dataset_image_delete(*, image: DatasetImage) -> None:
     image.delete()
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    path = path.resolve()
+    return any(path != r and path.is_relative_to(r) for r in roots)
+
+
+def dataset_delete(*, dataset: Dataset) -> dict:
+    """Delete ``dataset`` with everything that goes with it: its photos
+    (rows, files and thumbnails), classes, boxes and embeddings, its model
+    versions (rows and their files under ``TRAINED_MODELS_DIR`` /
+    ``SEARCH_INDEX_DIR``) and the jobs that worked on it (rows, training run
+    folders, export zips). Files go once the transaction commits. The
+    feature cache (``CACHE_DIR``, keyed by photo content) is left: it only
+    costs recomputing.
+
+    Returns:
+        ``{"photos": n, "models": n, "jobs": n}`` deleted.
+
+    Raises:
+        ValueError: a job of this dataset is still queued or running (sentence naming it:
+            cancel it or let it finish first). Nothing is deleted then.
+    """
+    from webapp.datasets.selectors import dataset_delete_summary
+    from webapp.jobs.models import Job
+    from webapp.registry.models import ModelVersion
+
+    with transaction.atomic():
+        Dataset.objects.select_for_update().filter(pk=dataset.pk).first()  # one delete at a time
+        summary = dataset_delete_summary(dataset=dataset)
+        if summary["active_jobs"]:
+            ids = ", ".join(f"#{i}" for i in summary["active_jobs"])
+            raise ValueError(f"Job {ids} of this dataset is still queued or running: cancel it or let it finish, "
+                             "then delete the dataset.")
+        models_dir, index_dir = Path(settings.TRAINED_MODELS_DIR).resolve(), Path(settings.SEARCH_INDEX_DIR).resolve()
+        exports = (Path(settings.MEDIA_ROOT) / "exports").resolve()
+        folders = [models_dir / "classifiers" / f"dataset-{dataset.pk}", index_dir / f"gallery-{dataset.pk}"]
+        versions = ModelVersion.objects.filter(dataset=dataset)
+        for mv in versions:
+            for p in (mv.path, (mv.params or {}).get("ids_path")):
+                if p and _inside(Path(p), [models_dir, index_dir]):
+                    folders.append(Path(p))
+        jobs = Job.objects.filter(params__dataset_id=dataset.pk)
+        for job in jobs:
+            folders.append(models_dir / "runs" / f"job-{job.pk}")
+            file = (job.result or {}).get("file") if isinstance(job.result, dict) else None
+            if isinstance(file, str) and _inside(Path(settings.MEDIA_ROOT) / file, [exports]):
+                folders.append(Path(settings.MEDIA_ROOT) / file)
+        versions.delete()
+        jobs.delete()
+        dataset.delete()  # photos (their files: signals), classes, boxes, embeddings cascade
+        transaction.on_commit(lambda: _remove_paths(folders))
+    return {k: summary[k] for k in ("photos", "models", "jobs")}
+
+
+def _remove_paths(paths: list[Path]) -> None:
+    for p in paths:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
