@@ -241,6 +241,8 @@ def celery_queue_workers(django_db_setup, django_db_blocker, tmp_path_factory):
     try:
         for label, queue in queues.items():
             extra = {"CELERY_QUEUE_PREFIX": prefix, "WORKER_PRELOAD_MODELS": "1" if label == "interactive" else "0"}
+            if label == "batch":  # a 1 MB limit: its child is replaced after every task (test_queues checks it)
+                extra["WORKER_MAX_MEMORY_MB"] = "1"
             procs[label] = _celery_worker_start(queues=[queue], name=f"{label}-{uuid.uuid4().hex[:6]}",
                                                 log_path=logs[label], env=extra)
         for label, proc in procs.items():

@@ -134,3 +134,20 @@ def test_a_checkin_posted_while_a_classifier_trains_finishes_before_the_training
         while time.monotonic() < deadline and Job.objects.get(pk=training.pk).message == "Cancelled":
             time.sleep(0.1)
         print(f"[timeline] cancel recorded at {time.monotonic() - t0:.1f} s: {Job.objects.get(pk=training.pk).message}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_child_past_its_memory_limit_is_replaced(celery_queue_workers):
+    """``CELERY_WORKER_MAX_MEMORY_PER_CHILD`` (``WORKER_MAX_MEMORY_MB``) reaches the worker: the batch
+    worker of the fixture runs with a 1 MB limit, so each task ends in a fresh child."""
+    from webapp.jobs.services import job_create
+    from webapp.search.jobs import EMBED
+
+    pids = []
+    for _ in range(2):
+        job, _ = job_create(EMBED, params={"dataset_id": 10**9, "backbone": "efficientnet_lite0"})
+        job = wait_for_job(job.pk, timeout=60)
+        assert job.state == "failed" and job.error_code == "deleted", job.error
+        assert celery_queue_workers.ran(job) in ("batch", None)  # None: that child is already gone
+        pids.append(int(job.worker.rsplit(":", 1)[1]))
+    assert pids[0] != pids[1]

@@ -121,6 +121,9 @@ MAX_ZIP_BYTES = int(os.environ.get("MAX_ZIP_BYTES", 40 * MAX_UPLOAD_BYTES))
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", 50_000_000))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Django's own handlers, except that a temporary file's name never carries the client's extension
+# and the name as sent is kept (webapp/core/uploads.py): names on disk are always generated.
+FILE_UPLOAD_HANDLERS = ["webapp.core.uploads.MemoryUploadHandler", "webapp.core.uploads.TemporaryUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FILES = 50
 
 # ----- face check-in (seed section 6) -----
@@ -192,6 +195,10 @@ CELERY_TASK_IGNORE_RESULT = True  # results live on the Job row
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool child whose resident memory passed this many KiB after a task is replaced by a fresh one
+# (Celery's backstop against growth: issue 13 saw +315 MB over six 12-megapixel check-ins).
+# WORKER_MAX_MEMORY_MB: the interactive worker preloads the models (about 1 GB), training needs more.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("WORKER_MAX_MEMORY_MB", 3072)) * 1024
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
