@@ -50,17 +50,96 @@ def test_csv_validation_per_line():
             "a.jpg,10,10,10,20,cat\n"        # line 3: empty
             "a.jpg,200,10,300,20,cat\n"      # line 4: wholly outside
             "a.jpg,ten,10,20,20,cat\n"       # line 5: non-numeric
-            "nope.jpg,1,1,2,2,cat\n"         # line 6: unknown file
+            "nope.jpg,1,1,2,2,cat\n"         # line 6: photo not in the dataset (skipped, a warning)
             "a.jpg,1,1,2,2,dog\n"            # line 7: unknown class
-            "a.jpg,1,1,2,2,cat,extra\n")     # line 8: wrong field count
+            "a.jpg,1,1,2,2,cat,extra\n"      # line 8: wrong field count
+            "a.jpg,5,9,20,3,cat\n")          # line 9: inverted (ymin > ymax)
     r = annotations_csv_read(data, sizes=SIZES, classes={"cat"})
     assert not r.ok
-    assert [p.where for p in r.errors] == ["line 3", "line 4", "line 5", "line 6", "line 7", "line 8"]
-    assert [p.where for p in r.notices] == ["line 2"] and "clipped" in r.notices[0].message
+    assert [p.where for p in r.errors] == ["line 3", "line 4", "line 5", "line 7", "line 8", "line 9"]
+    assert [p.field for p in r.errors] == ["xmin, xmax", "xmin, ymin, xmax, ymax", "xmin", "class", "", "ymin, ymax"]
+    assert [p.code for p in r.errors] == ["invalid_box"] * 3 + ["unknown_class", "field_count", "invalid_box"]
+    assert [(p.where, p.code, p.field) for p in r.notices] == [("line 2", "clipped", "xmin, ymax"),
+                                                               ("line 6", "photo_not_in_dataset", "filename")]
+    assert "clipped" in r.notices[0].message and "photo not in this dataset" in r.notices[1].message
     assert "empty" in r.errors[0].message and "outside" in r.errors[1].message
-    assert "not a number" in r.errors[2].message and "Unknown file" in r.errors[3].message
-    assert "Unknown class" in r.errors[4].message
+    assert "not a number" in r.errors[2].message and "Unknown class" in r.errors[3].message
     assert r.images[0].boxes[0].box == (0, 10, 50, 80)
+    # each refused row keeps the text it was written with, in HEADER order
+    assert r.errors[2].row == ("a.jpg", "ten", "10", "20", "20", "cat")
+    assert r.errors[4].row == ("a.jpg", "1", "1", "2", "2", "cat,extra")
+
+
+def test_photo_names_match_with_or_without_folders_either_slash_and_hint_at_case():
+    from vision.detection_io.names import PhotoIndex
+
+    idx = PhotoIndex([("raccoon-1.jpg", 100, 80), ("Raccoon-2.jpg", 90, 60), ("set/a/x.jpg", 10, 10),
+                      ("set/b/x.jpg", 10, 10), ("twice.jpg", 5, 5), ("twice.jpg", 5, 5)])
+    got = {n: (m.how, m.name, m.candidates) for n in
+           ["raccoon-1.jpg", "images/raccoon-1.jpg", "images\\raccoon-1.jpg", "./raccoon-1.jpg", "a/x.jpg",
+            "other/a/x.jpg", "x.jpg", "twice.jpg", "raccoon-2.jpg", "IMAGES\\RACCOON-1.JPG", "raccoon-3.jpg"]
+           for m in [idx.resolve(n)]}
+    assert got == {
+        "raccoon-1.jpg": ("exact", "raccoon-1.jpg", ()),
+        "images/raccoon-1.jpg": ("base_name", "raccoon-1.jpg", ()),
+        "images\\raccoon-1.jpg": ("base_name", "raccoon-1.jpg", ()),
+        "./raccoon-1.jpg": ("exact", "raccoon-1.jpg", ()),
+        "a/x.jpg": ("suffix", "set/a/x.jpg", ()),             # its folders agree with the photo's
+        "other/a/x.jpg": ("base_name", "set/a/x.jpg", ()),
+        "x.jpg": ("ambiguous", None, ("set/a/x.jpg", "set/b/x.jpg")),
+        "twice.jpg": ("ambiguous", None, ("twice.jpg", "twice.jpg")),
+        "raccoon-2.jpg": ("case", None, ("Raccoon-2.jpg",)),
+        "IMAGES\\RACCOON-1.JPG": ("case", None, ("raccoon-1.jpg",)),
+        "raccoon-3.jpg": ("missing", None, ()),
+    }
+    assert dict(idx) == {"raccoon-1.jpg": (100, 80), "Raccoon-2.jpg": (90, 60), "set/a/x.jpg": (10, 10),
+                         "set/b/x.jpg": (10, 10), "twice.jpg": (5, 5)}
+
+
+def test_csv_names_case_hint_folder_warning_and_the_photos_own_name():
+    from vision.detection_io.names import PhotoIndex
+
+    idx = PhotoIndex([("Raccoon-1.jpg", 100, 80), ("raccoon-2.jpg", 100, 80), ("a/x.jpg", 9, 9), ("b/x.jpg", 9, 9)])
+    data = ("filename,xmin,ymin,xmax,ymax,class\n"
+            "images\\raccoon-2.jpg,1,2,30,40,raccoon\n"   # line 2: folders dropped: a warning, kept
+            "raccoon-1.jpg,1,2,30,40,raccoon\n"           # line 3: case only: refused, with the hint
+            "x.jpg,1,1,5,5,raccoon\n")                    # line 4: two photos fit: refused
+    r = annotations_csv_read(data, sizes=idx)
+    assert [(i.filename, len(i.boxes)) for i in r.images] == [("raccoon-2.jpg", 1)]
+    assert [(p.where, p.code, p.fatal) for p in r.problems] == [
+        ("line 2", "matched_by_base_name", False), ("line 3", "name_case", True), ("line 4", "ambiguous_name", True)]
+    assert "did you mean “Raccoon-1.jpg”" in r.problems[1].message and r.problems[1].field == "filename"
+    assert "“a/x.jpg”, “b/x.jpg”" in r.problems[2].message
+
+
+def test_refused_rows_csv_can_be_fixed_and_read_again():
+    from vision.detection_io.csv_format import refused_rows_csv_text
+
+    data = ("filename,xmin,ymin,xmax,ymax,class\n"
+            "a.jpg,1,1,5,5,red car, parked\n"     # line 2: unquoted comma
+            "a.jpg,1,1,5,oops,cat\n"              # line 3: non-numeric
+            "a.jpg,1,1,5,5,cat\n")                # line 4: fine
+    r = annotations_csv_read(data, sizes=SIZES)
+    text = refused_rows_csv_text(r.problems)
+    lines = text.splitlines()
+    assert lines[0] == "filename,xmin,ymin,xmax,ymax,class,source,field,problem"
+    assert lines[1].startswith('a.jpg,1,1,5,5,"red car, parked",line 2,,"Expected 6 fields, found 7')
+    assert lines[2].startswith("a.jpg,1,1,5,oops,cat,line 3,ymax,") and len(lines) == 3
+    # the extra columns are ignored on import: fix the coordinate, import the file again
+    again = annotations_csv_read(text.replace("5,oops", "5,9"), sizes=SIZES)
+    assert again.ok and sorted(b.label for i in again.images for b in i.boxes) == ["cat", "red car, parked"]
+
+
+def test_voc_and_coco_skip_photos_not_in_the_dataset_with_a_warning():
+    doc = coco_json_build(_images(), list(enumerate(ODD_NAMES, 1)))
+    only_a = {"a.jpg": (100, 80)}
+    r = coco_json_read(json.dumps(doc), sizes=only_a)
+    assert r.ok and [i.filename for i in r.images] == ["a.jpg"] and r.n_boxes == 2
+    assert len(r.notices) == len(ODD_NAMES) and {p.code for p in r.notices} == {"photo_not_in_dataset"}
+    files = [(f"{i}.xml", voc_xml_bytes(img)) for i, img in enumerate(_images())]
+    r = voc_xml_read(files, sizes=only_a)
+    assert r.ok and r.n_boxes == 2 and len(r.notices) == len(ODD_NAMES)
+    assert r.notices[0].where == "1.xml, object 1" and r.notices[0].row[0] == "dir/b ,x.png"
 
 
 def test_csv_bad_header_and_bad_encoding():

@@ -38,8 +38,8 @@ def coco_json_read(data: bytes | str, *, sizes: Mapping[str, tuple[int, int]],
 
     Crowd regions (``iscrowd: 1``) are skipped with a notice: they mark a
     group, not one object. Unknown ``image_id``/``category_id``, a malformed
-    ``bbox`` and the checks of :class:`Collector` are fatal problems named
-    "annotation id N".
+    ``bbox`` and the checks of :class:`Collector` are problems named
+    "annotation id N" (fatal except a photo not in ``sizes``: skipped).
     """
     c = Collector(sizes=sizes, classes=classes)
     try:
@@ -52,7 +52,7 @@ def coco_json_read(data: bytes | str, *, sizes: Mapping[str, tuple[int, int]],
     for im in doc["images"]:
         if isinstance(im, dict) and "id" in im:
             names[im["id"]] = str(im.get("file_name", ""))
-            c.mention(f"image id {im['id']}", names[im["id"]])
+            c.mention(f"image id {im['id']}", names[im["id"]], quiet=True)  # its annotations say if it is not there
     for cat in doc.get("categories") or []:
         if isinstance(cat, dict) and "id" in cat:
             cats[cat["id"]] = str(cat.get("name", ""))
@@ -62,17 +62,19 @@ def coco_json_read(data: bytes | str, *, sizes: Mapping[str, tuple[int, int]],
             c.problem(where, "An annotation must be an object.")
             continue
         if ann.get("image_id") not in names:
-            c.problem(where, f"Unknown image_id {ann.get('image_id')!r}.")
+            c.problem(where, f"Unknown image_id {ann.get('image_id')!r}.", field="image_id", code="unknown_image_id")
             continue
         if ann.get("category_id") not in cats:
-            c.problem(where, f"Unknown category_id {ann.get('category_id')!r}.")
+            c.problem(where, f"Unknown category_id {ann.get('category_id')!r}.", field="category_id",
+                      code="unknown_class")
             continue
         if ann.get("iscrowd"):
-            c.problem(where, "A crowd region (iscrowd=1) was skipped.", fatal=False)
+            c.problem(where, "A crowd region (iscrowd=1) was skipped.", fatal=False, code="crowd")
             continue
         bbox = ann.get("bbox")
         if not isinstance(bbox, list) or len(bbox) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
-            c.problem(where, f"bbox must be four numbers [x, y, width, height]; got {str(bbox)[:60]}.")
+            c.problem(where, f"bbox must be four numbers [x, y, width, height]; got {str(bbox)[:60]}.", field="bbox",
+                      code="invalid_box", row=(names[ann["image_id"]], "", "", "", "", cats[ann["category_id"]]))
             continue
         c.add(where, names[ann["image_id"]], boxes_xywh_to_xyxy([bbox])[0].tolist(), cats[ann["category_id"]])
     return c.result()

@@ -46,6 +46,35 @@ def annotations_csv_text(images: Iterable[ImageAnnotation]) -> str:
     return buf.getvalue()
 
 
+def _row_as_written(row: list[str], idx: list[int], n_columns: int) -> tuple[str, ...]:
+    """A row with the wrong number of fields, in ``HEADER`` order, to write
+    back out: fields past the header's count are joined with commas onto the
+    last column (an unquoted comma in a class name, the usual cause), missing
+    ones are empty."""
+    row = list(row[:n_columns - 1]) + [",".join(row[n_columns - 1:])] if len(row) > n_columns else list(row)
+    row += [""] * (n_columns - len(row))
+    return tuple(row[i] for i in idx)
+
+
+REFUSED_EXTRA = ("source", "field", "problem")
+
+
+def refused_rows_csv_text(problems: Iterable[Problem]) -> str:
+    """The refused rows as an ``annotations.csv`` to fix and import again.
+
+    Columns: :data:`HEADER`, then ``source`` (file and line), ``field`` and
+    ``problem`` (the reason); the reader ignores the last three. Only fatal
+    problems about one box (``Problem.row`` set) are written.
+    """
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(HEADER + REFUSED_EXTRA)
+    for p in problems:
+        if p.fatal and p.row:
+            w.writerow([*p.row, p.where, p.field, p.message])
+    return buf.getvalue()
+
+
 def annotations_csv_read(data: bytes | str, *, sizes: Mapping[str, tuple[int, int]],
                          classes: Collection[str] | None = None) -> ParseResult:
     """Read and validate ``annotations.csv``.
@@ -56,10 +85,14 @@ def annotations_csv_read(data: bytes | str, *, sizes: Mapping[str, tuple[int, in
         classes: allowed class names, or ``None`` for any.
 
     Returns:
-        The valid boxes and the problems, each naming its line ("line 7"):
-        unknown file or class, non-numeric or non-finite coordinate, empty box
-        (``xmin >= xmax`` or ``ymin >= ymax``), box wholly outside the photo
-        (all fatal); box partly outside (clipped, a notice).
+        The valid boxes and the problems, each naming its line ("line 7"),
+        its field and the row as written: unknown class, a file name that
+        differs from a photo's only in case or fits several photos, wrong
+        number of fields (an unquoted comma), non-numeric or non-finite
+        coordinate, empty box (``xmin >= xmax`` or ``ymin >= ymax``), box
+        wholly outside the photo (all refused); box partly outside (clipped, a
+        notice); photo not in ``sizes`` (skipped, a warning); a name with
+        folders matched by its base name (a warning).
     """
     c = Collector(sizes=sizes, classes=classes)
     try:
@@ -83,7 +116,8 @@ def annotations_csv_read(data: bytes | str, *, sizes: Mapping[str, tuple[int, in
                 continue
             if len(row) != len(names):
                 c.problem(where, f"Expected {len(names)} fields, found {len(row)} "
-                                 "(a class name with a comma must be in double quotes).")
+                                 "(a class name with a comma must be in double quotes).",
+                          code="field_count", row=_row_as_written(row, idx, len(names)))
                 continue
             f = [row[i] for i in idx]
             c.add(where, f[0], f[1:5], f[5])

@@ -16,11 +16,30 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+#: Longest class name accepted (characters): label maps, CSV and VOC carry any
+#: length, but a name this long is a pasted sentence, not a class.
+MAX_NAME_LENGTH = 200
 _ESC_OUT = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ESC_IN = {"n": b"\n", "r": b"\r", "t": b"\t", "\\": b"\\", "'": b"'", '"': b'"', "a": b"\a", "b": b"\b",
            "f": b"\f", "v": b"\v", "?": b"?"}
 _TOKEN = re.compile(r"""\s*(?:(?P<comment>\#[^\n]*)|(?P<word>[A-Za-z_][A-Za-z_0-9]*)|(?P<punct>[:{}])|"""
                     r"""(?P<str>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")|(?P<int>-?\d+))""", re.S)
+
+
+def label_name_problem(name: str) -> str | None:
+    """Why ``name`` (already stripped) cannot be a class name, as a sentence, or None.
+
+    A name has 1..:data:`MAX_NAME_LENGTH` characters, any letters, commas,
+    quotes and spaces (the writers quote and escape them), and no line break
+    or other control character (it would break a label map and most tools).
+    """
+    if not name:
+        return "The class name is empty."
+    if len(name) > MAX_NAME_LENGTH:
+        return f"A class name can have at most {MAX_NAME_LENGTH} characters."
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return "A class name cannot contain line breaks or control characters."
+    return None
 
 
 def _quote(name: str) -> str:

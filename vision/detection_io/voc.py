@@ -52,7 +52,8 @@ def voc_xml_read(files: Iterable[tuple[str, bytes]], *, sizes: Mapping[str, tupl
 
     Returns:
         Boxes and problems ("a.xml, object 2: ..."); malformed XML, a missing
-        ``filename``, ``name`` or coordinate are fatal problems.
+        ``filename``, ``name`` or coordinate are fatal problems; the objects
+        of a photo not in ``sizes`` are skipped (warnings).
     """
     c = Collector(sizes=sizes, classes=classes)
     for xml_name, data in files:
@@ -66,10 +67,12 @@ def voc_xml_read(files: Iterable[tuple[str, bytes]], *, sizes: Mapping[str, tupl
             continue
         filename = (root.findtext("filename") or "").strip()
         folder_path = (root.findtext("path") or "").strip()
-        if filename not in sizes and folder_path in sizes:
+        if not c.index.resolve(filename).matched and c.index.resolve(folder_path).matched:
             filename = folder_path
-        if not c.mention(xml_name, filename):
+        if not filename:
+            c.problem(xml_name, "The <filename> is missing.", field="filename", code="empty_filename")
             continue
+        c.mention(xml_name, filename, quiet=True)  # its objects say if the photo is not there
         for i, obj in enumerate(root.findall("object"), 1):
             where = f"{xml_name}, object {i}"
             bb = obj.find("bndbox")
