@@ -1,5 +1,5 @@
-"""Import and export of a detection dataset's boxes (the one place that
-converts between rows and ``vision.detection_io`` types).
+"""Export of a detection dataset's boxes (the one place that converts rows to
+``vision.detection_io`` types; import is ``webapp.annotation.importing``).
 
 Export writes one zip, streaming: each photo is read, written and dropped
 before the next, and TFRecord shards are written as the photos pass, so a
@@ -20,27 +20,21 @@ import json
 import tempfile
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
+from typing import Callable
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from vision.detection_io import ImageAnnotation, LabeledBox, ParseResult, Problem
-from vision.detection_io.coco import coco_json_build, coco_json_read
-from vision.detection_io.csv_format import annotations_csv_read, annotations_csv_write
-from vision.detection_io.label_map import label_map_parse, label_map_pbtxt
-from vision.detection_io.voc import voc_xml_bytes, voc_xml_read
-from webapp.annotation.models import Box, ImageState
-from webapp.annotation.selectors import DUPLICATE_IOU, StoredBoxes, readable_images
-from webapp.annotation.services import class_name_clean
-from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
-from webapp.datasets.services import archive_path_ignored, archive_path_parts, dataset_split_assign
+from vision.detection_io import ImageAnnotation, LabeledBox
+from vision.detection_io.coco import coco_json_build
+from vision.detection_io.csv_format import annotations_csv_write
+from vision.detection_io.label_map import label_map_pbtxt
+from vision.detection_io.voc import voc_xml_bytes
+from webapp.annotation.models import Box
+from webapp.annotation.selectors import readable_images
+from webapp.datasets.models import Dataset, DatasetImage
+from webapp.datasets.services import dataset_split_assign
 from webapp.jobs.errors import JobCancelled
-
-MAX_ANNOTATION_FILE_BYTES = 50 * 1024 * 1024
 
 
 # ----- names -----
@@ -59,223 +53,6 @@ def _export_names(images: list[DatasetImage]) -> dict[int, str]:
             p = PurePosixPath(n)
             names[pk] = str(p.with_name(f"{pk}_{p.name}"))
     return names
-
-
-class _TailIndex(dict):
-    """A name index that also finds ``dlib_faces/images/x.jpg`` when only
-    ``x.jpg`` was uploaded: an unknown key is tried again without its leading
-    folders, one at a time."""
-
-    def _key(self, key):
-        parts = str(key).replace("\\", "/").split("/")
-        for i in range(len(parts)):
-            k = "/".join(parts[i:])
-            if dict.__contains__(self, k):
-                return k
-        return None
-
-    def __contains__(self, key):
-        return self._key(key) is not None
-
-    def __getitem__(self, key):
-        k = self._key(key)
-        if k is None:
-            raise KeyError(key)
-        return dict.__getitem__(self, k)
-
-    def get(self, key, default=None):
-        k = self._key(key)
-        return default if k is None else dict.__getitem__(self, k)
-
-
-def _name_index(images: Iterable[DatasetImage]) -> dict[str, DatasetImage]:
-    """Every path suffix of every photo's name (``a/b/c.jpg``, ``b/c.jpg``,
-    ``c.jpg``) -> that photo, leaving out suffixes shared by two photos. An
-    annotation file written elsewhere matches whether or not it kept the folders."""
-    seen: dict[str, DatasetImage | None] = {}
-    for img in images:
-        parts = PurePosixPath(img.original_name.replace("\\", "/")).parts
-        for i in range(len(parts)):
-            key = "/".join(parts[i:])
-            seen[key] = None if (key in seen and seen[key] is not None and seen[key].pk != img.pk) else img
-    return _TailIndex({k: v for k, v in seen.items() if v is not None})
-
-
-# ----- import -----
-@dataclass
-class ImportReport:
-    """Outcome of an import, for the page and the command line."""
-
-    imported: bool = False
-    boxes: int = 0
-    photos: int = 0
-    new_classes: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self):
-        return [p for p in self.problems if p.fatal]
-
-    @property
-    def notices(self):
-        return [p for p in self.problems if not p.fatal]
-
-    def as_dict(self) -> dict:
-        return {"imported": self.imported, "boxes": self.boxes, "photos": self.photos, "new_classes": self.new_classes,
-                "errors": [str(p) for p in self.errors], "notices": [str(p) for p in self.notices]}
-
-
-def _read_upload(name: str, data: bytes, sizes, classes) -> ParseResult | None:
-    low = name.lower()
-    if low.endswith(".csv"):
-        return annotations_csv_read(data, sizes=sizes, classes=classes)
-    if low.endswith(".json"):
-        return coco_json_read(data, sizes=sizes, classes=classes)
-    return None
-
-
-def annotations_import(*, dataset: Dataset, files: list[tuple[str, bytes]], user=None, add_classes: bool = False,
-                       replace: bool = False) -> ImportReport:
-    """Import boxes from ``annotations.csv``, COCO ``.json``, Pascal VOC
-    ``.xml`` files (or a zip of them), with an optional ``label_map.pbtxt``.
-
-    All or nothing: when any line or object is refused (unknown photo or
-    class, non-numeric, empty or wholly outside box, unreadable file) nothing
-    is stored and the report lists every problem; boxes partly outside a
-    photo are clipped and reported. Photos are matched by name, with or
-    without their folders.
-
-    Args:
-        files: ``(file name, bytes)``; the name only chooses the reader.
-        add_classes: add unknown class names to the label map instead of refusing them.
-        replace: delete the existing boxes of the photos the files mention first.
-    """
-    report = ImportReport()
-    files = list(_expand_zips(files, report))
-    images = list(dataset.images.filter(status=DatasetImage.Status.OK))
-    index = _name_index(images)
-    sizes = _TailIndex({k: (img.width, img.height) for k, img in index.items()})
-    existing = {c.name: c for c in dataset.classes.all()}
-    wanted_ids: dict[str, int] = {}
-    for name, data in files:
-        if name.lower().endswith(".pbtxt"):
-            try:
-                entries = label_map_parse(data.decode("utf-8-sig"))
-            except (ValueError, UnicodeDecodeError) as err:
-                report.problems.append(Problem(name, str(err)))
-                continue
-            taken = {c.class_id: c.name for c in existing.values()}
-            for cid, cname in entries:
-                try:
-                    cname = class_name_clean(cname)
-                except ValidationError as err:
-                    report.problems.append(Problem(name, f"{cname[:50]!r}: {' '.join(err.messages)}"))
-                    continue
-                if cname in existing and existing[cname].class_id != cid:
-                    report.problems.append(Problem(name, f"Class “{cname}” has id {existing[cname].class_id} in this "
-                                                         f"dataset but {cid} in the file."))
-                elif cname not in existing and taken.get(cid, cname) != cname:
-                    report.problems.append(Problem(name, f"Id {cid} is already “{taken[cid]}” in this dataset."))
-                else:
-                    wanted_ids[cname] = cid
-    classes = None if add_classes else set(existing) | set(wanted_ids)
-    results: list[ParseResult] = []
-    xml_files = [(n, d) for n, d in files if n.lower().endswith(".xml")]
-    if xml_files:
-        results.append(voc_xml_read(xml_files, sizes=sizes, classes=classes))
-    for name, data in files:
-        low = name.lower()
-        if low.endswith((".xml", ".pbtxt")):
-            continue
-        r = _read_upload(name, data, sizes, classes)
-        if r is None:
-            report.problems.append(Problem(name, "Not an annotation file this platform reads "
-                                                 "(annotations.csv, COCO .json, Pascal VOC .xml, label_map.pbtxt)."))
-            continue
-        results.append(ParseResult(r.images, tuple(Problem(f"{name}, {p.where}", p.message, p.fatal) for p in r.problems)))
-    for r in results:
-        report.problems.extend(r.problems)
-    new_names = []
-    for r in results:
-        for img in r.images:
-            for b in img.boxes:
-                try:
-                    cname = class_name_clean(b.label)
-                except ValidationError as err:
-                    report.problems.append(Problem(img.filename, f"Class {b.label[:50]!r}: {' '.join(err.messages)}"))
-                    continue
-                if cname not in existing and cname not in new_names:
-                    new_names.append(cname)
-    if not files:
-        report.problems.append(Problem("upload", "No annotation file was given (annotations.csv, COCO .json, "
-                                                 "Pascal VOC .xml or label_map.pbtxt)."))
-    if report.errors:
-        return report
-    with transaction.atomic():
-        last = max([c.class_id for c in existing.values()] + list(wanted_ids.values()) + [0])
-        for cname, cid in wanted_ids.items():
-            if cname not in existing:
-                existing[cname] = DatasetClass.objects.create(dataset=dataset, class_id=cid, name=cname)
-                report.new_classes.append(cname)
-        for cname in new_names:
-            if cname not in existing:
-                last += 1
-                existing[cname] = DatasetClass.objects.create(dataset=dataset, class_id=last, name=cname)
-                report.new_classes.append(cname)
-        touched = {}
-        rows = []
-        for r in results:
-            for ia in r.images:
-                img = index[ia.filename]
-                touched[img.pk] = img
-                for b in ia.boxes:
-                    x0, y0, x1, y1 = (round(v, 2) for v in b.box)
-                    rows.append(Box(image=img, label=existing[b.label.strip()], xmin=x0, ymin=y0, xmax=x1, ymax=y1,
-                                    created_by=user, updated_by=user))
-        if replace:
-            Box.objects.filter(image_id__in=list(touched)).delete()
-        else:  # both are kept (the file may mean it), but the user hears about it
-            stored = StoredBoxes(touched)
-            repeats = sum(stored.repeats(b.image_id, b.label_id, b.xyxy) for b in rows)
-            if repeats:
-                report.problems.append(Problem(
-                    "upload", f"{repeats} imported box{'es lie' if repeats > 1 else ' lies'} on a box of the same class "
-                              f"already on the photo (IoU ≥ {DUPLICATE_IOU}); both were kept. To use the file's boxes "
-                              "instead of the ones there, import it again with “Replace”.", False))
-        Box.objects.bulk_create(rows, batch_size=500)
-        ImageState.objects.filter(image_id__in={b.image_id for b in rows}, no_objects=True).update(no_objects=False)
-    report.imported, report.boxes, report.photos = True, len(rows), len(touched)
-    return report
-
-
-def _expand_zips(files, report):
-    for name, data in files:
-        if not name.lower().endswith(".zip"):
-            yield name, data
-            continue
-        try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
-        except zipfile.BadZipFile:
-            report.problems.append(Problem(name, "Not a readable zip file."))
-            continue
-        with zf:
-            for info in zf.infolist():
-                inner = info.filename.replace("\\", "/")
-                parts = archive_path_parts(inner)
-                if info.is_dir():
-                    continue
-                if parts is None:
-                    report.problems.append(Problem(f"{name}: {inner[:200]}", "The path points outside the archive's "
-                                                                             "folder; refused for safety.", fatal=False))
-                    continue
-                if archive_path_ignored(parts):
-                    continue
-                if not inner.lower().endswith((".csv", ".json", ".xml", ".pbtxt")):
-                    continue  # photos and notes inside an annotation zip are ignored
-                if info.file_size > MAX_ANNOTATION_FILE_BYTES:
-                    report.problems.append(Problem(f"{name}: {inner}", "Too large for an annotation file."))
-                    continue
-                yield f"{name}: {inner}", zf.read(info)
 
 
 # ----- export -----

@@ -37,6 +37,9 @@ class ImportForm(forms.Form):
                                         "optionally label_map.pbtxt.")
     add_classes = forms.BooleanField(required=False, label="Add unknown classes to the label map")
     replace = forms.BooleanField(required=False, label="Replace the boxes of the photos these files mention")
+    all_or_nothing = forms.BooleanField(required=False, label="All or nothing",
+                                        help_text="Import nothing if any row is refused (rows for photos not in "
+                                                  "this dataset are skipped either way).")
 
 
 class PreannotateForm(forms.Form):

@@ -43,7 +43,8 @@ def preannotate(*, dataset: Dataset, detector: str, min_score: float | None = No
     until an annotator accepts or corrects each).
 
     Idempotent: the unaccepted machine boxes of the same detector on a photo
-    are replaced. Photos already annotated (an accepted box, or "no objects")
+    are replaced. The detector's class (``face``, ``person``) joins the label
+    map with the first box it adds, not before. Photos already annotated (an accepted box, or "no objects")
     are skipped when ``skip_annotated``. A proposal repeating a box already on
     the photo (same class, ``selectors.DUPLICATE_IOU``: another detector's, or
     one drawn by a person) is left out and counted in ``duplicates``.
@@ -63,7 +64,8 @@ def preannotate(*, dataset: Dataset, detector: str, min_score: float | None = No
     """
     if detector not in DETECTORS:
         raise ValueError(f"Unknown detector {detector!r}")
-    label = dataset_class_get_or_create(dataset=dataset, name=DETECTORS[detector][0])
+    class_name = DETECTORS[detector][0]
+    label = dataset.classes.filter(name=class_name).first()  # created with the first box of that class
     images = list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id"))
     done_ids = set()
     if skip_annotated:
@@ -87,7 +89,11 @@ def preannotate(*, dataset: Dataset, detector: str, min_score: float | None = No
                         xmax=round(d.box[2], 2), ymax=round(d.box[3], 2), source=Box.Source.MACHINE, detector=detector,
                         score=d.score, accepted=False, created_by=user, updated_by=user)
                     for d in found if d.box[2] - d.box[0] >= 0.01 and d.box[3] - d.box[1] >= 0.01]
-            new = [b for b in rows if not stored.repeats(img.pk, label.pk, b.xyxy)]
+            new = [b for b in rows if label is None or not stored.repeats(img.pk, label.pk, b.xyxy)]
+            if new and label is None:
+                label = dataset_class_get_or_create(dataset=dataset, name=class_name)
+            for b in new:
+                b.label = label
             Box.objects.bulk_create(new)
         duplicates += len(rows) - len(new)
         n_boxes += len(new)

@@ -19,8 +19,19 @@ from webapp.datasets.selectors import dataset_list
 DUPLICATE_IOU = 0.5
 
 
+#: IoU at or above which an imported box is the same annotation as one of the same class already
+#: on the photo (or earlier in the same import): the same file imported twice, or the CSV, COCO and
+#: VOC copies of one export zip, differ only by the 0.01 px their writers round to (IoU > 0.99).
+#: Such a box is kept once and counted "already there"; between DUPLICATE_IOU and this, both are
+#: kept and the import says so (a re-drawn box may be meant). Higher: fewer boxes taken for repeats.
+IMPORT_DUPLICATE_IOU = 0.95
+
+
 class StoredBoxes:
-    """The boxes already on some photos, to tell whether a new box repeats one of them."""
+    """The boxes already on some photos, to tell whether a new box repeats one of them.
+
+    Boxes are pixel ``(xmin, ymin, xmax, ymax)``; IoU by :func:`vision.boxes.boxes_iou`.
+    """
 
     def __init__(self, image_ids):
         self._by_key: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
@@ -28,13 +39,21 @@ class StoredBoxes:
                 "image_id", "label_id", "xmin", "ymin", "xmax", "ymax"):
             self._by_key.setdefault((image_id, label_id), []).append(tuple(xyxy))
 
-    def repeats(self, image_id: int, label_id: int, xyxy) -> bool:
-        """True if ``xyxy`` (pixel ``xmin, ymin, xmax, ymax``) overlaps a stored box of the same
-        class on that photo with IoU >= :data:`DUPLICATE_IOU`."""
+    def best_iou(self, image_id: int, label_id: int, xyxy) -> float:
+        """The highest IoU (0..1) of ``xyxy`` with a stored box of the same class on that photo; 0 if none."""
         from vision.boxes import boxes_iou
 
         stored = self._by_key.get((image_id, label_id))
-        return bool(stored) and float(boxes_iou([xyxy], stored).max()) >= DUPLICATE_IOU
+        return float(boxes_iou([xyxy], stored).max()) if stored else 0.0
+
+    def repeats(self, image_id: int, label_id: int, xyxy, *, iou: float = DUPLICATE_IOU) -> bool:
+        """True if ``xyxy`` overlaps a stored box of the same class on that photo with IoU >= ``iou``
+        (default :data:`DUPLICATE_IOU`)."""
+        return self.best_iou(image_id, label_id, xyxy) >= iou
+
+    def add(self, image_id: int, label_id: int, xyxy) -> None:
+        """Count a box about to be stored, so that a later repeat of it is found too."""
+        self._by_key.setdefault((image_id, label_id), []).append(tuple(xyxy))
 
 
 def can_manage(user, dataset: Dataset | None = None) -> bool:

@@ -10,12 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from vision.boxes import box_check
+from vision.detection_io.label_map import MAX_NAME_LENGTH, label_name_problem
 from webapp.annotation.models import Box, ImageState
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
 from webapp.datasets.services import dataset_class_get_or_create
 
 ANNOTATORS_GROUP = "annotators"
-MAX_CLASS_NAME = 200
+MAX_CLASS_NAME = MAX_NAME_LENGTH
 
 
 class BoxConflict(Exception):
@@ -146,19 +147,18 @@ def image_no_objects_set(*, image: DatasetImage, value: bool, user) -> ImageStat
 # ----- datasets -----
 def class_name_clean(name: str) -> str:
     """A class name as stored: stripped, 1..200 characters, any letters,
-    commas, quotes and spaces allowed (the exporters quote and escape them).
+    commas, quotes and spaces allowed (the exporters quote and escape them);
+    the rule is ``vision.detection_io.label_map.label_name_problem``, which
+    the annotation readers apply too.
 
     Raises:
         ValidationError: empty, too long, or containing a line break or a
             control character (it would break a label map and most tools).
     """
     name = (name or "").strip()
-    if not name:
-        raise ValidationError("A class name cannot be empty.", code="invalid_class")
-    if len(name) > MAX_CLASS_NAME:
-        raise ValidationError(f"A class name can have at most {MAX_CLASS_NAME} characters.", code="invalid_class")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise ValidationError("A class name cannot contain line breaks or control characters.", code="invalid_class")
+    problem = label_name_problem(name)
+    if problem:
+        raise ValidationError(problem, code="invalid_class")
     return name
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("annotate/<int:dataset_id>/annotators/", views.annotator_add, name="annotator_add"),
     path("annotate/<int:dataset_id>/upload/", views.photos_add, name="photos_add"),
     path("annotate/<int:dataset_id>/import/", views.annotations_import, name="import"),
+    path("annotate/<int:dataset_id>/import/refused.csv", views.refused_rows_download, name="import_refused"),
     path("annotate/<int:dataset_id>/export/", views.export_start, name="export"),
     path("annotate/<int:dataset_id>/annotations.csv", views.csv_download, name="csv"),
     path("annotate/<int:dataset_id>/label_map.pbtxt", views.label_map_download, name="label_map"),

@@ -16,7 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
-from webapp.annotation import exchange, jobs, selectors, services
+from vision.detection_io.csv_format import refused_rows_csv_text
+from webapp.annotation import exchange, importing, jobs, selectors, services
 from webapp.annotation.forms import (
     AnnotatorAddForm,
     ClassAddForm,
@@ -132,8 +133,19 @@ def photos_add(request, dataset_id: int):
     return redirect("annotation:dataset", dataset_id=ds.pk)
 
 
+#: Refused rows kept in the session for the "download the refused rows" link (the page lists 200).
+MAX_REFUSED_ROWS_KEPT = 20_000
+MAX_REPORT_LINES = 200
+
+
+def _refused_key(ds) -> str:
+    return f"import-refused-{ds.pk}"
+
+
 @require_POST
 def annotations_import(request, dataset_id: int):
+    """Import annotation files; the report (and the refused rows, for
+    :func:`refused_rows_download`) is kept in the session for the dataset page."""
     ds = _managed_dataset(request, dataset_id)
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -141,20 +153,40 @@ def annotations_import(request, dataset_id: int):
         return redirect("annotation:dataset", dataset_id=ds.pk)
     files = []
     for f in form.cleaned_data["files"]:
-        if f.size > exchange.MAX_ANNOTATION_FILE_BYTES:
-            messages.error(request, f"“{f.name[:120]}” is larger than {exchange.MAX_ANNOTATION_FILE_BYTES // 2**20} MB.")
+        if f.size > importing.MAX_ANNOTATION_FILE_BYTES:
+            messages.error(request, f"“{f.name[:120]}” is larger than {importing.MAX_ANNOTATION_FILE_BYTES // 2**20} MB.")
             return redirect("annotation:dataset", dataset_id=ds.pk)
         files.append((f.name.replace("\\", "/").rsplit("/", 1)[-1][:200], f.read()))
-    report = exchange.annotations_import(dataset=ds, files=files, user=request.user,
-                                         add_classes=form.cleaned_data["add_classes"], replace=form.cleaned_data["replace"])
+    report = importing.annotations_import(dataset=ds, files=files, user=request.user,
+                                          add_classes=form.cleaned_data["add_classes"],
+                                          replace=form.cleaned_data["replace"],
+                                          all_or_nothing=form.cleaned_data["all_or_nothing"])
     d = report.as_dict()
-    d["errors"], d["notices"] = d["errors"][:200], d["notices"][:200]
+    d["n_errors"], d["n_notices"] = len(d["errors"]), len(d["notices"])
+    d["errors"], d["notices"] = d["errors"][:MAX_REPORT_LINES], d["notices"][:MAX_REPORT_LINES]
     request.session[f"import-report-{ds.pk}"] = d
-    if report.imported:
-        messages.success(request, f"Imported {report.boxes} boxes on {report.photos} photos.")
+    refused = [p for p in report.errors if p.row][:MAX_REFUSED_ROWS_KEPT]
+    if refused:
+        request.session[_refused_key(ds)] = refused_rows_csv_text(refused)
     else:
-        messages.error(request, f"Nothing was imported: {len(report.errors)} problem(s) must be fixed first (listed below).")
+        request.session.pop(_refused_key(ds), None)
+    if report.boxes or (report.imported and not report.errors):
+        (messages.warning if report.errors else messages.success)(request, report.summary)
+    else:
+        messages.error(request, report.summary + (" Fix the refused rows (listed below) and import again."
+                                                  if report.errors else ""))
     return redirect("annotation:dataset", dataset_id=ds.pk)
+
+
+def refused_rows_download(request, dataset_id: int):
+    """The refused rows of this user's last import into the dataset, as a CSV to fix and import again."""
+    ds = _managed_dataset(request, dataset_id)
+    text = request.session.get(_refused_key(ds))
+    if text is None:
+        raise Http404("No refused rows: the last import refused none, or it was in another session.")
+    resp = HttpResponse("\ufeff" + text, content_type="text/csv; charset=utf-8")
+    resp["Content-Disposition"] = 'attachment; filename="refused-rows.csv"'
+    return resp
 
 
 @require_POST

@@ -12,7 +12,7 @@ from django.http import FileResponse, Http404, HttpResponseForbidden, JsonRespon
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from webapp.core.media_access import media_allowed
+from webapp.core.media_access import media_allowed, media_download_name
 from webapp.jobs.errors import QueueUnavailable
 
 # enrolment photos and face crops (biometric data); dataset export zips and zips being imported
@@ -29,7 +29,14 @@ def home(request):
 def media(request, path: str):
     """Serve an uploaded file to the users its app's rule allows
     (``webapp.core.media_access``). Paths are resolved inside MEDIA_ROOT;
-    anything escaping it is a 404."""
+    anything escaping it is a 404.
+
+    ``?download`` sends it as an attachment named after the photo's original
+    name (``media_download_name``; ``Content-Disposition`` with the RFC 5987
+    ``filename*`` form for names that are not ASCII, Django's
+    ``content_disposition_header``). Every answer carries ``nosniff`` and a
+    sandboxing Content-Security-Policy, so a file opened in a tab never runs
+    a script, even one stored before photos were re-encoded."""
     root = Path(settings.MEDIA_ROOT).resolve()
     target = (root / path).resolve()
     if root not in target.parents or not target.is_file():
@@ -37,8 +44,11 @@ def media(request, path: str):
     if not media_allowed(request.user, path):
         return HttpResponseForbidden("This file is not shared with you.")
     content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-    resp = FileResponse(open(target, "rb"), content_type=content_type)
+    download = "download" in request.GET
+    resp = FileResponse(open(target, "rb"), content_type=content_type, as_attachment=download,
+                        filename=media_download_name(path) if download else "")
     resp["X-Content-Type-Options"] = "nosniff"
+    resp["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
     resp["Cache-Control"] = "private, max-age=3600"
     return resp
 

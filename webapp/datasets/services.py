@@ -17,7 +17,7 @@ from django.db import transaction
 
 from vision.errors import InvalidImageError
 from vision.images import image_to_jpeg_bytes, load_image, thumbnail
-from webapp.core.uploads import EXTENSIONS
+from webapp.core.uploads import original_name, stored_file, upload_stage_zip
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
 from webapp.datasets.selectors import dataset_class_counts
 from webapp.jobs.errors import JobCancelled
@@ -141,7 +141,7 @@ def dataset_image_add(*, dataset: Dataset, name: str, data: bytes, label: Datase
         else:
             report.duplicates.append(name)
         return None
-    row = DatasetImage(dataset=dataset, original_name=name[:500], sha256=digest, label=label)
+    row = DatasetImage(dataset=dataset, original_name=original_name(name), sha256=digest, label=label)
     try:
         loaded = load_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
     except InvalidImageError as err:
@@ -150,7 +150,7 @@ def dataset_image_add(*, dataset: Dataset, name: str, data: bytes, label: Datase
         report.unreadable.append((name, err.message))
         return row
     stem = uuid.uuid4().hex
-    row.file = ContentFile(data, name=f"{stem}.{EXTENSIONS.get(loaded.format, 'img')}")
+    row.file = stored_file(loaded, data)  # re-encoded from the pixels (webapp.core.uploads)
     row.thumbnail = ContentFile(image_to_jpeg_bytes(thumbnail(loaded.pixels, THUMB_SIDE), quality=85), name=f"{stem}.jpg")
     row.width, row.height, row.format = loaded.width, loaded.height, loaded.format
     row.save()
@@ -163,7 +163,8 @@ def archive_path_parts(name: str) -> tuple[str, ...] | None:
     folder (absolute, drive letter, ``..``) — the "zip slip" of CVE-2018-1002200."""
     name = name.replace("\\", "/")
     p = PurePosixPath(name)
-    if p.is_absolute() or (p.parts and ":" in p.parts[0]) or ".." in p.parts:
+    drive = p.parts[0][:2] if p.parts else ""  # "C:" (a Windows drive), not any colon: "12:30.jpg" is a name
+    if p.is_absolute() or (drive[1:] == ":" and drive[:1].isascii() and drive[:1].isalpha()) or ".." in p.parts:
         return None
     return tuple(part for part in p.parts if part not in ("", "."))
 
@@ -358,16 +359,13 @@ def dataset_upload(*, dataset: Dataset, photos: list, archive=None, archives: li
                 raise ValueError(f"“{display_name(f)}” is not a zip file (or it is damaged).")
             paths.append(str(dest))
         notes = _class_notes(dataset, staging, archives, class_name.strip() if photos else "")
-        if photos:
-            folder = staging / "files"
+        if photos:  # in one zip: the client's names stay inside it, never on disk (issue 13)
+            folder = ""
             if dataset.kind == Dataset.Kind.CLASSIFICATION:
-                folder = folder / (class_name.strip().replace("/", "_").replace("\\", "_").lstrip(".") or "photos")
+                folder = (class_name.strip().replace("/", "_").replace("\\", "_").lstrip(".") or "photos") + "/"
             taken: set[str] = set()
-            for i, f in enumerate(photos):
-                dest = folder / _staged_name(f, i, taken)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                _save(f, dest)
-            paths.append(str(staging / "files"))
+            staged = [(folder + _staged_name(f, i, taken), f) for i, f in enumerate(photos)]
+            paths.append(str(upload_stage_zip(staging / "photos.zip", staged)))
         job, _ = job_create(IMPORT, user=user,
                             params={"dataset_id": dataset.pk, "paths": paths, "staging": str(staging),
                                     "labels_from_folders": dataset.kind == Dataset.Kind.CLASSIFICATION,

@@ -1,5 +1,6 @@
 """Import/export of boxes: round trips through every format, validation,
-all-or-nothing imports, awkward class names and photos."""
+awkward class names and photos (partial imports, refused rows, skips and
+repeats: test_import.py)."""
 
 import io
 import json
@@ -9,7 +10,8 @@ import pytest
 
 from tests.shared_data import shared_path
 from tests.webapp.annotation.conftest import png_bytes
-from webapp.annotation.exchange import NothingToExport, annotations_import, dataset_export_zip
+from webapp.annotation.exchange import NothingToExport, dataset_export_zip
+from webapp.annotation.importing import annotations_import
 from webapp.annotation.models import Box
 from webapp.annotation.services import box_create, detection_dataset_create
 from webapp.datasets.services import dataset_image_add
@@ -89,33 +91,42 @@ def test_tfrecords_hold_every_box_and_class(detection_dataset, tmp_path):
         assert g[2] == pytest.approx(w[2], abs=0.01)
 
 
-def test_import_is_all_or_nothing_with_every_problem_listed(detection_dataset):
+def test_import_keeps_the_good_rows_or_with_all_or_nothing_none(detection_dataset):
     csv = ("\ufefffilename,xmin,ymin,xmax,ymax,class\r\n"
            "img0.png,-4,2,20,30,person\r\n"        # line 2: clipped, a notice
            "img0.png,5,5,5,9,person\n"             # line 3: empty
            "img1.png,1,1,5,x,person\r\n"           # line 4: non-numeric
-           "missing.png,1,1,5,5,person\n"          # line 5: unknown file
+           "missing.png,1,1,5,5,person\n"          # line 5: photo not in this dataset: skipped
            "img2.png,1,1,5,5,bicycle\r\n"          # line 6: unknown class
            "img2.png,900,900,950,950,person\n")    # line 7: wholly outside
-    report = annotations_import(dataset=detection_dataset, files=[("annotations.csv", csv.encode())])
+    report = annotations_import(dataset=detection_dataset, files=[("annotations.csv", csv.encode())],
+                                all_or_nothing=True)
     assert not report.imported and Box.objects.count() == 0
-    assert [p.where for p in report.errors] == [f"annotations.csv, line {i}" for i in (3, 4, 5, 6, 7)]
+    assert [p.where for p in report.errors] == [f"annotations.csv, line {i}" for i in (3, 4, 6, 7)]
+    assert [p.field for p in report.errors] == ["xmin, xmax", "ymax", "class", "xmin, ymin, xmax, ymax"]
+    assert report.summary == ("Nothing was imported; 1 row skipped: photo not in this dataset; 4 rows refused "
+                              "(all or nothing: fix them and import again).")
     assert "clipped" in report.notices[0].message
+    report = annotations_import(dataset=detection_dataset, files=[("annotations.csv", csv.encode())])
+    assert report.imported and report.boxes == 1 and len(report.errors) == 4 and len(report.skipped) == 1
+    assert _boxes(detection_dataset) == [("img0.png", "person", (0, 2, 20, 30))]
     ok = "filename,xmin,ymin,xmax,ymax,class\r\nimg0.png,-4,2,20,30,person\nphotos/img1.png,1,1,5,6,bicycle\r"
     report = annotations_import(dataset=detection_dataset, files=[("a.csv", ok.encode())], add_classes=True)
-    assert report.imported and report.new_classes == ["bicycle"] and report.boxes == 2
-    assert _boxes(detection_dataset)[0] == ("img0.png", "person", (0, 2, 20, 30))
+    assert report.imported and report.new_classes == ["bicycle"] and report.boxes == 1 and report.already_there == 1
 
 
 def test_label_map_conflicts_and_bad_files_refused(detection_dataset):
     pb = "item { id: 1 name: 'car, parked' }"  # id 2 in this dataset
     report = annotations_import(dataset=detection_dataset, files=[("label_map.pbtxt", pb.encode())])
-    assert not report.imported and "has id 2" in report.errors[0].message
+    assert "has id 2" in report.errors[0].message and report.errors[0].where == "label_map.pbtxt"
+    assert detection_dataset.classes.get(name="car, parked").class_id == 2
     report = annotations_import(dataset=detection_dataset, files=[("notes.txt", b"hello")])
-    assert not report.imported and "Not an annotation file" in report.errors[0].message
-    report = annotations_import(dataset=detection_dataset, files=[("x.json", b"{oops")])
+    assert "Not an annotation file" in report.errors[0].message and report.summary.startswith("Nothing was imported")
+    report = annotations_import(dataset=detection_dataset, files=[("x.json", b"{oops")], all_or_nothing=True)
     assert not report.imported and "JSON" in report.errors[0].message
-    assert annotations_import(dataset=detection_dataset, files=[]).errors
+    report = annotations_import(dataset=detection_dataset, files=[])
+    assert not report.imported and report.errors
+    assert Box.objects.count() == 0
 
 
 def test_annotation_zip_with_escaping_paths(detection_dataset):
@@ -129,7 +140,7 @@ def test_annotation_zip_with_escaping_paths(detection_dataset):
     assert report.imported and report.boxes == 1
     assert sum("outside the archive" in p.message for p in report.notices) == 2
     report = annotations_import(dataset=detection_dataset, files=[("broken.zip", b"PK\x03\x04garbage")])
-    assert not report.imported and "zip" in report.errors[0].message
+    assert not report.boxes and "zip" in report.errors[0].message
 
 
 def test_exporting_a_dataset_without_boxes_says_so(detection_dataset, tmp_path):
@@ -237,11 +248,11 @@ def test_import_and_export_through_the_pages(staff_client, detection_dataset):
     resp = staff_client.post(f"/annotate/{detection_dataset.pk}/import/",
                              {"files": [SimpleUploadedFile("annotations.csv", csv.encode())]}, follow=True)
     text = resp.content.decode()
-    assert "Nothing was imported" in text and "line 3" in text and "Unknown class" in text
-    assert Box.objects.count() == 0
+    assert "Imported 1 box on 1 photo; 1 row refused." in text and "line 3" in text and "Unknown class" in text
+    assert Box.objects.count() == 1
     resp = staff_client.post(f"/annotate/{detection_dataset.pk}/import/",
                              {"files": [SimpleUploadedFile("annotations.csv", csv.encode())], "add_classes": "on"}, follow=True)
-    assert "Imported 2 boxes on 2 photos" in resp.content.decode()
+    assert "Imported 1 box on 1 photo; 1 already there; new classes: nobody." in resp.content.decode()
     got = b"".join(staff_client.get(f"/annotate/{detection_dataset.pk}/annotations.csv").streaming_content).decode()
     assert got.splitlines() == ["filename,xmin,ymin,xmax,ymax,class", "photos/img0.png,1,1,5,5,person",
                                 "photos/img1.png,1,1,5,5,nobody"]
@@ -315,10 +326,13 @@ def test_evaluate_command_prints_ap_per_class_and_map(db):
     ds = detection_dataset_create(name="dlib faces")
     for p in sorted((root / "dlib_faces" / "images").glob("*.jpg")):
         dataset_image_add(dataset=ds, name=f"dlib_faces/images/{p.name}", data=p.read_bytes())
-    assert annotations_import(dataset=ds, files=[("annotations.csv", (root / "annotations.csv").read_bytes())],
-                              add_classes=True).errors[0].message.startswith("Unknown file")  # coco photos absent
     rows = [line for line in (root / "annotations.csv").read_text().splitlines() if line.startswith(("filename", "dlib_faces/"))]
-    assert annotations_import(dataset=ds, files=[("a.csv", "\n".join(rows).encode())], add_classes=True).imported
+    report = annotations_import(dataset=ds, files=[("annotations.csv", (root / "annotations.csv").read_bytes())],
+                                add_classes=True)  # the coco photos are not in this dataset: their rows are skipped
+    n_all = len((root / "annotations.csv").read_text().splitlines()) - 1
+    assert not report.errors and report.boxes == len(rows) - 1 == 43 and len(report.skipped) == n_all - 43
+    report = annotations_import(dataset=ds, files=[("a.csv", "\n".join(rows).encode())], add_classes=True)
+    assert report.imported and report.boxes == 0 and report.already_there == 43
     out2 = io.StringIO()
     call_command("evaluate_detectors", "--dataset", str(ds.pk), "--detector", "dlib_hog_face", stdout=out2)
     assert out2.getvalue().splitlines()[-1] == lines[-1]
@@ -328,7 +342,7 @@ def test_evaluate_command_prints_ap_per_class_and_map(db):
 def test_shared_csv_matches_photos_uploaded_without_their_folders():
     """A user uploads the dlib face photos one by one (plain names) and then
     the shared annotations.csv, whose names carry folders."""
-    from webapp.annotation.exchange import annotations_import
+    from webapp.annotation.importing import annotations_import
     from webapp.annotation.models import Box
     from webapp.datasets.models import Dataset
     from webapp.datasets.services import dataset_image_add
@@ -364,12 +378,12 @@ def test_importing_boxes_that_repeat_stored_ones_says_so(detection_dataset):
     # the same file again, one box nudged by a pixel: kept (the file may mean it) but the user is told
     again = "filename,xmin,ymin,xmax,ymax,class\nimg0.png,11,10,41,40,person\nimg0.png,40,5,60,30,person\n"
     report = annotations_import(dataset=detection_dataset, files=[("b.csv", again.encode())])
-    assert report.imported and Box.objects.count() == 4
-    assert [n.message for n in report.notices] == [
+    assert report.imported and Box.objects.count() == 4 and not report.notices
+    assert report.warnings == [
         "1 imported box lies on a box of the same class already on the photo (IoU ≥ 0.5); both were kept. "
         "To use the file's boxes instead of the ones there, import it again with “Replace”."]
     report = annotations_import(dataset=detection_dataset, files=[("b.csv", again.encode())], replace=True)
-    assert report.imported and not report.notices and Box.objects.count() == 3
+    assert report.imported and not report.warnings and Box.objects.count() == 3
 
 
 def test_a_box_framing_the_same_object_differently_is_a_repeat_a_neighbour_is_not(detection_dataset):
