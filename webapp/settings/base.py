@@ -124,9 +124,6 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Django's own handlers, except that a temporary file's name never carries the client's extension
 # and the name as sent is kept (webapp/core/uploads.py): names on disk are always generated.
 FILE_UPLOAD_HANDLERS = ["webapp.core.uploads.MemoryUploadHandler", "webapp.core.uploads.TemporaryUploadHandler"]
-# Django's own handlers, except that a temporary file's name never carries the client's extension
-# and the name as sent is kept (webapp/core/uploads.py): names on disk are always generated.
-FILE_UPLOAD_HANDLERS = ["webapp.core.uploads.MemoryUploadHandler", "webapp.core.uploads.TemporaryUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FILES = 50
 
 # ----- face check-in (seed section 6) -----
