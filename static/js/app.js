@@ -4,7 +4,8 @@ var Vision = (function () {
     return fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
       .then(function (r) { return r.json(); });
   }
-  function isActive(j) { return j.state === "queued" || j.state === "running"; }
+  /* still to be followed: queued, running, or cancelled while running and not stopped yet (j.stopping) */
+  function isActive(j) { return j.state === "queued" || j.state === "running" || !!j.stopping; }
 
   /* Poll /api/jobs/<id> until it finishes; onUpdate(job) each time. */
   /* "2026-11-30 14:05:09" (or the time alone), as the server's pages write it (webapp/formats): same
@@ -61,7 +62,7 @@ var Vision = (function () {
   }
 
   function autoRefreshWhileActive() {
-    if (document.querySelector(".badge.queued, .badge.running")) setTimeout(function () { location.reload(); }, 2500);
+    if (document.querySelector(".badge.queued, .badge.running, .badge.stopping")) setTimeout(function () { location.reload(); }, 2500);
   }
 
   var SVG = "http://www.w3.org/2000/svg";

@@ -23,24 +23,28 @@ class JobType:
         kind: ``"<app>.<action>"``, stored in ``Job.kind``.
         task: ``"workers.<app>.<action>"``, the Celery task name sent to the broker.
         label: a few words for people (the Jobs page filter).
+        stopping: what a job of this kind shows from Cancel until its task has stopped
+            (``Job.stopping``), e.g. training's "Cancelling… (saving the best model)".
     """
 
     kind: str
     task: str
     label: str
+    stopping: str = "Cancelling… (the job stops at its next check)"
 
     def key(self, target: str, pk) -> str:
         """The de-duplication key ``<kind>:<target>:<pk>`` of one job of this kind on one row."""
         return f"{self.kind}:{target}:{pk}"
 
 
-def job_type(app: str, action: str, label: str) -> JobType:
-    """Declare the job type ``<app>.<action>`` (task ``workers.<app>.<action>``).
+def job_type(app: str, action: str, label: str, *, stopping: str = "") -> JobType:
+    """Declare the job type ``<app>.<action>`` (task ``workers.<app>.<action>``);
+    ``stopping``: see :class:`JobType` (empty: the general sentence).
 
     Raises:
         ValueError: the kind was declared before with another task or label.
     """
-    jt = JobType(f"{app}.{action}", f"workers.{app}.{action}", label)
+    jt = JobType(f"{app}.{action}", f"workers.{app}.{action}", label, *([stopping] if stopping else []))
     if DECLARED.setdefault(jt.kind, jt) != jt:
         raise ValueError(f"Job kind {jt.kind!r} declared twice")
     return jt

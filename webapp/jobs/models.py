@@ -10,7 +10,9 @@ class Job(models.Model):
 
     ``progress`` is 0..1; ``params`` and ``result`` are JSON whose shape
     depends on ``kind``; ``error`` is a sentence for the user, ``traceback``
-    for operators. ``key`` (``kind:target:id``) lets a second request for the
+    for operators. A running job cancelled is ``cancelled`` at once (its task
+    sees that and stops) but ``finished_at`` stays empty until the task has
+    stopped: meanwhile it is :attr:`stopping` ("Cancelling…"), not retryable. ``key`` (``kind:target:id``) lets a second request for the
     same work get the job already queued or running.
     """
 
@@ -76,8 +78,19 @@ class Job(models.Model):
         return self.state in self.ACTIVE_STATES
 
     @property
+    def stopping(self) -> bool:
+        """Cancelled while running, and its task has not stopped yet (it may still be saving
+        what it keeps: training saves the best model so far)."""
+        return self.state == self.State.CANCELLED and self.finished_at is None
+
+    @property
+    def state_label(self) -> str:
+        """The state in a word for people: ``Cancelling…`` while :attr:`stopping`."""
+        return "Cancelling…" if self.stopping else self.get_state_display()
+
+    @property
     def retryable(self) -> bool:
-        return self.state == self.State.CANCELLED or (
+        return (self.state == self.State.CANCELLED and not self.stopping) or (
             self.state == self.State.FAILED and self.error_code not in self.FINAL_ERROR_CODES)
 
     @property

@@ -16,7 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from vision.errors import VisionError
 from webapp.jobs.errors import JobCancelled, JobFailed
 from webapp.jobs.models import Job
-from webapp.jobs.services import ProgressReporter, job_cancel_record, job_fail, job_start, job_succeed
+from webapp.jobs.services import ProgressReporter, job_cancel_record, job_fail, job_start, job_stopped, job_succeed
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ def run_job(task, job_id: int, work: Callable[[Job, ProgressReporter], tuple[dic
 
     Returns the final state. A task that saw its job cancelled and stopped
     (``JobCancelled``) leaves it cancelled, with its message and partial
-    result recorded. Expected failures (``JobFailed``,
+    result recorded; a job cancelled while its task ran shows "Cancelling…"
+    (``Job.stopping``) until the task has returned or raised, whatever way. Expected failures (``JobFailed``,
     ``VisionError``, the soft time limit) fail the job with their sentence;
     anything else fails it with a generic sentence and the traceback, and is
     re-raised so Celery logs it. The worker process survives either way.
@@ -37,6 +38,13 @@ def run_job(task, job_id: int, work: Callable[[Job, ProgressReporter], tuple[dic
         log.info("job %s skipped: finished, cancelled or deleted", job_id)
         return "skipped"
     progress = ProgressReporter(job_id)
+    try:
+        return _run(job, job_id, work, progress)
+    finally:  # cancelled while it ran: "Cancelling…" ends only here, once the task has stopped
+        job_stopped(job_id=job_id)
+
+
+def _run(job: Job, job_id: int, work, progress) -> str:
     try:
         result, message = work(job, progress)
     except JobCancelled as err:

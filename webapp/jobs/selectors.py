@@ -73,7 +73,7 @@ def job_kind_choices(kinds) -> list[tuple[str, str]]:
 def job_get(*, user, job_id: int) -> Job | None:
     """One job, polled often by pages: only this job is checked for a dead worker."""
     job = _visible(user).filter(pk=job_id).first()
-    if job is not None and job.state == Job.State.RUNNING and jobs_fail_stale(
+    if job is not None and (job.state == Job.State.RUNNING or job.stopping) and jobs_fail_stale(
             stale_seconds=settings.JOB_STALE_SECONDS, job_ids=[job.pk]):
         job.refresh_from_db()  # now failed: queue_ahead (None for a running job) stays right
     return job
@@ -84,11 +84,14 @@ def job_to_dict(job: Job) -> dict:
 
     ``queue`` is the queue's name without the deployment's prefix (``interactive`` or ``batch``),
     ``worker`` the ``<host>:<pid>`` that ran it last (empty before it started), ``queue_position``
-    1 for the next job its queue's workers take (``None`` unless queued), ``kind_label`` the kind in words.
+    1 for the next job its queue's workers take (``None`` unless queued), ``kind_label`` the kind in words,
+    ``stopping`` True from a running job's cancel until its task has stopped (``state`` is already
+    ``cancelled``; ``state_label`` says "Cancelling…"), ``retryable`` whether Retry may queue it again.
     """
     iso = lambda t: t.isoformat() if t else None  # noqa: E731
     return {
         "id": job.pk, "kind": job.kind, "kind_label": job.kind_label, "state": job.state,
+        "state_label": job.state_label, "stopping": job.stopping, "retryable": job.retryable,
         "progress": round(job.progress, 4),
         "queue": job.queue_name, "worker": job.worker, "queue_position": job_queue_position(job),
         "message": job.message, "error": job.error, "error_code": job.error_code,

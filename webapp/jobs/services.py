@@ -12,6 +12,7 @@ import traceback as tb
 from typing import Callable
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from webapp.jobs.errors import QueueUnavailable
@@ -110,7 +111,10 @@ class ProgressReporter:
             fields["progress"] = self._fraction
         if message:
             fields["message"] = message[:500]
-        Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(**fields)
+        if not Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(**fields):
+            # cancelled and still stopping: alive, but its message stays "Cancelling…"
+            Job.objects.filter(pk=self.job_id, state=Job.State.CANCELLED, finished_at__isnull=True).update(
+                heartbeat_at=fields["heartbeat_at"])
 
 
 def job_succeed(*, job_id: int, result: dict, message: str = "Done") -> None:
@@ -129,11 +133,21 @@ def job_fail(*, job_id: int, error: str, code: str = "error", traceback: str = "
 
 
 def job_cancel(*, job: Job) -> bool:
-    """Cancel a queued or running job; a running task sees the state at its
-    next check and stops. Returns False if it had already finished."""
-    n = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES).update(
-        state=Job.State.CANCELLED, message="Cancelled", finished_at=timezone.now())
-    return bool(n)
+    """Cancel a queued or running job. A queued one is finished at once; a
+    running one is ``cancelled`` with no ``finished_at`` (``Job.stopping``,
+    its kind's "Cancelling…" sentence) until its task, which sees the state
+    at its next check, has stopped and recorded what it kept
+    (:func:`job_cancel_record`, :func:`job_stopped`). Returns False if it had
+    already finished."""
+    from webapp.jobs.kinds import JobType, declared
+
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
+            state=Job.State.CANCELLED, message="Cancelled", finished_at=now):
+        return True
+    stopping = (declared().get(job.kind) or JobType("", "", "")).stopping
+    return bool(Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
+        state=Job.State.CANCELLED, message=stopping[:500], finished_at=None, heartbeat_at=now))
 
 
 def cancel_checker(job_id: int) -> Callable[[], bool]:
@@ -162,21 +176,33 @@ def job_cancel_record(*, job_id: int, message: str, result: dict | None = None) 
     """Record on a cancelled job how far its task got (``message``) and what
     it kept (``result``); the job stays cancelled. Does nothing to a job in
     any other state (e.g. queued again by :func:`job_retry` meanwhile)."""
-    fields = {"message": message[:500], "heartbeat_at": timezone.now()}
+    now = timezone.now()
+    fields = {"message": message[:500], "heartbeat_at": now, "finished_at": now}
     if result is not None:
         fields["result"] = result
     Job.objects.filter(pk=job_id, state=Job.State.CANCELLED).update(**fields)
 
 
+def job_stopped(*, job_id: int) -> None:
+    """The task of job ``job_id`` has returned or raised: a job cancelled
+    while it ran and still :attr:`~Job.stopping` (its task finished without
+    :func:`job_cancel_record`) is finished now; any other job is left as is."""
+    now = timezone.now()
+    Job.objects.filter(pk=job_id, state=Job.State.CANCELLED, finished_at__isnull=True).update(
+        message="Cancelled", finished_at=now, heartbeat_at=now)
+
+
 def job_retry(*, job: Job) -> bool:
     """Queue a failed or cancelled job again under the same id. Tasks are
     idempotent and keep what they saved (a training run resumes from its last
-    finished epoch). Returns False for a job that is still active or succeeded.
+    finished epoch). Returns False for a job that is still active, still
+    stopping after a cancel (``Job.stopping``: its task has not stopped yet) or succeeded.
 
     Raises:
         QueueUnavailable: the broker is down.
     """
-    n = Job.objects.filter(pk=job.pk, state__in=(Job.State.FAILED, Job.State.CANCELLED)).update(
+    n = Job.objects.filter(Q(state=Job.State.FAILED) | Q(state=Job.State.CANCELLED, finished_at__isnull=False),
+                           pk=job.pk).update(
         state=Job.State.QUEUED, error="", error_code="", traceback="", queued_at=timezone.now(), started_at=None,
         finished_at=None, heartbeat_at=None, message="Queued again; waiting for a worker…")
     if n:
@@ -189,14 +215,20 @@ def jobs_fail_stale(*, stale_seconds: int, job_ids=None) -> int:
     as failed: their worker died (killed, out of memory, machine restarted).
     ``job_ids`` limits the sweep to those jobs. Returns how many were marked."""
     cutoff = timezone.now() - timezone.timedelta(seconds=stale_seconds)
-    qs = Job.objects.filter(state=Job.State.RUNNING, heartbeat_at__lt=cutoff)
+    qs = Job.objects.filter(Q(state=Job.State.RUNNING) | Q(state=Job.State.CANCELLED, finished_at__isnull=True),
+                            heartbeat_at__lt=cutoff)
     if job_ids is not None:
         qs = qs.filter(pk__in=job_ids)
     return _mark_worker_lost(qs)
 
 
 def _mark_worker_lost(qs) -> int:
-    return qs.update(
+    """Running jobs of ``qs`` failed, and jobs stopping after a cancel finished as cancelled
+    (their worker will not record it any more). Returns how many rows were changed."""
+    now = timezone.now()
+    stopped = qs.filter(state=Job.State.CANCELLED, finished_at__isnull=True).update(
+        finished_at=now, message="Cancelled; the worker stopped before it had finished (nothing more was saved).")
+    return stopped + qs.filter(state=Job.State.RUNNING).update(
         state=Job.State.FAILED, error_code="worker_lost", finished_at=timezone.now(),
         error="The worker running this job stopped responding (it crashed or was restarted). Please try again.",
         message="Failed",
@@ -214,12 +246,12 @@ def jobs_fail_orphaned(*, hostname: str | None = None) -> int:
     """
     host = hostname or socket.gethostname()
     dead = []
-    for pk, worker in Job.objects.filter(state=Job.State.RUNNING, worker__startswith=f"{host}:").values_list(
-            "pk", "worker"):
+    alive = Q(state=Job.State.RUNNING) | Q(state=Job.State.CANCELLED, finished_at__isnull=True)
+    for pk, worker in Job.objects.filter(alive, worker__startswith=f"{host}:").values_list("pk", "worker"):
         try:
             os.kill(int(worker.rsplit(":", 1)[1]), 0)  # signal 0: only asks whether the process exists
         except ProcessLookupError:
             dead.append(pk)
         except (ValueError, PermissionError):  # not a pid, or another user's live process
             pass
-    return _mark_worker_lost(Job.objects.filter(pk__in=dead, state=Job.State.RUNNING)) if dead else 0
+    return _mark_worker_lost(Job.objects.filter(alive, pk__in=dead)) if dead else 0

@@ -2,6 +2,7 @@
 
 from webapp.jobs.kinds import job_type
 
-CLASSIFIER = job_type("training", "classifier", "Classifier training")
+CLASSIFIER = job_type("training", "classifier", "Classifier training",
+                      stopping="Cancelling… (saving the best model)")
 PREDICT = job_type("training", "predict", "Prediction")
 ACTIVATIONS = job_type("training", "activations", "Activation maps")
