@@ -52,6 +52,9 @@ CUT_MARK = "\u2026"
 #: already); every other accepted format is stored as PNG (lossless).
 LOSSY_FORMATS = ("JPEG", "MPO")
 
+#: Pillow modes of grey sources (``I;16*`` too): stored as one grey channel, which decodes to the same RGB.
+GREY_MODES = ("1", "L", "LA", "La", "I", "F")
+
 #: JPEG quality (Pillow's 1..95 scale) of a re-encoded photo whose source
 #: quantization tables cannot be reused (a CMYK or YCCK JPEG). Sources with
 #: RGB or grey tables keep their own tables and chroma subsampling, so a
@@ -148,7 +151,8 @@ def stored_bytes(loaded: LoadedImage, data: bytes) -> tuple[bytes, str]:
     its ``quality="keep"`` does), else at :data:`STORED_JPEG_QUALITY`; a grey
     JPEG stays grey. Every other format is stored as PNG of the pixels: first
     frame only, transparency composited over white, 8 bits per channel (what
-    ``vision.images.load_image`` gives every model).
+    ``vision.images.load_image`` gives every model), one channel for a grey
+    source (:data:`GREY_MODES`).
 
     Args:
         loaded: the upload decoded by :func:`image_upload_check` or
@@ -161,7 +165,8 @@ def stored_bytes(loaded: LoadedImage, data: bytes) -> tuple[bytes, str]:
     pixels = loaded.pixels
     buf = io.BytesIO()
     if loaded.format not in LOSSY_FORMATS:
-        Image.fromarray(pixels).save(buf, "PNG")
+        grey = loaded.mode in GREY_MODES or loaded.mode.startswith("I;16")
+        Image.fromarray(np.ascontiguousarray(pixels[..., 0]) if grey else pixels).save(buf, "PNG")
         return buf.getvalue(), "png"
     options: dict = {"quality": STORED_JPEG_QUALITY}
     image = Image.fromarray(pixels)

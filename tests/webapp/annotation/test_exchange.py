@@ -207,7 +207,7 @@ def test_odd_photos_export_with_matching_pixels(db, tmp_path):
         coco = json.loads(zf.read("coco/instances.json"))
     assert sizes["images/I-04_exif_orientation_6.jpg"] == (300, 400)
     assert Image.open(io.BytesIO(open(tmp_path / "x/images/I-09_cmyk.jpg", "rb").read())).mode == "RGB"
-    assert "images/I-02_gray16.jpg" in sizes  # re-encoded, so named .jpg; the CSV says the same
+    assert "images/I-02_gray16.png" in sizes  # stored as an 8-bit grey PNG (uploads.stored_bytes), exported as is
     assert {i["file_name"] for i in coco["images"]} == {n[len("images/"):] for n in names}
     import tensorflow as tf
 

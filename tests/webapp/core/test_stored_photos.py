@@ -78,6 +78,11 @@ def test_a_grey_jpeg_stays_grey_and_other_formats_become_png():
     Image.fromarray(_smooth()).save(buf, "GIF")
     stored, ext = stored_bytes(load_image(buf.getvalue()), buf.getvalue())
     assert ext == "png" and Image.open(io.BytesIO(stored)).format == "PNG"
+    buf = io.BytesIO()
+    Image.fromarray((_smooth()[..., 0].astype(np.uint16) * 257)).save(buf, "PNG")  # 16-bit grey
+    stored, ext = stored_bytes(load_image(buf.getvalue()), buf.getvalue())
+    assert ext == "png" and Image.open(io.BytesIO(stored)).mode == "L"
+    assert np.array_equal(load_image(stored).pixels, load_image(buf.getvalue()).pixels)
 
 
 def test_a_cmyk_jpeg_is_stored_at_the_fixed_quality():
