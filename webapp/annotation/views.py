@@ -162,7 +162,7 @@ def annotations_import(request, dataset_id: int):
                                           replace=form.cleaned_data["replace"],
                                           all_or_nothing=form.cleaned_data["all_or_nothing"])
     d = report.as_dict()
-    d["n_errors"], d["n_notices"] = len(d["errors"]), len(d["notices"])
+    d["n_errors"] = len(d["errors"])
     d["errors"], d["notices"] = d["errors"][:MAX_REPORT_LINES], d["notices"][:MAX_REPORT_LINES]
     request.session[f"import-report-{ds.pk}"] = d
     refused = [p for p in report.errors if p.row][:MAX_REFUSED_ROWS_KEPT]
