@@ -127,13 +127,49 @@ def configure_index(index: Any, spec: IndexSpec) -> None:
         faiss.downcast_index(index).hnsw.efSearch = spec.ef_search
 
 
-def index_search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+class ExcludedRows:
+    """Rows of a built index that a search must skip (photos deleted since the
+    build), as a FAISS ID selector applied *inside* the search (FAISS wiki,
+    "Setting search parameters for one query": ``IDSelectorNot`` over an
+    ``IDSelectorBatch``), so the top k are k live rows however many were
+    deleted, with no over-fetching.
+
+    Args:
+        rows: ``(r,)`` int64 row ids of the index (``build_index``'s row i is id i).
+        spec: the index's :class:`IndexSpec`: the search-time parameters
+            (``nprobe``, ``efSearch``) go into the per-search parameters, which
+            replace the index's own.
+    """
+
+    def __init__(self, rows: np.ndarray, spec: "IndexSpec"):
+        import faiss
+
+        self.rows = np.unique(np.asarray(rows, dtype=np.int64))
+        self._batch = faiss.IDSelectorBatch(self.rows)  # kept: the selectors below point at it
+        self._not = faiss.IDSelectorNot(self._batch)
+        if spec.kind == "hnsw":
+            self.params = faiss.SearchParametersHNSW(sel=self._not, efSearch=spec.ef_search)
+        elif spec.kind == "ivf":
+            self.params = faiss.SearchParametersIVF(sel=self._not, nprobe=spec.nprobe)
+        elif spec.kind == "pca_flat":
+            self._inner = faiss.SearchParameters(sel=self._not)
+            self.params = faiss.SearchParametersPreTransform(index_params=self._inner)
+        else:
+            self.params = faiss.SearchParameters(sel=self._not)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def index_search(index: Any, queries: np.ndarray, k: int, *, excluded: ExcludedRows | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k of each query in a FAISS index.
 
     Args:
         index: from :func:`build_index` / :func:`load_index`.
         queries: ``(m, d) float32`` unit vectors.
         k: neighbours wanted, >= 1.
+        excluded: rows never to return (:class:`ExcludedRows`); ``None`` or empty: none.
 
     Returns:
         ``(scores, ids)``: ``(m, k) float32`` similarities (best first) and
@@ -142,7 +178,10 @@ def index_search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, n
     q = _check_vectors(queries, "queries")
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    scores, ids = index.search(q, int(k))
+    if excluded is not None and len(excluded):
+        scores, ids = index.search(q, int(k), params=excluded.params)
+    else:
+        scores, ids = index.search(q, int(k))
     scores = np.where(ids < 0, -np.inf, scores).astype(np.float32)
     return scores, ids.astype(np.int64)
 

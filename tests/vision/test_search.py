@@ -103,3 +103,24 @@ def test_kmeans_groups_and_precision(clustered):
     assert S.precision_at_k(x, labels, 10) > 0.9
     assert S.precision_at_k(x, np.random.default_rng(1).permutation(labels), 10) < 0.3  # shuffled labels: chance
     assert S.recall_at_k(np.array([[1, 2]]), np.array([[2, 3]])) == 0.5
+
+
+@pytest.mark.parametrize("kind", ["flat", "pca_flat", "ivf", "hnsw"])
+def test_excluded_rows_are_never_returned_and_k_live_rows_come_back(kind):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2000, 64)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    spec = S.IndexSpec(kind, nlist=16, nprobe=16, pca_dim=32, ef_search=128).resolved(*x.shape)
+    index = S.build_index(x, spec)
+    q = x[:5] + 0.01
+    _, before = S.index_search(index, q, 10)
+    gone = np.unique(before[:, :5])  # the best half of every query's answer is deleted
+    excluded = S.ExcludedRows(gone, spec)
+    scores, after = S.index_search(index, q, 10, excluded=excluded)
+    assert not np.isin(after, gone).any() and (after >= 0).all() and after.shape == (5, 10)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # still best first
+    # the search-time parameters survive: the same answer as an exact search without those rows
+    keep = np.setdiff1d(np.arange(len(x)), gone)
+    _, exact = S.exact_search(x[keep], q, 10)
+    if kind in ("flat", "ivf"):  # nprobe = nlist: exhaustive
+        assert np.array_equal(np.sort(keep[exact], axis=1), np.sort(after, axis=1))

@@ -26,7 +26,9 @@ class ImageEmbedding(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["image", "backbone"], name="uniq_image_backbone")]
-        indexes = [models.Index(fields=["dataset", "backbone"])]
+        # (dataset, backbone, id): a search finds the photos embedded since its index was built by id
+        # (the index's watermark) in one index range scan, however large the gallery (issue 14)
+        indexes = [models.Index(fields=["dataset", "backbone", "id"], name="search_emb_ds_bb_id")]
 
     @property
     def array(self) -> np.ndarray:
@@ -70,3 +72,18 @@ class SearchRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class SearchTombstone(models.Model):
+    """A gallery photo that left the search (deleted, or no longer readable)
+    after an index may have been built over it. Searches skip the index rows
+    of tombstones newer than their index's ``tombstone_mark``; an index build
+    deletes the ones it makes irrelevant. ``dataset_id`` is a plain integer:
+    the rows are written while a gallery is being deleted, and go with it."""
+
+    dataset_id = models.PositiveIntegerField()
+    image_id = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["dataset_id", "id"], name="search_tomb_ds_id")]

@@ -13,11 +13,13 @@ from typing import Callable
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 
 from vision import registry
 from vision.errors import InvalidImageError, WeightsMissingError
 from vision.imagenet import top_k_classes
 from vision.search import (
+    ExcludedRows,
     IndexSpec,
     build_index,
     exact_search,
@@ -31,10 +33,11 @@ from vision.search import (
 from webapp.core.uploads import stored_image
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.jobs.errors import JobCancelled, JobFailed
+from webapp.jobs.models import Job
 from webapp.jobs.services import cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_next, model_version_register
-from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun
+from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun, SearchTombstone
 from webapp.search.selectors import gallery_vectors, search_backbone, search_hits_cut_off, search_index_active
 
 
@@ -94,6 +97,8 @@ def embeddings_compute(*, dataset_id: int, backbone_name: str, progress,
                 except (InvalidImageError, OSError) as err:
                     reason = getattr(err, "message", None) or "The stored file is missing."
                     DatasetImage.objects.filter(pk=img.pk).update(status=DatasetImage.Status.UNREADABLE, error=reason[:300])
+                    # an older index may hold it (another backbone version): searches must skip it
+                    SearchTombstone.objects.create(dataset_id=dataset.pk, image_id=img.pk)
                     unreadable.append({"image_id": img.pk, "file": img.original_name, "reason": reason})
             if rows:
                 vectors = backbone.embeddings(pixels)
@@ -146,7 +151,10 @@ def index_build(*, params: dict, progress, job=None, should_stop: Callable[[], b
         embeddings_compute(dataset_id=dataset.pk, backbone_name=p["backbone"], should_stop=should_stop,
                       progress=lambda f, m="", force=False: progress(0.5 * (f or 0), m, force=force))
         progress = _second_half(progress)
-    ids, x = gallery_vectors(dataset=dataset, backbone=p["backbone"])
+    # Marks taken before the vectors are read: a photo deleted after this point has a newer tombstone
+    # (searches skip it), a photo embedded after the read has a higher embedding id (searched exactly).
+    tombstone_mark = SearchTombstone.objects.filter(dataset_id=dataset.pk).aggregate(m=Max("id"))["m"] or 0
+    ids, x, watermark = gallery_vectors(dataset=dataset, backbone=p["backbone"], with_watermark=True)
     if len(ids) == 0:
         raise JobFailed("No photo of this gallery has an embedding yet: compute the embeddings first.", "no_embeddings")
     spec = IndexSpec(kind=p["kind"], nlist=p.get("nlist", 0), nprobe=p.get("nprobe", 8)).resolved(*x.shape)
@@ -177,9 +185,12 @@ def index_build(*, params: dict, progress, job=None, should_stop: Callable[[], b
         params={"kind": spec.kind, "factory": spec.factory_string(), "nlist": spec.nlist, "nprobe": spec.nprobe,
                 "pca_dim": spec.pca_dim, "hnsw_m": spec.hnsw_m, "ef_search": spec.ef_search,
                 "backbone": p["backbone"], "backbone_version": registry_version(p["backbone"]),
-                "ids_path": str(folder / f"v{version}-{spec.kind}.ids.npy"), "clusters": groups},
+                "ids_path": str(folder / f"v{version}-{spec.kind}.ids.npy"), "clusters": groups,
+                "watermark": int(watermark), "tombstone_mark": int(tombstone_mark)},
         metrics={"n_vectors": int(len(ids)), "dim": int(x.shape[1]), "build_seconds": round(build_s, 4),
                  "bytes_per_vector": round(index_bytes(index) / len(ids), 1)})
+    # tombstones up to the mark concern photos this index never held: no search needs them again
+    SearchTombstone.objects.filter(dataset_id=dataset.pk, id__lte=tombstone_mark).delete()
     return {"model_version_id": mv.pk, "version": mv.version, "kind": spec.kind, "n_vectors": int(len(ids)),
             "build_seconds": round(build_s, 4), "clusters": len(groups)}
 
@@ -195,55 +206,99 @@ def registry_version(backbone_name: str) -> str:
     return SPECS[backbone_name].version
 
 
-def _active_index(mv: ModelVersion):
-    """``(faiss index, image ids of its rows)``, loaded once per worker process
-    and version (``registry.cached`` bounds how many stay in memory)."""
-    def load():
-        spec = IndexSpec(kind=mv.params["kind"], nlist=mv.params["nlist"], nprobe=mv.params["nprobe"],
-                         pca_dim=mv.params["pca_dim"], hnsw_m=mv.params["hnsw_m"], ef_search=mv.params["ef_search"])
-        return load_index(mv.path, spec), np.load(mv.params["ids_path"])
+class _LoadedIndex:
+    """An active index as a worker holds it: the FAISS index, the image id of
+    each row (ascending, as ``gallery_vectors`` reads them), and the rows
+    deleted since the build (tombstones read incrementally, by id)."""
 
-    return registry.cached(f"search_index:{mv.pk}", load)
+    def __init__(self, mv: ModelVersion):
+        self.spec = IndexSpec(kind=mv.params["kind"], nlist=mv.params["nlist"], nprobe=mv.params["nprobe"],
+                              pca_dim=mv.params["pca_dim"], hnsw_m=mv.params["hnsw_m"],
+                              ef_search=mv.params["ef_search"])
+        self.index = load_index(mv.path, self.spec)
+        self.ids = np.load(mv.params["ids_path"])
+        self.dataset_id = mv.dataset_id
+        self.last_tombstone = int(mv.params.get("tombstone_mark", 0))
+        self.deleted_rows = np.zeros(0, np.int64)
+        self.excluded: ExcludedRows | None = None
+
+    def refresh_tombstones(self) -> None:
+        """Read the tombstones written since the last look (one indexed query, usually empty)."""
+        new = list(SearchTombstone.objects.filter(dataset_id=self.dataset_id, id__gt=self.last_tombstone)
+                   .order_by("id").values_list("id", "image_id"))
+        if not new:
+            return
+        self.last_tombstone = new[-1][0]
+        image_ids = np.array([i for _, i in new], np.int64)
+        rows = np.searchsorted(self.ids, image_ids)
+        rows = rows[(rows < len(self.ids)) & (self.ids[np.clip(rows, 0, len(self.ids) - 1)] == image_ids)]
+        if len(rows):
+            self.deleted_rows = np.union1d(self.deleted_rows, rows)
+            self.excluded = ExcludedRows(self.deleted_rows, self.spec)
+
+
+def _active_index(mv: ModelVersion) -> _LoadedIndex:
+    """The active index, loaded once per worker process and version
+    (``registry.cached`` bounds how many stay in memory)."""
+    return registry.cached(f"search_index:{mv.pk}:{mv.path}", lambda: _LoadedIndex(mv))
 
 
 def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str, exclude_image_id: int | None = None) -> dict:
-    """Top-k photos of a gallery for one query embedding.
+    """Top-k photos of a gallery for one query embedding, at a cost that does
+    not grow with the gallery beyond the index itself (issue 14).
 
-    Uses the active index when there is one for this backbone, and searches
-    exactly the photos embedded since it was built; results are merged.
-    Photos deleted since the build are dropped (only ids whose embedding
-    row still exists are kept). Without an index, the search is exact.
+    With an active index for this backbone: the index is searched with the
+    rows of photos deleted since its build excluded inside FAISS
+    (tombstones, :class:`_LoadedIndex`), and the photos embedded since the
+    build (embedding ids above the index's ``watermark``: one range scan) are
+    searched exactly; the two are merged. Without an index, the search is
+    exact over the gallery.
 
     Args:
         query: ``(d,) float32`` unit vector.
+        exclude_image_id: a photo never to return (the query itself).
 
     Returns:
         ``{"hits": [{image_id, score}], "index": {...} | None, "exact_searched": n}``.
     """
-    live_ids = set(ImageEmbedding.objects.filter(dataset=dataset, backbone=backbone,
-                                                 image__status=DatasetImage.Status.OK).values_list("image_id", flat=True))
-    live_ids.discard(exclude_image_id)
     q = query.reshape(1, -1).astype(np.float32)
-    want = k + 1
-    results, index_info, indexed = [], None, np.zeros(0, np.int64)
+    want = k + (exclude_image_id is not None)
+    results, index_info, watermark = [], None, None
     mv = search_index_active(dataset=dataset)
-    if mv is not None and mv.params.get("backbone") == backbone and Path(mv.path).is_file():
-        index, indexed = _active_index(mv)
-        extra = len(indexed) - len(live_ids & set(indexed.tolist()))  # deleted since the build
-        scores, rows = index_search(index, q, min(len(indexed), want + max(0, extra)))
-        ids = np.where(rows[0] >= 0, indexed[np.clip(rows[0], 0, None)], -1)
-        keep = np.array([i in live_ids for i in ids])
-        results.append((scores[0][keep], ids[keep]))
+    if mv is not None and mv.params.get("backbone") == backbone and "watermark" in mv.params and Path(mv.path).is_file():
+        loaded = _active_index(mv)
+        loaded.refresh_tombstones()
+        live = len(loaded.ids) - len(loaded.deleted_rows)
+        if live > 0:
+            scores, rows = index_search(loaded.index, q, min(live, want), excluded=loaded.excluded)
+            ok = rows[0] >= 0
+            results.append((scores[0][ok], loaded.ids[rows[0][ok]]))
+        watermark = mv.params["watermark"]
         index_info = {"model_version_id": mv.pk, "version": mv.version, "kind": mv.params["kind"]}
-    new_ids, new_x = gallery_vectors(dataset=dataset, backbone=backbone, exclude_image_ids=set(indexed.tolist()))
-    keep = np.array([i in live_ids for i in new_ids], dtype=bool)
-    new_ids, new_x = new_ids[keep], (new_x[keep] if len(new_ids) else new_x)
+    new_ids, new_x = gallery_vectors(dataset=dataset, backbone=backbone, after_id=watermark)
+    if exclude_image_id is not None and len(new_ids):
+        keep = new_ids != exclude_image_id
+        new_ids, new_x = new_ids[keep], new_x[keep]
     if len(new_ids):
         scores, rows = exact_search(new_x, q, min(want, len(new_ids)))
         results.append((scores[0], np.where(rows[0] >= 0, new_ids[np.clip(rows[0], 0, None)], -1)))
-    scores, ids = merge_top_k(results, k)
-    return {"hits": [{"image_id": int(i), "score": round(float(s), 5)} for s, i in zip(scores, ids)],
-            "index": index_info, "exact_searched": int(len(new_ids))}
+    scores, ids = merge_top_k(results, want)
+    hits = [{"image_id": int(i), "score": round(float(s), 5)} for s, i in zip(scores, ids) if i != exclude_image_id]
+    return {"hits": hits[:k], "index": index_info, "exact_searched": int(len(new_ids))}
+
+
+def rebuild_when_grown(*, dataset: Dataset, exact_searched: int) -> Job | None:
+    """Queue a rebuild of the gallery's active index (same settings, batch
+    queue) once the photos searched exactly pass ``SEARCH_REBUILD_SHARE`` of
+    it; ``None`` when not due or a build is already queued or running."""
+    mv = search_index_active(dataset=dataset)
+    if mv is None or exact_searched <= settings.SEARCH_REBUILD_SHARE * mv.metrics.get("n_vectors", 0):
+        return None
+    from webapp.search.services import search_index_build_start
+
+    return search_index_build_start(dataset=dataset, kind=mv.params["kind"], nlist=mv.params.get("nlist", 0),
+                                    nprobe=mv.params.get("nprobe", 8), backbone=mv.params["backbone"],
+                                    clusters=max(1, len(mv.params.get("clusters", [])) or 8))
 
 
 def _search_backbone_load(name: str):
@@ -299,6 +354,8 @@ def search_run_process(*, run_id: int) -> dict:
                          exclude_image_id=run.query_image_id)
     out["search_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     out["backbone"] = backbone_name
+    if rebuild_when_grown(dataset=run.dataset, exact_searched=out["exact_searched"]) is not None:
+        out["rebuild_queued"] = True
     out["hits"] = search_hits_cut_off(hits=out["hits"], min_score=run.min_score)
     return out
 
@@ -321,6 +378,11 @@ def gallery_embed(job, progress) -> tuple[dict, str]:
                       should_stop=cancel_checker(job.pk))
     bad = len(r["unreadable"])
     n = r["embedded"]
+    ds = Dataset.objects.filter(pk=r["dataset_id"]).first()
+    mv = search_index_active(dataset=ds) if ds else None
+    if mv is not None and "watermark" in mv.params and mv.params.get("backbone") == r["backbone"]:
+        rebuild_when_grown(dataset=ds, exact_searched=ImageEmbedding.objects.filter(
+            dataset=ds, backbone=r["backbone"], id__gt=mv.params["watermark"]).count())
     return r, f"Embedded {n} photo{'s' * (n != 1)}" + (f"; {bad} unreadable, skipped" if bad else "")
 
 

@@ -22,21 +22,34 @@ def gallery_get(*, user, dataset_id: int) -> Dataset | None:
     return gallery_list(user=user).filter(pk=dataset_id).first()
 
 
-def gallery_vectors(*, dataset: Dataset, backbone: str, exclude_image_ids=()) -> tuple[np.ndarray, np.ndarray]:
-    """Every stored embedding of a gallery under one backbone.
+def gallery_vectors(*, dataset: Dataset, backbone: str, after_id: int | None = None,
+                    with_watermark: bool = False):
+    """Stored embeddings of a gallery's readable photos under one backbone.
+
+    Args:
+        after_id: only embeddings whose row id is above it (the photos embedded
+            since an index was built: one range scan of the ``(dataset, backbone,
+            id)`` index); ``None``: all.
+        with_watermark: also return the highest embedding row id read (0 if none).
 
     Returns:
-        ``(image_ids (n,) int64, vectors (n, d) float32)`` ordered by image id.
+        ``(image_ids (n,) int64, vectors (n, d) float32)`` ordered by image id, and
+        the watermark when asked.
     """
-    rows = (ImageEmbedding.objects.filter(dataset=dataset, backbone=backbone, image__status=DatasetImage.Status.OK)
-            .exclude(image_id__in=list(exclude_image_ids)).order_by("image_id").values_list("image_id", "dim", "vector"))
-    ids, vecs = [], []
-    for image_id, dim, blob in rows.iterator(chunk_size=2000):
+    qs = ImageEmbedding.objects.filter(dataset=dataset, backbone=backbone, image__status=DatasetImage.Status.OK)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    rows = qs.order_by("image_id").values_list("image_id", "dim", "vector", "id")
+    ids, vecs, top = [], [], 0
+    for image_id, dim, blob, row_id in rows.iterator(chunk_size=2000):
         ids.append(image_id)
         vecs.append(np.frombuffer(bytes(blob), dtype="<f4"))
+        top = max(top, row_id)
     if not vecs:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    return np.array(ids, np.int64), np.stack(vecs).astype(np.float32)
+        out = np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    else:
+        out = np.array(ids, np.int64), np.stack(vecs).astype(np.float32)
+    return (*out, top) if with_watermark else out
 
 
 def gallery_status(*, dataset: Dataset, backbone: str) -> dict:
@@ -84,3 +97,25 @@ def search_backbone(*, dataset: Dataset) -> str:
     with those), else ``SEARCH_BACKBONE`` (what embedding jobs use)."""
     mv = search_index_active(dataset=dataset)
     return (mv.params.get("backbone") if mv is not None else None) or settings.SEARCH_BACKBONE
+
+
+def index_freshness(*, dataset: Dataset, index: ModelVersion | None) -> dict | None:
+    """For the gallery page: photos embedded since ``index`` was built (searched
+    exactly, beside the index), photos deleted since (skipped inside the
+    index), and the count at which a rebuild is queued by itself
+    (``SEARCH_REBUILD_SHARE`` of the index). ``None`` without an index that
+    records its watermark (built before issue 14: rebuild it)."""
+    if index is None or "watermark" not in index.params:
+        return None
+    from django.conf import settings
+
+    from webapp.search.models import SearchTombstone
+
+    n = index.metrics.get("n_vectors", 0)
+    return {"exact": ImageEmbedding.objects.filter(dataset=dataset, backbone=index.params["backbone"],
+                                                   id__gt=index.params["watermark"],
+                                                   image__status=DatasetImage.Status.OK).count(),
+            "deleted": SearchTombstone.objects.filter(dataset_id=dataset.pk,
+                                                      id__gt=index.params.get("tombstone_mark", 0)).count(),
+            "rebuild_at": int(settings.SEARCH_REBUILD_SHARE * n) + 1,
+            "share": round(100 * settings.SEARCH_REBUILD_SHARE)}

@@ -59,9 +59,11 @@ def gallery_detail(request, dataset_id: int):
     active_jobs = Job.objects.filter(kind__in=(IMPORT.kind, EMBED.kind, BUILD_INDEX.kind), params__dataset_id=ds.pk,
                                      state__in=Job.ACTIVE_STATES).order_by("id")
     last_import = Job.objects.filter(kind=IMPORT.kind, params__dataset_id=ds.pk).order_by("-id").first()
+    index = selectors.search_index_active(dataset=ds)
     return render(request, "search/gallery_detail.html", {
+        "freshness": selectors.index_freshness(dataset=ds, index=index),
         "gallery": ds, "upload": upload, "page": page, "status": selectors.gallery_status(dataset=ds, backbone=backbone),
-        "index": selectors.search_index_active(dataset=ds), "index_form": IndexBuildForm(backbones=backbones_available(), initial_backbone=backbone),
+        "index": index, "index_form": IndexBuildForm(backbones=backbones_available(), initial_backbone=backbone),
         "search_form": SearchForm(), "unreadable": ds.images.filter(status=DatasetImage.Status.UNREADABLE)[:50],
         "active_jobs": active_jobs, "backbone": SPECS[backbone],
         "last_import": last_import if last_import and last_import.state not in Job.ACTIVE_STATES else None})

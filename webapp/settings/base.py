@@ -151,6 +151,9 @@ KERAS_WEIGHTS_DIRS = [p for p in (os.environ.get("KERAS_WEIGHTS_DIR", ""), "~/.k
 SEARCH_INDEX_DIR = Path(os.environ.get("SEARCH_INDEX_DIR", VAR_DIR / "indexes"))
 SEARCH_BACKBONE = os.environ.get("SEARCH_BACKBONE", "efficientnet_lite0")
 SEARCH_EMBED_BATCH = int(os.environ.get("SEARCH_EMBED_BATCH", 16))
+# When the photos embedded since a gallery's index was built pass this share of the index, a rebuild
+# is queued on the batch queue by itself (they are searched exactly until then; issue 14).
+SEARCH_REBUILD_SHARE = float(os.environ.get("SEARCH_REBUILD_SHARE", 0.10))
 
 # ----- Celery -----
 REDIS_URL = os.environ.get("REDIS_URL", "")
