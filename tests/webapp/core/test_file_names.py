@@ -164,6 +164,8 @@ def test_dataset_photos_and_zip_with_long_names(staff_client, upload_mode, setti
     assert job.state == "succeeded" and job.result["added"] == len(NAMES), job.result
     # a classification dataset keeps the class folder in the name, as a zip's paths
     assert set(ds.images.values_list("original_name", flat=True)) == {expected(f"写真/{n}") for n in NAMES}
+    page = staff_client.get(f"/datasets/{ds.pk}/").content.decode()
+    assert all(f'href="{im.file.url}?download"' in page for im in ds.images.all())
     # a zip named and filled with long names: its entries' names are never written either
     entries = {f"{long_name('cjk', 120, '')}/{n}": _jpeg((i, 3, 90)) for i, n in enumerate(NAMES[:4])}
     entries |= {f"rose/{n}": _jpeg((i, 90, 3)) for i, n in enumerate(NAMES[4:8])}

@@ -168,7 +168,9 @@ def test_downloads_carry_the_original_name_in_nfc(staff_client, media):
     expected = {"caf\u00e9 写真.jpg": "attachment; filename*=utf-8''" + quote("caf\u00e9 写真.jpg"),
                 "party.gif": "attachment; filename=\"party.png\"",
                 "plain name.jpg": "attachment; filename=\"plain name.jpg\""}
+    page = staff_client.get(f"/search/galleries/{gallery.pk}/").content.decode()
     for img in gallery.images.all():
+        assert f'href="{img.file.url}?download"' in page  # the name under each photo downloads it
         _, r = _served(staff_client, img.file.url + "?download")
         assert r["Content-Disposition"] == expected[img.original_name.rsplit("/", 1)[-1]]
         _, r = _served(staff_client, img.file.url)  # shown in a page: no attachment
@@ -177,5 +179,6 @@ def test_downloads_carry_the_original_name_in_nfc(staff_client, media):
     staff_client.post(f"/members/{member.pk}/", {"photos": [SimpleUploadedFile("Zoe\u0308.jpg", _jpeg(_smooth()))]})
     sample = FaceSample.objects.get()
     assert sample.original_name == "Zo\u00eb.jpg"
+    assert f'href="{sample.photo.url}?download"' in staff_client.get(f"/members/{member.pk}/").content.decode()
     _, r = _served(staff_client, sample.photo.url + "?download")
     assert r["Content-Disposition"] == "attachment; filename*=utf-8''Zo%C3%AB.jpg"
