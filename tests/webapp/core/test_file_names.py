@@ -248,3 +248,10 @@ def test_single_photo_forms_with_long_names(staff_client, upload_mode, settings,
         r = staff_client.post(url, {**data, "photo": _photo(name, 1)}, HTTP_X_CSRFTOKEN="x")
         assert r.status_code < 500, (url, r.status_code, r.content[-1500:])
     _assert_generated_names_only(settings)
+
+
+def test_the_500_page_does_not_promise_that_uploads_were_kept():
+    from django.template.loader import render_to_string
+
+    page = render_to_string("500.html")
+    assert "Nothing you uploaded was lost" not in page and "may not have been kept" in page
