@@ -70,14 +70,14 @@ def test_index_build_then_new_and_deleted_photos(kind):
     mv = ModelVersion.objects.get(pk=job.result["model_version_id"])
     assert mv.active and mv.kind == "search_index" and mv.version == 1 and mv.params["kind"] == kind
     assert mv.metrics["n_vectors"] == 6 and len(mv.params["clusters"]) == 2
-    # a photo added after the build is searchable at once (exact search over it, merged)
+    # a photo added after the build is searchable at once (appended to the index in the worker's memory)
     report, ejob = services.gallery_photos_add(dataset=ds, files=[upload(category_photo("sunflower", 5))])
     run(ejob)
     new = ds.images.order_by("-id").first()
     query = ds.images.get(original_name="sunflower_0.jpg")
     res = _search(ds, image=query, k=6)
     ids = [h["image_id"] for h in res["hits"]]
-    assert res["index"]["version"] == 1 and res["exact_searched"] == 1 and new.pk in ids
+    assert res["index"]["version"] == 1 and res["added_since_build"] == 1 and new.pk in ids
     assert new.pk in ids[:3]  # another sunflower ranks among the sunflowers
     # a deleted photo leaves the results at once, without a rebuild
     gone = ids[0]

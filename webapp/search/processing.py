@@ -207,34 +207,62 @@ def registry_version(backbone_name: str) -> str:
 
 
 class _LoadedIndex:
-    """An active index as a worker holds it: the FAISS index, the image id of
-    each row (ascending, as ``gallery_vectors`` reads them), and the rows
-    deleted since the build (tombstones read incrementally, by id)."""
+    """An active index as a worker holds it (issue 14): the FAISS index, the
+    image id of each row, the photos embedded since the build appended to it
+    in memory (read incrementally by embedding id from the index's
+    watermark), and the rows of photos deleted since the build (tombstones,
+    read incrementally by id) excluded inside the search. Each search costs
+    two indexed queries that usually return nothing, and FAISS."""
 
     def __init__(self, mv: ModelVersion):
         self.spec = IndexSpec(kind=mv.params["kind"], nlist=mv.params["nlist"], nprobe=mv.params["nprobe"],
                               pca_dim=mv.params["pca_dim"], hnsw_m=mv.params["hnsw_m"],
                               ef_search=mv.params["ef_search"])
         self.index = load_index(mv.path, self.spec)
-        self.ids = np.load(mv.params["ids_path"])
-        self.dataset_id = mv.dataset_id
+        self.ids = np.load(mv.params["ids_path"]).astype(np.int64)
+        self.n_built = len(self.ids)
+        self._order = np.argsort(self.ids, kind="stable")
+        self.dataset_id, self.backbone = mv.dataset_id, mv.params["backbone"]
+        self.last_embedding = int(mv.params["watermark"])
         self.last_tombstone = int(mv.params.get("tombstone_mark", 0))
         self.deleted_rows = np.zeros(0, np.int64)
         self.excluded: ExcludedRows | None = None
 
-    def refresh_tombstones(self) -> None:
-        """Read the tombstones written since the last look (one indexed query, usually empty)."""
-        new = list(SearchTombstone.objects.filter(dataset_id=self.dataset_id, id__gt=self.last_tombstone)
-                   .order_by("id").values_list("id", "image_id"))
-        if not new:
-            return
-        self.last_tombstone = new[-1][0]
-        image_ids = np.array([i for _, i in new], np.int64)
-        rows = np.searchsorted(self.ids, image_ids)
-        rows = rows[(rows < len(self.ids)) & (self.ids[np.clip(rows, 0, len(self.ids) - 1)] == image_ids)]
-        if len(rows):
-            self.deleted_rows = np.union1d(self.deleted_rows, rows)
-            self.excluded = ExcludedRows(self.deleted_rows, self.spec)
+    @property
+    def added(self) -> int:
+        """Rows appended since the build (photos embedded after it)."""
+        return len(self.ids) - self.n_built
+
+    @property
+    def live(self) -> int:
+        return len(self.ids) - len(self.deleted_rows)
+
+    def refresh(self) -> None:
+        """Take in the photos embedded and deleted since the last look."""
+        new = list(ImageEmbedding.objects.filter(dataset_id=self.dataset_id, backbone=self.backbone,
+                                                 id__gt=self.last_embedding)
+                   .order_by("id").values_list("id", "image_id", "vector"))
+        if new:
+            self.last_embedding = new[-1][0]
+            x = np.stack([np.frombuffer(bytes(v), dtype="<f4") for _, _, v in new]).astype(np.float32)
+            self.index.add(x)  # rows len(ids) .. len(ids) + len(new) - 1
+            self.ids = np.concatenate([self.ids, np.array([i for _, i, _ in new], np.int64)])
+            self._order = np.argsort(self.ids, kind="stable")
+        gone = list(SearchTombstone.objects.filter(dataset_id=self.dataset_id, id__gt=self.last_tombstone)
+                    .order_by("id").values_list("id", "image_id"))
+        if gone:
+            self.last_tombstone = gone[-1][0]
+            image_ids = np.array([i for _, i in gone], np.int64)
+            sorted_ids = self.ids[self._order]
+            at = np.searchsorted(sorted_ids, image_ids, side="left")
+            rows = []
+            for image_id, a in zip(image_ids, at):  # every row of that photo (re-embedded: more than one)
+                while a < len(sorted_ids) and sorted_ids[a] == image_id:
+                    rows.append(self._order[a])
+                    a += 1
+            if rows:
+                self.deleted_rows = np.union1d(self.deleted_rows, np.array(rows, np.int64))
+                self.excluded = ExcludedRows(self.deleted_rows, self.spec)
 
 
 def _active_index(mv: ModelVersion) -> _LoadedIndex:
@@ -247,52 +275,56 @@ def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str
     """Top-k photos of a gallery for one query embedding, at a cost that does
     not grow with the gallery beyond the index itself (issue 14).
 
-    With an active index for this backbone: the index is searched with the
-    rows of photos deleted since its build excluded inside FAISS
-    (tombstones, :class:`_LoadedIndex`), and the photos embedded since the
-    build (embedding ids above the index's ``watermark``: one range scan) are
-    searched exactly; the two are merged. Without an index, the search is
-    exact over the gallery.
+    With an active index for this backbone: :class:`_LoadedIndex` takes in
+    the photos embedded and deleted since the last search, then FAISS
+    answers with the deleted rows excluded inside the search. Without one (or
+    when its file is missing, or it was built with another backbone), the
+    search is exact over the gallery's stored embeddings.
 
     Args:
         query: ``(d,) float32`` unit vector.
         exclude_image_id: a photo never to return (the query itself).
 
     Returns:
-        ``{"hits": [{image_id, score}], "index": {...} | None, "exact_searched": n}``.
+        ``{"hits": [{image_id, score}], "index": {...} | None, "added_since_build": n}``
+        with an index, ``{"hits", "index": None, "exact_searched": n}`` without.
     """
     q = query.reshape(1, -1).astype(np.float32)
     want = k + (exclude_image_id is not None)
-    results, index_info, watermark = [], None, None
     mv = search_index_active(dataset=dataset)
     if mv is not None and mv.params.get("backbone") == backbone and "watermark" in mv.params and Path(mv.path).is_file():
         loaded = _active_index(mv)
-        loaded.refresh_tombstones()
-        live = len(loaded.ids) - len(loaded.deleted_rows)
-        if live > 0:
-            scores, rows = index_search(loaded.index, q, min(live, want), excluded=loaded.excluded)
+        loaded.refresh()
+        scores, ids = np.zeros(0, np.float32), np.zeros(0, np.int64)
+        if loaded.live > 0:
+            scores, rows = index_search(loaded.index, q, min(loaded.live, want), excluded=loaded.excluded)
             ok = rows[0] >= 0
-            results.append((scores[0][ok], loaded.ids[rows[0][ok]]))
-        watermark = mv.params["watermark"]
-        index_info = {"model_version_id": mv.pk, "version": mv.version, "kind": mv.params["kind"]}
-    new_ids, new_x = gallery_vectors(dataset=dataset, backbone=backbone, after_id=watermark)
-    if exclude_image_id is not None and len(new_ids):
-        keep = new_ids != exclude_image_id
-        new_ids, new_x = new_ids[keep], new_x[keep]
-    if len(new_ids):
-        scores, rows = exact_search(new_x, q, min(want, len(new_ids)))
-        results.append((scores[0], np.where(rows[0] >= 0, new_ids[np.clip(rows[0], 0, None)], -1)))
-    scores, ids = merge_top_k(results, want)
+            scores, ids = scores[0][ok], loaded.ids[rows[0][ok]]
+        out = {"index": {"model_version_id": mv.pk, "version": mv.version, "kind": mv.params["kind"]},
+               "added_since_build": loaded.added}
+    else:
+        ids, x = gallery_vectors(dataset=dataset, backbone=backbone)
+        if exclude_image_id is not None and len(ids):
+            keep = ids != exclude_image_id
+            ids, x = ids[keep], x[keep]
+        out = {"index": None, "exact_searched": int(len(ids))}
+        scores = np.zeros(0, np.float32)
+        if len(ids):
+            scores, rows = exact_search(x, q, min(want, len(ids)))
+            scores, ids = scores[0], ids[rows[0]]
     hits = [{"image_id": int(i), "score": round(float(s), 5)} for s, i in zip(scores, ids) if i != exclude_image_id]
-    return {"hits": hits[:k], "index": index_info, "exact_searched": int(len(new_ids))}
+    out["hits"] = hits[:k]
+    return out
 
 
-def rebuild_when_grown(*, dataset: Dataset, exact_searched: int) -> Job | None:
+def rebuild_when_grown(*, dataset: Dataset, added: int) -> Job | None:
     """Queue a rebuild of the gallery's active index (same settings, batch
-    queue) once the photos searched exactly pass ``SEARCH_REBUILD_SHARE`` of
-    it; ``None`` when not due or a build is already queued or running."""
+    queue) once the photos embedded since its build pass ``SEARCH_REBUILD_SHARE``
+    of it (they are searched, appended to the index in each worker's memory,
+    but a fresh build is better balanced and starts workers faster); ``None``
+    when not due. A build already queued or running is returned as it is."""
     mv = search_index_active(dataset=dataset)
-    if mv is None or exact_searched <= settings.SEARCH_REBUILD_SHARE * mv.metrics.get("n_vectors", 0):
+    if mv is None or added <= settings.SEARCH_REBUILD_SHARE * mv.metrics.get("n_vectors", 0):
         return None
     from webapp.search.services import search_index_build_start
 
@@ -354,7 +386,7 @@ def search_run_process(*, run_id: int) -> dict:
                          exclude_image_id=run.query_image_id)
     out["search_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     out["backbone"] = backbone_name
-    if rebuild_when_grown(dataset=run.dataset, exact_searched=out["exact_searched"]) is not None:
+    if out["index"] and rebuild_when_grown(dataset=run.dataset, added=out["added_since_build"]) is not None:
         out["rebuild_queued"] = True
     out["hits"] = search_hits_cut_off(hits=out["hits"], min_score=run.min_score)
     return out
@@ -381,7 +413,7 @@ def gallery_embed(job, progress) -> tuple[dict, str]:
     ds = Dataset.objects.filter(pk=r["dataset_id"]).first()
     mv = search_index_active(dataset=ds) if ds else None
     if mv is not None and "watermark" in mv.params and mv.params.get("backbone") == r["backbone"]:
-        rebuild_when_grown(dataset=ds, exact_searched=ImageEmbedding.objects.filter(
+        rebuild_when_grown(dataset=ds, added=ImageEmbedding.objects.filter(
             dataset=ds, backbone=r["backbone"], id__gt=mv.params["watermark"]).count())
     return r, f"Embedded {n} photo{'s' * (n != 1)}" + (f"; {bad} unreadable, skipped" if bad else "")
 

@@ -101,8 +101,8 @@ def search_backbone(*, dataset: Dataset) -> str:
 
 def index_freshness(*, dataset: Dataset, index: ModelVersion | None) -> dict | None:
     """For the gallery page: photos embedded since ``index`` was built (searched
-    exactly, beside the index), photos deleted since (skipped inside the
-    index), and the count at which a rebuild is queued by itself
+    with it: each worker appends them to its copy), photos deleted since
+    (skipped inside the index search), and the count at which a rebuild is queued by itself
     (``SEARCH_REBUILD_SHARE`` of the index). ``None`` without an index that
     records its watermark (built before issue 14: rebuild it)."""
     if index is None or "watermark" not in index.params:
@@ -112,7 +112,7 @@ def index_freshness(*, dataset: Dataset, index: ModelVersion | None) -> dict | N
     from webapp.search.models import SearchTombstone
 
     n = index.metrics.get("n_vectors", 0)
-    return {"exact": ImageEmbedding.objects.filter(dataset=dataset, backbone=index.params["backbone"],
+    return {"added": ImageEmbedding.objects.filter(dataset=dataset, backbone=index.params["backbone"],
                                                    id__gt=index.params["watermark"],
                                                    image__status=DatasetImage.Status.OK).count(),
             "deleted": SearchTombstone.objects.filter(dataset_id=dataset.pk,
