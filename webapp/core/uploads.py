@@ -32,8 +32,6 @@ from PIL import Image, JpegImagePlugin
 from vision.errors import InvalidImageError
 from vision.images import LoadedImage, load_image
 
-EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "WEBP": "webp"}
-
 #: Longest original name kept, in characters (Unicode code points, after NFC).
 #: 255 is the longest file name Windows (NTFS) and macOS (APFS) allow, so a
 #: name from a disk is kept whole; a longer one (a path inside a zip, a crafted
