@@ -61,6 +61,22 @@ var Vision = (function () {
     return n + (th[(v - 20) % 10] || th[v] || th[0]) + " in the " + j.queue + " queue";
   }
 
+  /* seconds -> "40 s", "5 min 30 s", "1 h 10 min", as vision/training/estimate.py's duration_text writes them */
+  function duration(seconds) {
+    var s = Math.max(0, Math.round(seconds)), m, h;
+    if (s < 60) return Math.max(1, s) + " s";
+    if (s < 600) { s = Math.round(s / 10) * 10; m = Math.floor(s / 60); s = s % 60; return m + " min" + (s ? " " + s + " s" : ""); }
+    m = Math.round(s / 60);
+    if (m < 60) return m + " min";
+    h = Math.floor(m / 60); m = m % 60;
+    return h + " h" + (m ? " " + m + " min" : "");
+  }
+  /* "About 5 min left" for a running job (eta_seconds of /api/jobs/<id>: from its own pace), else "" */
+  function timeLeft(j) {
+    return j.state === "running" && j.eta_seconds !== null && j.eta_seconds !== undefined
+      ? "About " + duration(j.eta_seconds) + " left" : "";
+  }
+
   function autoRefreshWhileActive() {
     if (document.querySelector(".badge.queued, .badge.running, .badge.stopping")) setTimeout(function () { location.reload(); }, 2500);
   }
@@ -193,6 +209,6 @@ var Vision = (function () {
 
   function escape(text) { var d = document.createElement("div"); d.textContent = text; return d.innerHTML; }
 
-  return {fmtTime: fmtTime, isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive, queuePlace: queuePlace,
+  return {duration: duration, timeLeft: timeLeft, fmtTime: fmtTime, isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive, queuePlace: queuePlace,
           checkinResult: checkinResult, cameraCheckin: cameraCheckin};
 })();

@@ -152,6 +152,28 @@ class ClassifierOptions:
         """Whether this run fine-tunes (transfer with ``fine_tune``)."""
         return self.model_kind == "transfer" and self.fine_tune
 
+    def estimate(self, *, n_train: int, n_val: int, n_cached: int = 0):
+        """How long :func:`classifier_train` should take on this machine with these options
+        (``vision.training.estimate.training_estimate``: measured per-photo costs).
+
+        Args:
+            n_train, n_val: training and validation photos.
+            n_cached: photos whose backbone features (and activations, when fine-tuning) are
+                cached already (``vision.training.features.cached_count``).
+
+        Returns:
+            ``vision.training.estimate.TrainingEstimate`` (seconds by phase).
+
+        Raises:
+            ValueError: no costs were measured for the backbone, or counts out of range (sentence).
+        """
+        from vision.training.estimate import training_estimate
+
+        return training_estimate(model_kind=self.model_kind, backbone=self.backbone, side=self.side,
+                                 epochs=self.max_epochs, fine_tune=self.fine_tuning,
+                                 fine_tune_epochs=self.fine_tune_epochs, n_train=n_train, n_val=n_val,
+                                 n_cached=n_cached)
+
 
 @dataclass(frozen=True)
 class Example:
@@ -318,8 +340,11 @@ def classifier_train(train: Sequence, validation: Sequence, *, class_names: Sequ
         cache_dir: root of the feature and activation caches (``features/<backbone>-<side>px-…/``
             and ``activations/…``, one ``.npy`` per photo content key); None: inside ``work_dir``.
         on_progress, on_epoch, should_stop: the recipe's callbacks (``vision.training.recipe``).
-            Progress: transfer: computing features 0..0.5 (0..0.4 when fine-tuning), the head up to
-            0.95 (0.45 when fine-tuning), fine-tuning 0.45..0.95; scratch: training 0..0.95.
+            Progress: transfer: computing the features of the photos not cached yet, training the
+            head, then fine-tuning, share 0..0.95 in proportion to their estimated time
+            (:meth:`ClassifierOptions.estimate`), so the bar moves at an even pace; without an
+            estimate (a backbone never measured) 0..0.5, ..0.95 (0..0.4, ..0.45, ..0.95 when
+            fine-tuning); scratch: training 0..0.95.
         history: the curves of an interrupted run (what ``on_epoch`` last received); None:
             ``work_dir``'s ``history.json``.
 
@@ -378,6 +403,17 @@ def _train_scratch(train, val, names, opts, wd, calls, history):
     return model, np.asarray(model.predict(x_val, verbose=0), np.float32), result, {}
 
 
+def _progress_bounds(opts: ClassifierOptions, n_train: int, n_val: int, n_cached: int) -> tuple[float, float]:
+    """Where the features phase and the head end on the 0..0.95 progress bar: in proportion to
+    their estimated time (:meth:`ClassifierOptions.estimate`); without an estimate 0.5 and 0.95
+    (0.4 and 0.45 when fine-tuning)."""
+    try:
+        f, h, _ = opts.estimate(n_train=n_train, n_val=n_val, n_cached=n_cached).progress_shares()
+    except ValueError:
+        return (0.4, 0.45) if opts.fine_tuning else (0.5, 0.95)
+    return 0.95 * f, 0.95 * (f + h)
+
+
 def _train_transfer(train, val, names, opts, wd, cache, calls, history):
     """Frozen backbone: features computed once and cached, then the head trains on
     them in seconds; optionally the top blocks fine-tuned on cached activations of
@@ -395,15 +431,17 @@ def _train_transfer(train, val, names, opts, wd, cache, calls, history):
     everything = train + val
     paths = [e.path for e in everything]
     keys = [e.key or _content_key(e.path) for e in everything]
+    dirs = [cache / "features" / features_dir] + ([cache / "activations" / activations_dir] if ft else [])
+    f_end, h_end = _progress_bounds(opts, len(train), len(val), feats.cached_count(keys, dirs))
     if ft:  # one pass of the frozen blocks per view gives both the head's features and fine-tuning's activations
         f_all, files = feats.cached_features_and_activations(
             transfer.frozen_part(extractor), transfer.extractor_parts(extractor)[1], paths, keys, image_size=size,
-            features_dir=cache / "features" / features_dir, activations_dir=cache / "activations" / activations_dir,
-            progress=lambda f: calls.progress(0.4 * f, "Computing backbone features and activations (cached for next time)"))
+            features_dir=dirs[0], activations_dir=dirs[1],
+            progress=lambda f: calls.progress(f_end * f, "Computing backbone features and activations (cached for next time)"))
     else:
         f_all = feats.cached_features(
-            extractor, paths, keys, image_size=size, cache_dir=cache / "features" / features_dir,
-            progress=lambda f: calls.progress(0.5 * f, "Computing backbone features (cached for next time)"))
+            extractor, paths, keys, image_size=size, cache_dir=dirs[0],
+            progress=lambda f: calls.progress(f_end * f, "Computing backbone features (cached for next time)"))
     ok = ~np.isnan(f_all).any(axis=1)
     n_tr = len(train)
     f_tr, f_va = f_all[:n_tr], f_all[n_tr:]
@@ -417,7 +455,7 @@ def _train_transfer(train, val, names, opts, wd, cache, calls, history):
     head = models.build_head(f_all.shape[1], len(names))
     result = fit.fit(head, tr_ds, va_ds, epochs=opts.max_epochs, learning_rate=opts.learning_rate,
                      patience=opts.patience, work_dir=wd.phase("head"), steps_per_epoch=-(-int(ok_tr.sum()) // bs),
-                     on_batch=calls.batches(0.4 if ft else 0.5, 0.45 if ft else 0.95, "Training the head"),
+                     on_batch=calls.batches(f_end, h_end, "Training the head"),
                      on_epoch=calls.epochs("Training the head", work_dir=wd), should_stop=calls.should_stop,
                      history=history)
     probs = np.asarray(head.predict(np.nan_to_num(f_va), verbose=0), np.float32)
@@ -431,7 +469,7 @@ def _train_transfer(train, val, names, opts, wd, cache, calls, history):
         ft_result, tuned = transfer.fine_tune_cached(
             head, extractor, [tr_files[i] for i in tr_keep], y_tr[tr_keep].tolist(), [va_files[i] for i in va_keep],
             y_va[va_keep].tolist(), seed=opts.seed, epochs=min(opts.fine_tune_epochs, opts.max_epochs),
-            work_dir=wd.phase("fine_tune"), on_batch=calls.batches(0.45, 0.95, phase),
+            work_dir=wd.phase("fine_tune"), on_batch=calls.batches(h_end, 0.95, phase),
             on_epoch=calls.epochs(phase, before=dict(result.history), prefix="fine_tune_", work_dir=wd),
             should_stop=calls.should_stop, history=ft_hist)
         result.history.update({f"fine_tune_{k}": v for k, v in ft_hist.items()})

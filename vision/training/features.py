@@ -23,6 +23,16 @@ def _save_atomic(path: Path, arr: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def cached_count(keys: Sequence[str], cache_dirs: Sequence[Path]) -> int:
+    """How many of the photos ``keys`` (content keys) have a cache file in every one of
+    ``cache_dirs`` (what :func:`cached_features` / :func:`cached_features_and_activations`
+    would not compute again). A missing folder: none."""
+    dirs = [Path(d) for d in cache_dirs]
+    if not all(d.is_dir() for d in dirs):
+        return 0
+    return sum(all((d / f"{key}.npy").exists() for d in dirs) for key in keys)
+
+
 def _cached(compute: Callable[[np.ndarray], tuple[np.ndarray, ...]], paths: Sequence[str], keys: Sequence[str], *,
             image_size: int, cache_dirs: Sequence[Path], batch_size: int,
             progress: Callable[[float], None] | None) -> list[list[Path | None]]:

@@ -100,6 +100,24 @@ class Job(models.Model):
             return (self.started_at - (self.queued_at or self.created_at)).total_seconds()
         return None
 
+    #: ``eta_seconds`` says nothing before this much progress (0..1) and this many seconds of running.
+    ETA_MIN_PROGRESS, ETA_MIN_SECONDS = 0.02, 3.0
+
+    def eta_seconds(self, now=None) -> float | None:
+        """Seconds left for a running job, from its own pace so far:
+        ``elapsed * (1 - progress) / progress`` (elapsed since ``started_at``). Right for a
+        job whose bar moves at an even pace (training splits its bar by its estimate:
+        ``vision.training.estimate``). None when not running or too early to tell
+        (:attr:`ETA_MIN_PROGRESS`, :attr:`ETA_MIN_SECONDS`)."""
+        from django.utils import timezone
+
+        if self.state != self.State.RUNNING or not self.started_at:
+            return None
+        elapsed = ((now or timezone.now()) - self.started_at).total_seconds()
+        if self.progress < self.ETA_MIN_PROGRESS or elapsed < self.ETA_MIN_SECONDS:
+            return None
+        return max(0.0, elapsed * (1 - min(1.0, self.progress)) / self.progress)
+
     @property
     def run_seconds(self) -> float | None:
         if self.started_at and self.finished_at:

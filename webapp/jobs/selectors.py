@@ -86,9 +86,12 @@ def job_to_dict(job: Job) -> dict:
     ``worker`` the ``<host>:<pid>`` that ran it last (empty before it started), ``queue_position``
     1 for the next job its queue's workers take (``None`` unless queued), ``kind_label`` the kind in words,
     ``stopping`` True from a running job's cancel until its task has stopped (``state`` is already
-    ``cancelled``; ``state_label`` says "Cancelling…"), ``retryable`` whether Retry may queue it again.
+    ``cancelled``; ``state_label`` says "Cancelling…"), ``retryable`` whether Retry may queue it again, ``eta_seconds`` the time left of a running job
+    from its own pace (``Job.eta_seconds``; None when not running or too early to tell).
     """
     iso = lambda t: t.isoformat() if t else None  # noqa: E731
+    eta = job.eta_seconds()
+    eta = None if eta is None else round(eta, 1)
     return {
         "id": job.pk, "kind": job.kind, "kind_label": job.kind_label, "state": job.state,
         "state_label": job.state_label, "stopping": job.stopping, "retryable": job.retryable,
@@ -96,7 +99,7 @@ def job_to_dict(job: Job) -> dict:
         "queue": job.queue_name, "worker": job.worker, "queue_position": job_queue_position(job),
         "message": job.message, "error": job.error, "error_code": job.error_code,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
-        "queue_seconds": job.queue_seconds, "run_seconds": job.run_seconds,
+        "queue_seconds": job.queue_seconds, "run_seconds": job.run_seconds, "eta_seconds": eta,
         "params": {k: v for k, v in job.params.items() if k not in PRIVATE_PARAMS},
         "result": job.result, "attempts": job.attempts,
     }

@@ -22,6 +22,7 @@ from webapp.jobs.models import Job
 from webapp.jobs.services import CANCEL_CHECK_INTERVAL, cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_active, model_version_register
+from webapp.training.services import options_from_params
 
 
 def _models_dir() -> Path:
@@ -57,10 +58,7 @@ def _rows(dataset: Dataset):
 
 def _options(p: dict, seed: int) -> ClassifierOptions:
     """The job's parameters (``services.training_start``) as ``ClassifierOptions``."""
-    return ClassifierOptions(model_kind=p["model_kind"], backbone=p.get("backbone") or ClassifierOptions.backbone,
-                             image_size=p["image_size"], epochs=p["epochs"], learning_rate=p["learning_rate"],
-                             batch_size=p["batch_size"], patience=p["patience"], augment=p["augment"],
-                             fine_tune=p["fine_tune"], seed=seed)
+    return options_from_params(p, seed)
 
 
 def classifier_train(job: Job, progress) -> tuple[dict, str]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
 from vision.training.classifier import DEFAULT_EPOCHS, SCRATCH_IMAGE_SIZE, ClassifierOptions
 from webapp.core.uploads import image_upload_check, stored_file
-from webapp.datasets.models import Dataset
+from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.selectors import dataset_class_counts
 from webapp.jobs.services import job_create
 from webapp.registry.models import ModelVersion
@@ -28,6 +30,53 @@ def training_check(*, dataset: Dataset) -> list[str]:
         have = ", ".join(f"“{r['name']}” ({r['count']})" for r in rows) or "none"
         problems.append(f"A classifier needs at least two classes with at least two photos each; this dataset has: {have}.")
     return problems
+
+
+#: Job parameters that record the estimate made at the start (not settings of the training).
+ESTIMATE_PARAMS = ("estimate_seconds", "estimate")
+
+
+def options_from_params(p: dict, seed: int = 42) -> ClassifierOptions:
+    """A training job's parameters (:func:`training_start`) as ``ClassifierOptions``.
+
+    Raises:
+        ValueError: a value out of range (sentence).
+    """
+    return ClassifierOptions(model_kind=p["model_kind"], backbone=p.get("backbone") or ClassifierOptions.backbone,
+                             image_size=p.get("image_size"), epochs=p.get("epochs"),
+                             learning_rate=p.get("learning_rate") or ClassifierOptions.learning_rate,
+                             batch_size=p.get("batch_size") or ClassifierOptions.batch_size,
+                             patience=p.get("patience") or ClassifierOptions.patience, augment=bool(p.get("augment")),
+                             fine_tune=bool(p.get("fine_tune")), seed=seed)
+
+
+def training_estimate(*, dataset: Dataset, options: ClassifierOptions):
+    """How long training ``dataset`` with ``options`` should take on this machine, before it
+    starts (``ClassifierOptions.estimate``: measured per-photo costs): its readable labelled
+    photos, split by the dataset's validation share, and how many of them have their backbone
+    features (and activations, when fine-tuning) cached already under ``CACHE_DIR``.
+
+    Returns:
+        ``vision.training.estimate.TrainingEstimate`` (seconds by phase).
+
+    Raises:
+        ValueError: no costs were measured for the backbone (sentence).
+    """
+    from vision.training.features import cached_count
+    from vision.training.transfer import FEATURE_LAYOUT
+
+    keys = list(dataset.images.filter(status=DatasetImage.Status.OK, label__isnull=False)
+                .values_list("sha256", flat=True))
+    n_val = round(len(keys) * dataset.validation_fraction)
+    cached = 0
+    if options.model_kind == "transfer" and keys:
+        root = Path(settings.CACHE_DIR)
+        dirs = [root / "features" / f"{options.backbone}-{options.side}px-{FEATURE_LAYOUT}"]
+        if options.fine_tuning:  # the activations' folder is named by the backbone's cut: the one there is
+            dirs += sorted((root / "activations").glob(f"{options.backbone}-{options.side}px-*"))[:1] or [
+                root / "activations" / "none"]
+        cached = cached_count(keys, dirs)
+    return options.estimate(n_train=len(keys) - n_val, n_val=n_val, n_cached=cached)
 
 
 def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int | None = None,
@@ -61,9 +110,15 @@ def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int 
     }
     if not 1 <= params["epochs"] <= 500 or not 48 <= params["image_size"] <= 640 or not 1 <= params["batch_size"] <= 256:
         raise ValidationError("Epochs must be 1–500, image size 48–640 px, batch size 1–256.", code="invalid")
-    job, created = job_create(CLASSIFIER, params=params, user=user,
+    try:  # said on the job page beside the time left: what was expected before it started
+        est = training_estimate(dataset=dataset, options=options_from_params(params))
+        estimate = {"estimate_seconds": round(est.seconds), "estimate": est.sentence()}
+    except ValueError:  # a backbone never measured here
+        estimate = {}
+    job, created = job_create(CLASSIFIER, params={**params, **estimate}, user=user,
                               key=f"{CLASSIFIER.key('dataset', dataset.pk)}:{model_kind}")
-    if not created and job.params != params:  # the same request twice (a double click) just finds its job
+    if not created and {k: v for k, v in job.params.items() if k not in ESTIMATE_PARAMS} != params:
+        # the same request twice (a double click) just finds its job
         raise ValidationError(
             f"A {job.params.get('model_kind', model_kind)} training job for this dataset is already {job.state} "
             f"(#{job.pk}); wait for it to finish or cancel it, then start again. These settings were not used.",

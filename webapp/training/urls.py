@@ -5,6 +5,7 @@ from webapp.training import views
 app_name = "training"
 urlpatterns = [
     path("", views.training_home, name="home"),
+    path("estimate/", views.training_estimate, name="estimate"),
     path("jobs/<int:job_id>/", views.training_job, name="job"),
     path("models/<int:mv_id>/", views.model_detail, name="model"),
     path("models/<int:mv_id>/files/<str:name>", views.model_file, name="model_file"),

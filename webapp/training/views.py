@@ -63,8 +63,44 @@ def training_home(request):
     jobs = Job.objects.filter(kind=CLASSIFIER.kind)
     if not request.user.is_staff:
         jobs = jobs.filter(created_by=request.user)
+    try:
+        choices = request.POST if request.method == "POST" else {
+            "dataset": str(form["dataset"].value() or ""), "fine_tune": "on" if form["fine_tune"].value() else ""}
+        estimate = _estimate_for(request.user, choices)["text"]
+    except ValueError as err:
+        estimate = str(err)
     return render(request, "training/home.html", {"form": form, "models": models[:50], "jobs": jobs[:10],
-                                                  "problems": {d.pk: services.training_check(dataset=d) for d in datasets}})
+                                                  "problems": {d.pk: services.training_check(dataset=d) for d in datasets},
+                                                  "estimate": estimate})
+
+
+def _estimate_for(user, query) -> dict:
+    """The Train form's choices (``query``: a GET or POST) -> the estimate as JSON-ready data.
+
+    Raises:
+        ValueError: no dataset chosen, or a choice out of range or never measured (sentence).
+    """
+    dataset = _datasets(user).filter(pk=int(query["dataset"])).first() if query.get("dataset", "").isdigit() else None
+    if dataset is None:
+        raise ValueError("Choose a dataset to see how long training will take.")
+    kind = query.get("model_kind") or ClassifierOptions.model_kind
+    numbers = {k: int(query[k]) for k in ("image_size", "epochs") if query.get(k, "").isdigit()}
+    options = ClassifierOptions(model_kind=kind, backbone=query.get("backbone") or ClassifierOptions.backbone,
+                                fine_tune=query.get("fine_tune") in ("on", "true", "1"), **numbers)
+    est = services.training_estimate(dataset=dataset, options=options)
+    return {"seconds": round(est.seconds), "text": est.sentence(), "features_seconds": round(est.features),
+            "head_seconds": round(est.head), "fine_tune_seconds": round(est.fine_tune),
+            "save_seconds": round(est.save), "photos": est.n_photos, "cached": est.n_cached}
+
+
+def training_estimate(request):
+    """``GET /training/estimate/?dataset=&model_kind=&backbone=&image_size=&epochs=&fine_tune=``:
+    how long training would take on this machine (the Train page asks as its choices change).
+    200 ``{seconds, text, ...}``; 400 ``{message, code: "no_estimate"}``."""
+    try:
+        return JsonResponse(_estimate_for(request.user, request.GET))
+    except ValueError as err:
+        return JsonResponse({"message": str(err), "code": "no_estimate", "fields": {}}, status=400)
 
 
 def training_job(request, job_id: int):
