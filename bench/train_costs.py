@@ -98,6 +98,40 @@ def _config_costs(opts, n1: int, n2: int) -> dict:
     return out
 
 
+def feature_costs(backbone: str, side: int, n: int = 32, repeats: int = 3) -> dict:
+    """Steady-state costs of the features pass, per photo, robust to a busy machine (median of
+    ``repeats``): ``decode`` (``load_resized``: read, decode, resize), ``net`` (the extractor's
+    ``predict`` on a batch of ``n``, after one call that traces it), and ``fixed`` (building the
+    extractor and that first call, less one batch's steady time)."""
+    import statistics
+
+    import numpy as np
+
+    from vision import registry
+    from vision.training import transfer
+    from vision.training.data import load_resized
+
+    paths = [str(p) for c in sorted(d for d in SHARED.iterdir() if d.is_dir())[:4]
+             for p in sorted(c.glob("*.jpg"))[:n // 4]]
+    decode = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        x = np.stack([load_resized(p, side) for p in paths])
+        decode.append((time.perf_counter() - t) / len(paths))
+    t = time.perf_counter()
+    extractor = transfer.feature_extractor(registry.load(backbone), side)
+    extractor.predict(x, verbose=0)
+    first = time.perf_counter() - t
+    net = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        extractor.predict(x, verbose=0)
+        net.append((time.perf_counter() - t) / len(paths))
+    out = {"decode": statistics.median(decode), "net": statistics.median(net)}
+    out["fixed"] = max(0.0, first - out["net"] * len(paths))
+    return out
+
+
 def head_costs(sizes=(100, 500, 2000), epochs: int = 12) -> list[tuple[int, float]]:
     """Seconds per head epoch (``vision.training.fit.fit`` on ``models.build_head``, the transfer
     head) on random 2280-d features (Lite's 1280 pooled + 1000 class peaks), 12 classes, validation
@@ -135,6 +169,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fine-tune-backbones", nargs="*", default=["efficientnet_lite2"])
     ap.add_argument("--scratch", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--head", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--runs", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time whole classifier_train runs of each frozen configuration")
     ap.add_argument("--weights-dir", default=os.environ.get("WEIGHTS_DIR", str(REPO / "var" / "weights")))
     args = ap.parse_args(argv)
     import tensorflow as tf
@@ -151,7 +187,13 @@ def main(argv=None) -> int:
         per = (t_b - t_a) / (n_b - n_a)
         print("head: " + ", ".join(f"{t:.3f} s/epoch at {n} training photos" for n, t in rows)
               + f" -> {t_a - per * n_a:.3f} s per epoch + {per * 1000:.2f} ms per training photo", flush=True)
-    configs = [(b, s, False) for b in args.backbones for s in args.sizes]
+    for backbone in args.backbones:
+        for size in args.sizes:
+            c = feature_costs(backbone, size)
+            print(f"{backbone} {size}px features, steady: decode {c['decode']:.3f} + network {c['net']:.3f} "
+                  f"= {c['decode'] + c['net']:.3f} s/photo, fixed {c['fixed']:.1f} s; load {os.getloadavg()[0]:.2f}",
+                  flush=True)
+    configs = [(b, s, False) for b in args.backbones for s in args.sizes] if args.runs else []
     configs += [(b, 448, True) for b in args.fine_tune_backbones]
     base = ClassifierOptions()
     for backbone, size, ft in configs:
