@@ -44,6 +44,9 @@ class Job(models.Model):
     queue = models.CharField(max_length=100, blank=True, db_index=True)
     worker = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    restarts = models.JSONField(default=list, blank=True,
+                                help_text="Each time a worker picked the job up again after the one running it died: "
+                                          "{at, worker, reason}.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # set again by a retry, so "waited in queue" counts from the last time it was queued

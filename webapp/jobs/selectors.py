@@ -101,5 +101,5 @@ def job_to_dict(job: Job) -> dict:
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
         "queue_seconds": job.queue_seconds, "run_seconds": job.run_seconds, "eta_seconds": eta,
         "params": {k: v for k, v in job.params.items() if k not in PRIVATE_PARAMS},
-        "result": job.result, "attempts": job.attempts,
+        "result": job.result, "attempts": job.attempts, "restarts": job.restarts,
     }

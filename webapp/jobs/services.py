@@ -67,6 +67,12 @@ def job_enqueue(*, job: Job) -> None:
     Job.objects.filter(pk=job.pk).update(celery_task_id=res.id or "")
 
 
+#: What the job page says when a job was picked up again (issue 13: "after a worker's pool process
+#: dies, the retried job's page says that it was restarted and why").
+RESTART_REASON = ("The process running it on {worker} stopped before it finished (killed, out of memory, or the "
+                  "machine restarted), so the broker delivered it again: attempt {attempt} started from the beginning.")
+
+
 def job_start(*, job_id: int, task_id: str = "") -> Job | None:
     """Mark a job running for this worker; ``None`` if it must not run
     (finished, cancelled, or deleted). A job found ``running`` was
@@ -76,13 +82,18 @@ def job_start(*, job_id: int, task_id: str = "") -> Job | None:
         if job is None or job.state not in Job.ACTIVE_STATES:
             return None
         now = timezone.now()
+        restarted = job.state == Job.State.RUNNING  # redelivered: the process running it died (acks_late)
+        if restarted:
+            job.restarts = [*job.restarts, {
+                "at": now.isoformat(), "worker": job.worker,
+                "reason": RESTART_REASON.format(worker=job.worker or "a worker", attempt=job.attempts + 1)}]
         job.state = Job.State.RUNNING
         job.started_at = job.started_at or now
         job.heartbeat_at = now
         job.attempts += 1
         job.worker = f"{socket.gethostname()}:{os.getpid()}"
         job.celery_task_id = task_id or job.celery_task_id
-        job.message = "Started"
+        job.message = "Restarted" if restarted else "Started"
         job.save()
     return job
 

@@ -296,3 +296,18 @@ def test_the_home_page_table_shows_queues_too(admin_client):
     job_create(train)
     html = admin_client.get("/").content.decode()
     assert "1st in the batch queue" in html and "Classifier training" in html
+
+
+def test_a_job_picked_up_again_after_its_worker_died_says_so(admin_client):
+    job, _ = job_create(JobType("checkin.checkin", "t", "Check-in"))
+    job_start(job_id=job.pk)
+    Job.objects.filter(pk=job.pk).update(worker="host-a:4242")  # then that process died; the broker redelivers
+    again = job_start(job_id=job.pk)
+    assert again.attempts == 2 and again.message == "Restarted" and len(again.restarts) == 1
+    assert "host-a:4242" in again.restarts[0]["reason"] and "attempt 2" in again.restarts[0]["reason"]
+    assert admin_client.get(f"/api/jobs/{job.pk}").json()["restarts"][0]["worker"] == "host-a:4242"
+    page = admin_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Restarted 1 time." in page and "host-a:4242 stopped before it finished" in page
+    # a first start is not a restart
+    fresh, _ = job_create(JobType("checkin.checkin", "t", "Check-in"), key="other")
+    assert job_start(job_id=fresh.pk).restarts == []
