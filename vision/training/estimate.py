@@ -33,8 +33,9 @@ from dataclasses import dataclass
 #:
 #: * features: the steady-state pass (``feature_costs``: decode and resize + the extractor's
 #:   ``predict`` on batches of 32, median of 3), times :data:`RUN_OVERHEAD`;
-#: * fixed: building the extractor and its first (tracing) call, 2.0-4.5 s measured, rounded up
-#:   to cover loading the weights in a fresh worker;
+#: * fixed: building the extractor and its first (tracing) call took 2.0-4.5 s in the bench, but a
+#:   job in a fresh worker process also imports TensorFlow and loads the weights: 12-30 s before
+#:   the first photo in two runs of the job (``bench/train_estimate.py``), so 15 s;
 #: * fine-tuning (Lite2 at 448 px) and saving: whole ``classifier_train`` runs of 32 and 96 photos;
 #: * the head: ``head_costs`` (100, 500 and 2000 training photos);
 #: * the scratch CNN: whole runs of 32 and 96 photos, 3 epochs.
@@ -42,7 +43,8 @@ from dataclasses import dataclass
 #: The machine was busy, so single figures moved by up to a factor of 2 between runs (Lite2 at
 #: 224 px measured no slower than Lite1 there); the job page's time left follows the job's own
 #: pace, whatever the machine. Issue 13's trial (the default on 719 photos: 35 minutes) is not
-#: what the product's call costs here: its features take about 2 minutes for 719 photos.
+#: what the product's job costs here: ``bench/train_estimate.py`` ran it (719 photos of
+#: ``categories/``, cold cache) in 146 s and 194 s (the second on a busier machine); estimated 158 s.
 MEASURED = "bench/train_costs.py, 2026-12-07, this machine: 2 CPU cores (busy, load 2-4), TensorFlow 2.21, no GPU"
 #: A whole run's features pass over the steady-state figures (cache writes, the last partial batch,
 #: progress): Lite2 at 448 px, 0.160 s per photo in whole runs against 0.130 s steady.
@@ -86,11 +88,11 @@ class BackboneCosts:
 #: MobileNetV2's Keras weights are not on this machine: not measured, no estimate.
 COSTS: dict[str, BackboneCosts] = {
     "efficientnet_lite0": BackboneCosts(features_224=0.021 * RUN_OVERHEAD, features_448=0.114 * RUN_OVERHEAD,
-                                        fixed=4.0, save=10.0),
+                                        fixed=15.0, save=10.0),
     "efficientnet_lite1": BackboneCosts(features_224=0.042 * RUN_OVERHEAD, features_448=0.160 * RUN_OVERHEAD,
-                                        fixed=4.0, save=25.0),
+                                        fixed=15.0, save=25.0),
     "efficientnet_lite2": BackboneCosts(features_224=0.035 * RUN_OVERHEAD, features_448=0.130 * RUN_OVERHEAD,
-                                        fixed=5.0, save=15.0, activations_448=0.347, fine_tune_448=0.210),
+                                        fixed=15.0, save=15.0, activations_448=0.347, fine_tune_448=0.210),
 }
 #: The head (Dense 512 on pooled features and class peaks): seconds per epoch, fixed and per training
 #: photo (validation included): 0.205 / 0.328 / 1.060 s per epoch at 100 / 500 / 2000 training photos.
