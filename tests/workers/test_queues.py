@@ -131,7 +131,7 @@ def test_a_checkin_posted_while_a_classifier_trains_finishes_before_the_training
         job_cancel(job=training)
         # let the batch worker record what it kept, so that its warm shutdown is quick
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and Job.objects.get(pk=training.pk).message == "Cancelled":
+        while time.monotonic() < deadline and Job.objects.get(pk=training.pk).stopping:
             time.sleep(0.1)
         print(f"[timeline] cancel recorded at {time.monotonic() - t0:.1f} s: {Job.objects.get(pk=training.pk).message}")
 
