@@ -157,6 +157,32 @@ def face_embeddings(image: np.ndarray, boxes, *, num_jitters: int = 0) -> np.nda
 DEFAULT_WORKING_SIDE = 1600
 
 
+#: Seconds per megapixel, as the detector sees the photo (after ``upsample`` doublings), of dlib's
+#: MMOD CNN face detector on a CPU (dlib without CUDA), measured on the 2-core development machine
+#: (``CNN_RATE_SOURCE``); the rate hardly depends on the size. With CUDA it does not apply.
+CNN_CPU_SECONDS_PER_MEGAPIXEL = 7.0
+CNN_RATE_SOURCE = "Barack_Obama/1.jpg at 400 and 800 px, upsample 0 and 1, 2-core CPU"
+
+
+def cnn_on_cpu() -> bool:
+    """True when dlib was built without CUDA, so the CNN detector runs on the CPU."""
+    import dlib
+
+    return not bool(getattr(dlib, "DLIB_USE_CUDA", False))
+
+
+def cnn_seconds(height: int, width: int, upsample: int = DEFAULT_UPSAMPLE) -> float:
+    """Estimated seconds for the CNN detector on a CPU over a ``height x width`` photo."""
+    return height * width * 4 ** int(upsample) / 1e6 * CNN_CPU_SECONDS_PER_MEGAPIXEL
+
+
+def cnn_side_within(height: int, width: int, upsample: int, seconds: float) -> int:
+    """The longest side, pixels, a photo may be read at for the CPU CNN detector to
+    finish in about ``seconds`` (never above the photo's own long side)."""
+    scale = min(1.0, (seconds / max(cnn_seconds(height, width, upsample), 1e-9)) ** 0.5)
+    return max(64, int(max(height, width) * scale))
+
+
 def detect_faces(image: np.ndarray, *, detector: str = "hog", upsample: int = DEFAULT_UPSAMPLE, num_jitters: int = 0,
                  max_side: int | None = None) -> list[Face]:
     """Every face in a photo with box, score, landmarks and embedding,

@@ -71,7 +71,7 @@ def test_identification_and_stranger_rates(settings, monkeypatch, capsys):
 
     seen = []  # the faces each check-in's detector returned, in call order
     detect = processing._detect
-    monkeypatch.setattr(processing, "_detect", lambda pixels: seen.append(detect(pixels)) or seen[-1])
+    monkeypatch.setattr(processing, "_detect", lambda pixels, progress=None: seen.append(detect(pixels)) or seen[-1])
 
     probes = []  # (truth: member id, "stranger" or "group", job result, faces found largest first)
     for person in people:

@@ -188,7 +188,7 @@ def test_unexpected_error_fails_job_and_worker_survives(monkeypatch):
     from workers.checkin import checkin
 
     photo, job = check_in(face_file("Barack_Obama", 3), run=False)
-    monkeypatch.setattr(processing, "_detect", lambda px: 1 / 0)
+    monkeypatch.setattr(processing, "_detect", lambda px, progress=None: 1 / 0)
     res = checkin.apply(args=[job.pk])
     assert isinstance(res.result, ZeroDivisionError)
     job.refresh_from_db()
@@ -202,7 +202,7 @@ def test_soft_time_limit_fails_with_sentence(monkeypatch):
     from webapp.checkin import processing
     from workers.checkin import checkin
 
-    def slow(px):
+    def slow(px, progress=None):
         raise SoftTimeLimitExceeded()
 
     photo, job = check_in(face_file("Barack_Obama", 3), run=False)
@@ -210,3 +210,20 @@ def test_soft_time_limit_fails_with_sentence(monkeypatch):
     checkin.apply(args=[job.pk])
     job.refresh_from_db()
     assert job.state == "failed" and job.error_code == "time_limit" and "time limit" in job.error
+
+
+def test_cnn_detector_on_a_cpu_says_how_long_and_stays_within_its_budget(settings):
+    # issue 13: minutes of "Started" became: an estimate first, and a photo read small enough to keep it
+    from webapp.checkin import processing
+    from vision import faces as vfaces
+
+    settings.FACE_DETECTOR, settings.FACE_CNN_MAX_SECONDS = "cnn", 2
+    enrol("Obama", [face_file("Barack_Obama", 1), face_file("Barack_Obama", 2)])
+    photo, _ = check_in(face_file("Barack_Obama", 3), run=False)
+    said = []
+    result = processing.checkin_process(photo, progress=lambda f, m="", force=False: said.append(m))
+    assert said and said[0].startswith("Finding faces with the CNN detector on the CPU: about ")
+    assert int(said[0].rsplit("about ", 1)[1].split()[0]) <= 3 and result["faces"]
+    h, w = photo.height, photo.width
+    side = vfaces.cnn_side_within(h, w, settings.FACE_UPSAMPLE, 2)
+    assert side < max(h, w) and vfaces.cnn_seconds(h * side // max(h, w), w * side // max(h, w), settings.FACE_UPSAMPLE) <= 2.1

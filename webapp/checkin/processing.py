@@ -27,9 +27,20 @@ from webapp.checkin.models import (
 from webapp.checkin.gallery import gallery_load
 from webapp.jobs.runner import job_row
 
-def _detect(pixels: np.ndarray) -> list[vfaces.Face]:
+def _detect(pixels: np.ndarray, progress=None) -> list[vfaces.Face]:
+    """Faces of one photo with the deployment's detector, on a working copy of at most
+    ``FACE_WORKING_SIDE``. The CNN detector on a CPU reads the photo smaller still, so it
+    ends in about ``FACE_CNN_MAX_SECONDS``, and says how long it will take before it starts."""
+    side = settings.FACE_WORKING_SIDE
+    if settings.FACE_DETECTOR == "cnn" and vfaces.cnn_on_cpu():
+        h, w = pixels.shape[:2]
+        side = min(side, vfaces.cnn_side_within(h, w, settings.FACE_UPSAMPLE, settings.FACE_CNN_MAX_SECONDS))
+        scale = min(1.0, side / max(h, w))
+        eta = vfaces.cnn_seconds(round(h * scale), round(w * scale), settings.FACE_UPSAMPLE)
+        if progress is not None:
+            progress(None, f"Finding faces with the CNN detector on the CPU: about {max(1, round(eta))} s", force=True)
     return vfaces.detect_faces(pixels, detector=settings.FACE_DETECTOR, upsample=settings.FACE_UPSAMPLE,
-                               max_side=settings.FACE_WORKING_SIDE)
+                               max_side=side)
 
 
 def _crop_file(pixels: np.ndarray, box) -> ContentFile:
@@ -90,10 +101,10 @@ def shown_below(value: float, bound: float) -> tuple[str, str]:
     return f"{value:.6f}", f"{bound:.6f}"
 
 
-def _frame_faces(path: str) -> tuple[np.ndarray, list[vfaces.Face], int, int]:
+def _frame_faces(path: str, progress=None) -> tuple[np.ndarray, list[vfaces.Face], int, int]:
     """Pixels, faces (largest first), width and height of one stored frame."""
     loaded = load_image(path, max_pixels=settings.MAX_IMAGE_PIXELS)
-    found = sorted(_detect(loaded.pixels), key=lambda f: f.area, reverse=True)
+    found = sorted(_detect(loaded.pixels, progress), key=lambda f: f.area, reverse=True)
     return loaded.pixels, found, loaded.width, loaded.height
 
 
@@ -110,7 +121,7 @@ def _entry(face: vfaces.Face, match: Match, names: dict) -> dict:
             "checkin_id": None, "previous_at": None}
 
 
-def checkin_process(photo: CheckInPhoto) -> dict:
+def checkin_process(photo: CheckInPhoto, progress=None) -> dict:
     """Detect and identify the faces of a check-in photo (or camera burst) and log them.
 
     The decision is the open-set rule of ``vision.matching`` with the policy
@@ -143,7 +154,7 @@ def checkin_process(photo: CheckInPhoto) -> dict:
     policy = policy_current()
     bound = settings.FACE_MATCH_THRESHOLD
     paths = [photo.photo.path] + [f.image.path for f in photo.frames.all()]
-    pixels, found, width, height = _frame_faces(paths[0])
+    pixels, found, width, height = _frame_faces(paths[0], progress)
     gallery = gallery_load()
     cut = gallery.cut(policy, bound)
     base = {"width": width, "height": height, "mode": photo.mode, "policy": policy.name,
@@ -154,7 +165,7 @@ def checkin_process(photo: CheckInPhoto) -> dict:
     if kiosk:
         mains = []
         for i, path in enumerate(paths):
-            frame_pixels, frame_found = (pixels, found) if i == 0 else _frame_faces(path)[:2]
+            frame_pixels, frame_found = (pixels, found) if i == 0 else _frame_faces(path, progress)[:2]
             if frame_found:
                 match = gallery.decide(frame_found[0].embedding[None, :], policy, bound)[0]
                 mains.append((frame_found[0], match, frame_pixels))
@@ -235,7 +246,7 @@ def samples_enrol(job, progress) -> tuple[dict, str]:
 def photo_check_in(job, progress) -> tuple[dict, str]:
     """Job ``checkin.checkin``: :func:`checkin_process` on ``params.photo_id``."""
     photo = job_row(job, CheckInPhoto, "photo_id", "The check-in photo was deleted before it was processed.")
-    result = checkin_process(photo)
+    result = checkin_process(photo, progress)
     return result, checkin_message(result)
 
 

@@ -134,6 +134,9 @@ FACE_MIN_SIZE = int(os.environ.get("FACE_MIN_SIZE", 60))
 FACE_MIN_SHARPNESS = float(os.environ.get("FACE_MIN_SHARPNESS", 15))
 # Faces are found on a working copy of at most this long side (pixels; boxes map back to the photo).
 FACE_WORKING_SIDE = int(os.environ.get("FACE_WORKING_SIDE", 1600))
+# The CNN detector on a CPU (dlib without CUDA) reads a photo small enough to finish in about this
+# many seconds (vision.faces.cnn_seconds), and the job says how long before it starts.
+FACE_CNN_MAX_SECONDS = float(os.environ.get("FACE_CNN_MAX_SECONDS", 15))
 CHECKIN_REPEAT_MINUTES = int(os.environ.get("CHECKIN_REPEAT_MINUTES", 5))
 # Kiosk mode checks in the largest face only, and only when its box's shorter side is at least this
 # share of the photo's shorter side (a person at arm's length from a 640x480 webcam: about 0.3; a
