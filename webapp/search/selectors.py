@@ -40,15 +40,18 @@ def gallery_vectors(*, dataset: Dataset, backbone: str, after_id: int | None = N
     if after_id is not None:
         qs = qs.filter(id__gt=after_id)
     rows = qs.order_by("image_id").values_list("image_id", "dim", "vector", "id")
-    ids, vecs, top = [], [], 0
+    # filled in place, chunk by chunk: a million 1280-d rows are 5 GB once, not twice (a list, then a stack)
+    ids, x, top, n = None, None, 0, 0
     for image_id, dim, blob, row_id in rows.iterator(chunk_size=2000):
-        ids.append(image_id)
-        vecs.append(np.frombuffer(bytes(blob), dtype="<f4"))
+        if x is None:
+            cap = qs.count()
+            ids, x = np.zeros(cap, np.int64), np.zeros((cap, dim), np.float32)
+        if n == len(x):  # rows added since the count
+            ids, x = np.concatenate([ids, np.zeros(1024, np.int64)]), np.concatenate([x, np.zeros((1024, dim), np.float32)])
+        ids[n], x[n] = image_id, np.frombuffer(bytes(blob), dtype="<f4")
         top = max(top, row_id)
-    if not vecs:
-        out = np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    else:
-        out = np.array(ids, np.int64), np.stack(vecs).astype(np.float32)
+        n += 1
+    out = (np.zeros(0, np.int64), np.zeros((0, 0), np.float32)) if x is None else (ids[:n], x[:n])
     return (*out, top) if with_watermark else out
 
 
