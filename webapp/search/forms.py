@@ -49,9 +49,13 @@ class SearchForm(forms.Form):
     photo = UploadField(required=False, label="Query photo",
                             widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
     image = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    k = forms.IntegerField(min_value=1, max_value=100, initial=12, label="Top-k")
+    k = forms.IntegerField(min_value=1, max_value=100, initial=12, label="Top-k", error_messages={
+        "invalid": "k must be a whole number.", "min_value": "k must be between 1 and 100.",
+        "max_value": "k must be between 1 and 100."})
     min_score = forms.FloatField(required=False, min_value=-1, max_value=1, label="Similarity cut-off",
-                                 help_text="Optional: hide photos less similar than this (cosine, -1..1).")
+                                 help_text="Optional: hide photos less similar than this (cosine, -1..1).",
+                                 error_messages={m: "The cut-off must be a number between -1 and 1."
+                                                 for m in ("invalid", "min_value", "max_value")})
 
 
 class ClassifyForm(forms.Form):

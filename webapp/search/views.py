@@ -136,8 +136,11 @@ def search_run(request, run_id: int):
     raw = request.GET.get("min_score", "")
     if raw:
         try:
-            min_score = max(-1.0, min(1.0, float(raw)))
+            min_score = float(raw)
+            if not -1.0 <= min_score <= 1.0:
+                raise ValueError(raw)
         except ValueError:
+            min_score = run.min_score
             messages.error(request, "The cut-off must be a number between -1 and 1.")
         else:
             hits = selectors.search_hits_cut_off(hits=hits, min_score=min_score)
@@ -203,18 +206,23 @@ def search_api(request, dataset_id: int):
     ds = selectors.gallery_get(user=request.user, dataset_id=dataset_id)
     if ds is None:
         return JsonResponse({"message": "No such gallery.", "code": "not_found", "fields": {}}, status=404)
+    # the page's form checks the numbers, so the API answers field by field (issue 13: "min_score=abc" was a
+    # sentence for three fields)
+    form = SearchForm({"k": request.POST.get("k") or 12, "min_score": request.POST.get("min_score", ""),
+                       "image": request.POST.get("image_id", "")})
+    if not form.is_valid():
+        errors = {("image_id" if f == "image" else f): e for f, e in form.errors.items()}
+        return json_error(ValidationError({f: [ValidationError(m, code="invalid") for m in msgs]
+                                           for f, msgs in errors.items()}))
+    d = form.cleaned_data
     try:
         image = None
-        if request.POST.get("image_id"):
-            image = ds.images.filter(pk=int(request.POST["image_id"])).first()
+        if d.get("image") is not None:
+            image = ds.images.filter(pk=d["image"]).first()
             if image is None:
                 raise ValidationError("No such photo in this gallery.", code="not_found")
-        k = int(request.POST.get("k") or 12)
-        min_score = float(request.POST["min_score"]) if request.POST.get("min_score") else None
-        run = services.image_search(dataset=ds, upload=request.FILES.get("photo"), image=image, k=k,
-                                    min_score=min_score, user=request.user)
-    except ValueError:
-        return json_error(ValidationError("k, image_id and min_score must be numbers.", code="invalid"))
+        run = services.image_search(dataset=ds, upload=request.FILES.get("photo"), image=image, k=d["k"],
+                                    min_score=d.get("min_score"), user=request.user)
     except ValidationError as err:
         return json_error(err)
     return JsonResponse({"search_id": run.pk, "job": job_to_dict(run.job)}, status=202)

@@ -205,6 +205,8 @@ def test_search_run_page_shows_the_hits_as_the_job_kept_them(staff_client, galle
     assert b.thumbnail.url in html and c.thumbnail.url not in html
     resp = staff_client.get(f"/search/runs/{run.pk}/?min_score=high")
     assert _messages(resp) == ["The cut-off must be a number between -1 and 1."] and c.thumbnail.url in resp.content.decode()
+    resp = staff_client.get(f"/search/runs/{run.pk}/?min_score=7")  # out of range: said, not silently clamped
+    assert _messages(resp) == ["The cut-off must be a number between -1 and 1."]
 
 
 def test_search_hits_cut_off_keeps_scores_at_or_above_it():
@@ -234,6 +236,12 @@ def test_search_api(staff_client, gallery):
     resp = staff_client.post(f"/api/galleries/{gallery.pk}/search", {"image_id": a.pk, "k": 0})
     assert resp.status_code == 400 and "k must be between" in resp.json()["message"]
     assert staff_client.post("/api/galleries/999999/search", {"image_id": a.pk}).status_code == 404
+    # a cut-off that is not a number, or out of range, is refused by name (issue 13), not ignored
+    for bad in ("abc", "5"):
+        resp = staff_client.post(f"/api/galleries/{gallery.pk}/search", {"image_id": a.pk, "min_score": bad})
+        assert resp.status_code == 400 and resp.json()["fields"] == {"min_score": ["The cut-off must be a number between -1 and 1."]}
+    resp = staff_client.post(f"/api/galleries/{gallery.pk}/search", {"image_id": "x"})
+    assert resp.status_code == 400 and "image_id" in resp.json()["fields"]
 
 
 def test_classify_page_and_result(staff_client):
