@@ -8,8 +8,8 @@ import shutil
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
+from pathlib import Path
+from typing import Callable
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -18,79 +18,22 @@ from django.db import transaction
 from vision.errors import InvalidImageError
 from vision.images import image_to_jpeg_bytes, load_image, thumbnail
 from webapp.core.uploads import original_name, stored_file, upload_stage_zip
+from webapp.datasets.archives import (  # noqa: F401  (archive_path_*: also imported from here by annotation)
+    NOT_A_PHOTO_BESIDE,
+    NOT_IN_A_CLASS,
+    archive_class_root,
+    archive_classes,
+    archive_path_ignored,
+    archive_path_parts,
+    entries_from_folder,
+    entries_from_zip,
+    named_like_photo,
+)
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
 from webapp.datasets.selectors import dataset_class_counts
 from webapp.jobs.errors import JobCancelled
 
 THUMB_SIDE = 256
-IGNORED_PARTS = ("__MACOSX",)
-#: File name endings taken for photos when reading an archive's layout (which folder holds the
-#: classes); the content decides whether a file is a readable photo, never its name.
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff",
-                            ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pnm"})
-NOT_A_PHOTO_BESIDE = "Beside the class folders and not a photo (a note, a licence): skipped."
-NOT_IN_A_CLASS = "Not inside a class folder: put each class's photos in a folder named after it."
-
-
-def archive_path_ignored(parts: tuple[str, ...]) -> bool:
-    """Hidden files and macOS resource forks inside an archive: skipped without a word."""
-    return any(p.startswith(".") or p in IGNORED_PARTS for p in parts)
-
-
-def _named_like_photo(part: str) -> bool:
-    return PurePosixPath(part).suffix.lower() in PHOTO_SUFFIXES
-
-
-def archive_class_root(paths: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
-    """The folder of an archive whose subfolders are the classes: ``()`` for
-    the top, or the wrapping folders to look through.
-
-    One folder is looked through while it is the only folder at its level,
-    no photo sits beside it, it holds subfolders and no photo of its own: so
-    ``categories/SOURCE.md`` next to ``categories/daisy/1.jpg`` and
-    ``categories/rose/2.jpg`` gives the classes ``daisy`` and ``rose``, while
-    ``daisy/1.jpg`` next to ``daisy/close-ups/2.jpg`` stays the one class
-    ``daisy``. Whether a file is a photo is judged here by its name ending
-    (:data:`PHOTO_SUFFIXES`); hidden files should be left out beforehand.
-
-    Args:
-        paths: the path components of each file (``archive_path_parts``).
-    """
-    paths = [tuple(p) for p in paths]
-    prefix: tuple[str, ...] = ()
-    while True:
-        n = len(prefix)
-        inside = [p[n:] for p in paths if p[:n] == prefix and len(p) > n]
-        folders = {r[0] for r in inside if len(r) >= 2}
-        if len(folders) != 1 or any(len(r) == 1 and _named_like_photo(r[0]) for r in inside):
-            return prefix
-        (only,) = folders
-        sub = [r[1:] for r in inside if r[0] == only]
-        if not any(len(s) >= 2 for s in sub) or any(len(s) == 1 and _named_like_photo(s[0]) for s in sub):
-            return prefix
-        prefix += (only,)
-
-
-def archive_classes(names: Iterable[str]) -> dict[str, int]:
-    """The classes an import of an archive with these member names would
-    make, and how many files each would get (before decoding them), read the
-    way :func:`dataset_import` reads them: hidden files, unsafe paths and
-    files beside the class folders left out, wrapping folders looked through.
-
-    Args:
-        names: the archive's member names (``ZipFile.namelist()``), folders included or not.
-
-    Returns:
-        ``{class name: number of files}``, in first-seen order (empty: no class folder).
-    """
-    parts = [p for n in names if not n.endswith("/") and (p := archive_path_parts(n)) and not archive_path_ignored(p)]
-    root = archive_class_root(parts)
-    counts: dict[str, int] = {}
-    for p in parts:
-        if p[:len(root)] == root and len(p) >= len(root) + 2:
-            key = p[len(root)].strip()
-            counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 @dataclass
@@ -158,30 +101,6 @@ def dataset_image_add(*, dataset: Dataset, name: str, data: bytes, label: Datase
     return row
 
 
-def archive_path_parts(name: str) -> tuple[str, ...] | None:
-    """Path components of an archive member, or None if it could escape the
-    folder (absolute, drive letter, ``..``) — the "zip slip" of CVE-2018-1002200."""
-    name = name.replace("\\", "/")
-    p = PurePosixPath(name)
-    drive = p.parts[0][:2] if p.parts else ""  # "C:" (a Windows drive), not any colon: "12:30.jpg" is a name
-    if p.is_absolute() or (drive[1:] == ":" and drive[:1].isascii() and drive[:1].isalpha()) or ".." in p.parts:
-        return None
-    return tuple(part for part in p.parts if part not in ("", "."))
-
-
-def _entries_from_zip(zf: zipfile.ZipFile) -> Iterable[tuple[str, tuple[str, ...] | None, Callable[[], bytes], int]]:
-    for info in zf.infolist():
-        if not info.is_dir():
-            yield info.filename, archive_path_parts(info.filename), (lambda i=info: zf.read(i)), info.file_size
-
-
-def _entries_from_folder(root: Path):
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            rel = p.relative_to(root).as_posix()
-            yield rel, tuple(PurePosixPath(rel).parts), p.read_bytes, p.stat().st_size
-
-
 def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool | None = None,
                    progress: Callable[[float, str], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> AddReport:
@@ -210,11 +129,11 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
         labels_from_folders = dataset.kind == Dataset.Kind.CLASSIFICATION
     source = Path(source)
     if source.is_dir():
-        return _import_entries(dataset, _entries_from_folder(source), labels_from_folders, progress, should_stop,
+        return _import_entries(dataset, entries_from_folder(source), labels_from_folders, progress, should_stop,
                                "The folder")
     if zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:  # open while the photos are read
-            return _import_entries(dataset, _entries_from_zip(zf), labels_from_folders, progress, should_stop,
+            return _import_entries(dataset, entries_from_zip(zf), labels_from_folders, progress, should_stop,
                                    "The zip file")
     raise ValueError("This is not a zip file or a folder.")
 
@@ -263,7 +182,7 @@ def _add_each(dataset, wanted, labels_from_folders, report, progress, should_sto
         label = None
         if labels_from_folders:
             if len(parts) < 2:
-                report.skipped.append((name, NOT_IN_A_CLASS if _named_like_photo(parts[-1]) else NOT_A_PHOTO_BESIDE))
+                report.skipped.append((name, NOT_IN_A_CLASS if named_like_photo(parts[-1]) else NOT_A_PHOTO_BESIDE))
                 continue
             key = parts[0].strip()
             if key not in classes:
