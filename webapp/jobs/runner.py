@@ -38,10 +38,13 @@ def run_job(task, job_id: int, work: Callable[[Job, ProgressReporter], tuple[dic
         log.info("job %s skipped: finished, cancelled or deleted", job_id)
         return "skipped"
     progress = ProgressReporter(job_id)
+    state = None
     try:
-        return _run(job, job_id, work, progress)
+        state = _run(job, job_id, work, progress)
+        return state
     finally:  # cancelled while it ran: "Cancelling…" ends only here, once the task has stopped
-        job_stopped(job_id=job_id)
+        if state != Job.State.SUCCEEDED:  # a recorded success was not cancelled: nothing to end
+            job_stopped(job_id=job_id)
 
 
 def _run(job: Job, job_id: int, work, progress) -> str:
@@ -63,7 +66,8 @@ def _run(job: Job, job_id: int, work, progress) -> str:
         job_fail(job_id=job_id, error="An unexpected error stopped this job; an operator can see the details.",
                  code="internal", traceback=traceback.format_exc())
         raise exc
-    job_succeed(job_id=job_id, result=result, message=message)
+    if job_succeed(job_id=job_id, result=result, message=message):
+        return Job.State.SUCCEEDED
     return Job.objects.filter(pk=job_id).values_list("state", flat=True).first() or "deleted"
 
 

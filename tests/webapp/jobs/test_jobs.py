@@ -311,3 +311,23 @@ def test_a_job_picked_up_again_after_its_worker_died_says_so(admin_client):
     # a first start is not a restart
     fresh, _ = job_create(JobType("checkin.checkin", "t", "Check-in"), key="other")
     assert job_start(job_id=fresh.pk).restarts == []
+
+
+def test_the_task_is_sent_under_the_id_stored_at_creation_and_a_retry_gets_a_new_one(monkeypatch,
+                                                                                   django_capture_on_commit_callbacks):
+    """No write after the send (one round trip less per check-in, issue 18); a retry is a new delivery."""
+    from webapp.celery import app
+    from webapp.jobs.services import job_retry
+
+    sent = []
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(kw["task_id"]))
+    with django_capture_on_commit_callbacks(execute=True):
+        job, _ = job_create(JobType("x", "t", "x"))
+    job.refresh_from_db()
+    assert sent == [job.celery_task_id] and len(job.celery_task_id) == 36
+    Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert job_retry(job=job)
+    first = sent[0]
+    job.refresh_from_db()
+    assert sent[1] == job.celery_task_id != first
