@@ -39,7 +39,9 @@ it prints the median and 90th percentile, in milliseconds, of:
    the time with the ``Job`` row's timestamps: ``submit`` (the
    ``checkin_create`` call), ``pickup`` (its return to ``job_start``), ``in
    worker`` (``job_start`` to ``job_succeed``) and ``noticed`` (to the poll
-   that saw it).
+   that saw it); one more row, ``upload to the stored result``, is the path
+   without the poll (the client's polling interval is the client's choice), with
+   its own ratio beside the headline one.
 
    **While a classifier trains**: after the idle check-ins, the same run
    starts a training job through the product's own path
@@ -65,7 +67,7 @@ it prints the median and 90th percentile, in milliseconds, of:
    plus the seed's method (a Python loop of ``np.linalg.norm`` per enrolled
    embedding, then the minimum) on 10,000, for comparison.
 
-Targets (from the issues): product path with Redis within 1.3x the raw
+Targets (from the issues): product path with Redis within 1.1x the raw
 pipeline, the embedded default within 2x; check-in while a classifier trains
 within 1.5x the idle check-in of the same run; matching 100,000 under 10 ms
 (as configured). Each is reported PASS or MISS; the exit status does not depend on them.
@@ -104,7 +106,7 @@ MEMBER_NAME = "Barack Obama"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
-TARGET_REDIS = 1.3  # x raw pipeline
+TARGET_REDIS = 1.1  # x raw pipeline (issue 18; 1.3 before it)
 TARGET_EMBEDDED = 2.0  # x raw pipeline
 TARGET_MATCH_MS = 10.0  # 100,000 enrolled embeddings
 TARGET_DECISION_MS = 1.0  # issue 18: what the open-set decision may add at 10,000 members
@@ -513,7 +515,7 @@ def _timed_checkins(n: int, warmup: int, member, workers: list[Worker], poll_s: 
     from webapp.jobs.models import Job
 
     data = PHOTO.read_bytes()
-    total, submit, pickup, in_worker, noticed = [], [], [], [], []
+    total, submit, pickup, in_worker, noticed, stored = [], [], [], [], [], []
     for i in range(warmup + n):
         upload = SimpleUploadedFile(PHOTO.name, data, content_type="image/jpeg")
         w0, t0 = time.time(), time.perf_counter()
@@ -540,8 +542,9 @@ def _timed_checkins(n: int, warmup: int, member, workers: list[Worker], poll_s: 
         pickup.append((job.started_at.timestamp() - w1) * 1e3)
         in_worker.append((job.finished_at.timestamp() - job.started_at.timestamp()) * 1e3)
         noticed.append((w2 - job.finished_at.timestamp()) * 1e3)
+        stored.append((job.finished_at.timestamp() - w0) * 1e3)
     return {"total": _stats(total), "submit": _stats(submit), "pickup": _stats(pickup),
-            "in_worker": _stats(in_worker), "noticed": _stats(noticed)}
+            "in_worker": _stats(in_worker), "noticed": _stats(noticed), "stored": _stats(stored)}
 
 
 def _training_running(workers: list[Worker]):
@@ -742,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
         print(_row("  pickup (broker delivery to job_start)", res["pickup"]))
         print(_row("  in worker (job_start to job_succeed)", res["in_worker"]))
         print(_row(f"  noticed (job_succeed to the poll that saw it, {args.poll_ms:g} ms polls)", res["noticed"]))
+        print(_row("  upload to the stored result (submit to job_succeed, no poll)", res["stored"],
+                   f"{res['stored']['median'] / ref:.2f}x"))
         busy = res.get("busy")
         if busy is None:
             continue
