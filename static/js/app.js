@@ -25,12 +25,14 @@ var Vision = (function () {
     return timeOnly ? time : p.year + "-" + p.month + "-" + p.day + " " + time;
   }
 
-  function followJob(id, onUpdate, interval, fixed) {
-    var delay = interval || 400;
+  /* wait (seconds): ask the server to answer when the job ends or after that long (?wait=, a long
+     poll: the answer comes the moment the job ends), then ask again at once while it is active. */
+  function followJob(id, onUpdate, interval, fixed, wait) {
+    var delay = interval || 400, url = "/api/jobs/" + id + (wait ? "?wait=" + wait : "");
     function tick() {
-      getJSON("/api/jobs/" + id).then(function (j) {
+      getJSON(url).then(function (j) {
         onUpdate(j);
-        if (isActive(j)) setTimeout(tick, fixed ? delay : (delay = Math.min(delay * 1.3, 2000)));
+        if (isActive(j)) setTimeout(tick, wait ? 0 : (fixed ? delay : (delay = Math.min(delay * 1.3, 2000))));
       }).catch(function () { setTimeout(tick, 2000); });
     }
     tick();
@@ -129,7 +131,7 @@ var Vision = (function () {
     var data = JSON.parse(document.getElementById("job-data").textContent || "null");
     if (!data) { fillJobBox(box, {message: "No job was started for this photo.", progress: 0}); return; }
     show(data);
-    if (isActive(data)) followJob(data.id, show, 100, true);  // a kiosk waits on this: poll briskly
+    if (isActive(data)) followJob(data.id, show, 100, true, 2);  // a kiosk waits on this: answered as it ends
   }
 
   function cameraCheckin() {

@@ -20,6 +20,7 @@ from webapp.jobs.errors import QueueUnavailable
 from webapp.jobs.kinds import JobType
 from webapp.jobs.models import Job
 from webapp.jobs.routing import queue_of
+from webapp.jobs.waiting import job_ended_notify
 
 log = logging.getLogger(__name__)
 PROGRESS_MIN_INTERVAL = 1.0  # seconds between progress writes
@@ -66,6 +67,7 @@ def job_enqueue(*, job: Job) -> None:
             state=Job.State.FAILED, error=QueueUnavailable().message, error_code="queue_unavailable", message="Failed",
             traceback="".join(tb.format_exception(exc)), finished_at=timezone.now(),
         )
+        job_ended_notify(job.pk)
         raise QueueUnavailable() from exc
 
 
@@ -132,10 +134,13 @@ class ProgressReporter:
 
 def job_succeed(*, job_id: int, result: dict, message: str = "Done") -> bool:
     """Record a running job's result; False when it was no longer running (cancelled or deleted meanwhile)."""
-    return bool(Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(
+    done = bool(Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(
         state=Job.State.SUCCEEDED, progress=1.0, result=result, message=message[:500],
         finished_at=timezone.now(), heartbeat_at=timezone.now(), error="", error_code="",
     ))
+    if done:
+        job_ended_notify(job_id)
+    return done
 
 
 def job_fail(*, job_id: int, error: str, code: str = "error", traceback: str = "", result: dict | None = None) -> None:
@@ -143,7 +148,8 @@ def job_fail(*, job_id: int, error: str, code: str = "error", traceback: str = "
                   message="Failed", finished_at=timezone.now(), heartbeat_at=timezone.now())
     if result is not None:
         fields["result"] = result
-    Job.objects.filter(pk=job_id, state__in=Job.ACTIVE_STATES).update(**fields)
+    if Job.objects.filter(pk=job_id, state__in=Job.ACTIVE_STATES).update(**fields):
+        job_ended_notify(job_id)
 
 
 def job_cancel(*, job: Job) -> bool:
@@ -158,6 +164,7 @@ def job_cancel(*, job: Job) -> bool:
     now = timezone.now()
     if Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
             state=Job.State.CANCELLED, message="Cancelled", finished_at=now):
+        job_ended_notify(job.pk)
         return True
     stopping = (declared().get(job.kind) or JobType("", "", "")).stopping
     return bool(Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
@@ -194,7 +201,8 @@ def job_cancel_record(*, job_id: int, message: str, result: dict | None = None) 
     fields = {"message": message[:500], "heartbeat_at": now, "finished_at": now}
     if result is not None:
         fields["result"] = result
-    Job.objects.filter(pk=job_id, state=Job.State.CANCELLED).update(**fields)
+    if Job.objects.filter(pk=job_id, state=Job.State.CANCELLED).update(**fields):
+        job_ended_notify(job_id)
 
 
 def job_stopped(*, job_id: int) -> None:
@@ -202,8 +210,9 @@ def job_stopped(*, job_id: int) -> None:
     while it ran and still :attr:`~Job.stopping` (its task finished without
     :func:`job_cancel_record`) is finished now; any other job is left as is."""
     now = timezone.now()
-    Job.objects.filter(pk=job_id, state=Job.State.CANCELLED, finished_at__isnull=True).update(
-        message="Cancelled", finished_at=now, heartbeat_at=now)
+    if Job.objects.filter(pk=job_id, state=Job.State.CANCELLED, finished_at__isnull=True).update(
+            message="Cancelled", finished_at=now, heartbeat_at=now):
+        job_ended_notify(job_id)
 
 
 def job_retry(*, job: Job) -> bool:

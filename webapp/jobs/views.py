@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_get, job_kind_choices, job_list, job_to_dict
 from webapp.jobs.services import job_cancel, job_retry
+from webapp.jobs.waiting import MAX_WAIT_SECONDS, job_wait
 
 
 def job_list_view(request):
@@ -38,9 +39,27 @@ def job_detail_view(request, job_id: int):
 
 
 def job_api_view(request, job_id: int):
+    """``GET /api/jobs/<id>``: the job as JSON (``job_to_dict``). With ``?wait=S`` (seconds,
+    more than 0 and at most ``MAX_WAIT_SECONDS``) the answer comes when the job has ended or
+    after S seconds, whichever is first (``webapp.jobs.waiting``): a kiosk asks again while
+    the job is still active instead of polling. A bad ``wait`` is a 400 naming the field."""
+    wait = request.GET.get("wait")
+    if wait is not None:
+        try:
+            seconds = float(wait)
+            if not 0 < seconds <= MAX_WAIT_SECONDS:
+                raise ValueError
+        except ValueError:
+            message = f"wait must be a number of seconds above 0 and at most {MAX_WAIT_SECONDS:g}."
+            return JsonResponse({"message": message, "code": "invalid", "fields": {"wait": message}}, status=400)
     job = job_get(user=request.user, job_id=job_id)
     if job is None:
         return JsonResponse({"message": "No such job.", "code": "not_found", "fields": {}}, status=404)
+    if wait is not None and (job.is_active or job.stopping):
+        job_wait(job.pk, seconds)
+        job = job_get(user=request.user, job_id=job_id)  # ended or not: its latest progress
+        if job is None:
+            return JsonResponse({"message": "The job was deleted.", "code": "not_found", "fields": {}}, status=404)
     return JsonResponse(job_to_dict(job))
 
 
