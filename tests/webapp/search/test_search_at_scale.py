@@ -105,6 +105,32 @@ def test_a_photo_deleted_while_the_index_is_built_is_never_returned(gallery, mon
     assert int(ids[10]) not in [h["image_id"] for h in _hits(ds, x[10])["hits"]]
 
 
+def test_searches_while_a_rebuild_runs_use_the_old_index_and_stay_correct(gallery, monkeypatch):
+    ds, x, ids, rng = gallery
+    first = _build(ds)
+    DatasetImage.objects.filter(pk=int(ids[20])).delete()
+    added = embeddings_import(dataset=ds, vectors=_unit(rng, 5), backbone=BACKBONE, backbone_version=VERSION,
+                              name_prefix="new")
+    read, during = processing.gallery_vectors, []
+
+    def search_then_read(**kw):  # a search comes in while the rebuild reads the gallery
+        during.append(_hits(ds, x[20]))
+        during.append(_hits(ds, x[21]))
+        return read(**kw)
+
+    monkeypatch.setattr(processing, "gallery_vectors", search_then_read)
+    second = _build(ds)
+    monkeypatch.setattr(processing, "gallery_vectors", read)
+    assert all(r["index"]["model_version_id"] == first["model_version_id"] for r in during)
+    assert int(ids[20]) not in [h["image_id"] for h in during[0]["hits"]]
+    assert during[1]["hits"][0]["image_id"] == int(ids[21])
+    after = _hits(ds, x[21])
+    assert after["index"]["model_version_id"] == second["model_version_id"] != first["model_version_id"]
+    assert after["hits"][0]["image_id"] == int(ids[21]) and after["added_since_build"] == 0
+    assert int(ids[20]) not in [h["image_id"] for h in _hits(ds, x[20])["hits"]]
+    assert {int(i) for i in added} <= {h["image_id"] for h in _hits(ds, x[0], k=600)["hits"]}  # found after it
+
+
 def test_a_build_forgets_the_tombstones_it_made_irrelevant(gallery):
     ds, x, ids, _ = gallery
     _build(ds)
