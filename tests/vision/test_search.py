@@ -105,6 +105,23 @@ def test_kmeans_groups_and_precision(clustered):
     assert S.recall_at_k(np.array([[1, 2]]), np.array([[2, 3]])) == 0.5
 
 
+def test_kmeans_on_a_sample_assigns_every_row_as_the_full_fit_does(clustered, monkeypatch):
+    """Past KMEANS_FIT_SAMPLE rows the centres come from a sample (a million rows would be copied
+    whole by scikit-learn); every row is still assigned, and the groups are the same."""
+    x, _ = clustered
+    full = S.kmeans_clusters(x, 8, per_cluster=4)
+    monkeypatch.setattr(S, "KMEANS_FIT_SAMPLE", 400)
+    sampled = S.kmeans_clusters(x, 8, per_cluster=4)
+    assert sampled.labels.shape == (2000,) and sampled.centers.shape == (8, 64)
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(full.labels, sampled.labels) > 0.95
+    for k, reps in enumerate(sampled.representatives):
+        assert len(reps) == 4 and all(sampled.labels[r] == k for r in reps)
+        d = np.linalg.norm(x[sampled.labels == k] - sampled.centers[k], axis=1)
+        assert np.linalg.norm(x[reps[0]] - sampled.centers[k]) <= d.min() + 1e-5  # the nearest row first
+
+
 @pytest.mark.parametrize("kind", ["flat", "pca_flat", "ivf", "hnsw"])
 def test_excluded_rows_are_never_returned_and_k_live_rows_come_back(kind):
     rng = np.random.default_rng(7)
