@@ -50,3 +50,11 @@ class WeightsMissingError(VisionError):
     where to put it (no network access at run time)."""
 
     default_code = "weights_missing"
+
+
+class TrainingCancelled(VisionError):
+    """``should_stop`` said so before there was a model to keep (while the
+    backbone's features were being computed); what was computed so far stays
+    cached for the next run."""
+
+    default_code = "cancelled"

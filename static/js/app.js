@@ -122,9 +122,8 @@ var Vision = (function () {
       if (!isActive(j)) {
         box.querySelector("progress").hidden = true;
         if (j.result && j.result.faces) drawFaces(svg, list, j.result.faces);
-        if (j.result && j.result.no_face) {  // an outcome, not an error: neutral, with what to do
-          var li = document.createElement("li"); li.className = "no_face";
-          li.textContent = "No face found in this photo. Face the camera in good light and try again."; list.appendChild(li);
+        if (j.result && j.result.no_face) {  // an outcome, not an error: the job's sentence says what to do, once
+          box.querySelector(".jobmsg").className = "jobmsg no_face";
         }
       }
     }

@@ -414,6 +414,10 @@ def _progress_bounds(opts: ClassifierOptions, n_train: int, n_val: int, n_cached
     return 0.95 * f, 0.95 * (f + h)
 
 
+FEATURES_CANCELLED = ("Cancelled while the backbone's features were computed, before any model existed; "
+                      "the features computed so far are kept, so the next run starts further on.")
+
+
 def _train_transfer(train, val, names, opts, wd, cache, calls, history):
     """Frozen backbone: features computed once and cached, then the head trains on
     them in seconds; optionally the top blocks fine-tuned on cached activations of
@@ -437,11 +441,13 @@ def _train_transfer(train, val, names, opts, wd, cache, calls, history):
         f_all, files = feats.cached_features_and_activations(
             transfer.frozen_part(extractor), transfer.extractor_parts(extractor)[1], paths, keys, image_size=size,
             features_dir=dirs[0], activations_dir=dirs[1],
-            progress=lambda f: calls.progress(f_end * f, "Computing backbone features and activations (cached for next time)"))
+            progress=lambda f: calls.progress_or_stop(
+                f_end * f, "Computing backbone features and activations (cached for next time)", FEATURES_CANCELLED))
     else:
         f_all = feats.cached_features(
             extractor, paths, keys, image_size=size, cache_dir=dirs[0],
-            progress=lambda f: calls.progress(f_end * f, "Computing backbone features (cached for next time)"))
+            progress=lambda f: calls.progress_or_stop(
+                f_end * f, "Computing backbone features (cached for next time)", FEATURES_CANCELLED))
     ok = ~np.isnan(f_all).any(axis=1)
     n_tr = len(train)
     f_tr, f_va = f_all[:n_tr], f_all[n_tr:]

@@ -97,6 +97,19 @@ class Callbacks:
         """One poll of ``should_stop`` (False without one)."""
         return bool(self.should_stop and self.should_stop())
 
+    def progress_or_stop(self, fraction: float | None, message: str, stopped: str) -> None:
+        """:meth:`progress`, then one poll of ``should_stop`` for work before any model exists
+        (features): True raises ``TrainingCancelled(stopped)``.
+
+        Raises:
+            vision.errors.TrainingCancelled: ``should_stop`` returned True.
+        """
+        self.progress(fraction, message)
+        if self.stopped():
+            from vision.errors import TrainingCancelled
+
+            raise TrainingCancelled(stopped)
+
     def batches(self, lo: float, hi: float, phase: str) -> Callable[[float, int, int], None]:
         """``fit.fit``'s ``on_batch`` for a phase that covers ``lo..hi`` of the call:
         ``"<phase>: epoch E, batch B"`` (1-based)."""

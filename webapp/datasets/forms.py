@@ -28,6 +28,7 @@ class UploadForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("photos") and not data.get("archive"):
+        chosen_but_refused = self.has_error("photos") or self.has_error("archive")  # its own error says why
+        if not data.get("photos") and not data.get("archive") and not chosen_but_refused:
             raise forms.ValidationError("Choose some photos or a zip file.")
         return data

@@ -43,7 +43,7 @@ def dataset_delete_summary(*, dataset: Dataset) -> dict:
     """What deleting ``dataset`` takes with it, for its confirm page.
 
     Returns:
-        ``{"photos": n, "models": n, "jobs": n, "active_jobs": [job ids queued, running, or cancelled
+        ``{"photos": n, "unreadable": n (of the photos), "models": n, "jobs": n, "active_jobs": [job ids queued, running, or cancelled
         and still stopping]}``:
         every photo row (unreadable ones too), every model version trained or built on it
         (classifiers, search indexes, ...) and every job that worked on it (``params.dataset_id``).
@@ -53,5 +53,7 @@ def dataset_delete_summary(*, dataset: Dataset) -> dict:
 
     jobs = Job.objects.filter(params__dataset_id=dataset.pk)
     busy = Q(state__in=Job.ACTIVE_STATES) | Q(state=Job.State.CANCELLED, finished_at__isnull=True)  # still stopping
-    return {"photos": dataset.images.count(), "models": ModelVersion.objects.filter(dataset=dataset).count(),
+    return {"photos": dataset.images.count(),
+            "unreadable": dataset.images.exclude(status=DatasetImage.Status.OK).count(),
+            "models": ModelVersion.objects.filter(dataset=dataset).count(),
             "jobs": jobs.count(), "active_jobs": list(jobs.filter(busy).order_by("id").values_list("id", flat=True))}

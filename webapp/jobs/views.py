@@ -69,7 +69,11 @@ def job_cancel_view(request, job_id: int):
     if job is None:
         raise Http404("No such job")
     if job_cancel(job=job):
-        messages.success(request, f"Job #{job.pk} cancelled.")
+        job.refresh_from_db()
+        if job.stopping:  # its task is still running: say so, as the page's "Cancelling…" does
+            messages.info(request, f"Job #{job.pk} is stopping: {job.message}")
+        else:
+            messages.success(request, f"Job #{job.pk} cancelled.")
     else:
         messages.info(request, f"Job #{job.pk} had already finished.")
     return redirect(_next_or_job_page(request, job))

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from vision.errors import TrainingCancelled
 from vision.training import classifier as trainer
 from vision.training import data, inspect
 from vision.training.classifier import ClassifierOptions, Example
@@ -89,12 +90,15 @@ def classifier_train(job: Job, progress) -> tuple[dict, str]:
         """Stores the curves so far on the Job row after every epoch (the job page draws them)."""
         Job.objects.filter(pk=job.pk).update(result={"history": history, "phase": phase, "classes": names})
 
-    trained = trainer.classifier_train(
-        [Example(r.file.path, index[r.label_id], r.sha256) for r in train],
-        [Example(r.file.path, index[r.label_id], r.sha256) for r in val],
-        class_names=names, options=_options(p, dataset.split_seed), work_dir=run_dir,
-        cache_dir=Path(settings.CACHE_DIR), on_progress=progress, on_epoch=on_epoch,
-        should_stop=_stop_checker(job.pk, dataset.pk), history=dict((job.result or {}).get("history") or {}))
+    try:
+        trained = trainer.classifier_train(
+            [Example(r.file.path, index[r.label_id], r.sha256) for r in train],
+            [Example(r.file.path, index[r.label_id], r.sha256) for r in val],
+            class_names=names, options=_options(p, dataset.split_seed), work_dir=run_dir,
+            cache_dir=Path(settings.CACHE_DIR), on_progress=progress, on_epoch=on_epoch,
+            should_stop=_stop_checker(job.pk, dataset.pk), history=dict((job.result or {}).get("history") or {}))
+    except TrainingCancelled as err:  # before any model existed: nothing to register
+        raise JobCancelled(err.message) from err
     probs = trained.probabilities
     misclassified = [
         {"image_id": r.pk, "thumbnail": r.thumbnail.url if r.thumbnail else "", "name": r.original_name,
@@ -114,7 +118,8 @@ def classifier_train(job: Job, progress) -> tuple[dict, str]:
     ft = trained.fine_tune_epochs_run
     outcome = {"history": trained.history, "model_version_id": mv.pk, "accuracy": trained.accuracy, "classes": names,
                "notes": notes}
-    message = (f"{verb}: validation accuracy {trained.accuracy:.1%} after {trained.epochs_run} epochs"
+    message = (f"{verb}: validation accuracy {trained.accuracy:.1%} after {trained.epochs_run} "
+               f"epoch{'s' if trained.epochs_run != 1 else ''}"
                f"{f' + {ft} fine-tuning' if ft else ''}"
                f"{' (not kept: the frozen model was better)' if trained.fine_tune_kept is False else ''}"
                f" (v{mv.version})")

@@ -89,8 +89,8 @@ def test_deleting_a_dataset_asks_first_with_counts_then_removes_rows_and_files(
     other_job, other_folder, _ = _trained(other)
     client.force_login(owner)
     page = client.get(f"/datasets/{ds.pk}/delete/").content.decode()
-    assert "<strong>2</strong> photo(s)" in page and "<strong>1</strong> model(s)" in page
-    assert "<strong>1</strong> job(s)" in page and Dataset.objects.filter(pk=ds.pk).exists()  # GET deletes nothing
+    assert "<strong>2</strong> photos" in page and "<strong>1</strong> model trained" in page
+    assert "<strong>1</strong> job that" in page and Dataset.objects.filter(pk=ds.pk).exists()  # GET deletes nothing
     with django_capture_on_commit_callbacks(execute=True):
         r = client.post(f"/datasets/{ds.pk}/delete/")
     assert r.status_code == 302 and r.url == "/datasets/"

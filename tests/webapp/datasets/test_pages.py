@@ -80,6 +80,9 @@ def test_bad_uploads_are_refused_in_words_with_no_job_and_nothing_staged(staff_c
     assert r.status_code == 200 and "“x.zip” is not a zip file" in r.content.decode()
     r = staff_client.post(f"/datasets/{ds.pk}/", {"class_name": ""})
     assert r.status_code == 200 and "Choose some photos or a zip file." in r.content.decode()
+    r = staff_client.post(f"/datasets/{ds.pk}/", {"archive": SimpleUploadedFile("empty.zip", b"")})
+    page = r.content.decode()  # a file was chosen: its own error, not "choose a file"
+    assert r.status_code == 200 and "The file is empty (0 bytes)." in page and "Choose some photos" not in page
     settings.MAX_UPLOAD_BYTES = 100
     r = staff_client.post(f"/datasets/{ds.pk}/", {"photos": [SimpleUploadedFile("big.jpg", _jpeg((1, 2, 3)))]})
     assert r.status_code == 200 and "“big.jpg” is " in r.content.decode() and "the limit is" in r.content.decode()

@@ -200,4 +200,4 @@ def test_gallery_page_says_what_is_searched_exactly_and_when_it_rebuilds(gallery
     DatasetImage.objects.filter(pk=int(ids[0])).delete()
     page = admin_client.get(f"/search/galleries/{ds.pk}/").content.decode()
     assert "3 photos added (searched with it)" in page and "1 deleted one skipped" in page
-    assert "once 61 photos are new (10 % of the index)" in page
+    assert "once 61 photos are new (more than 10 % of the index)" in page

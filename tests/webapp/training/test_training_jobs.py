@@ -322,6 +322,20 @@ def test_cancelled_while_fine_tuning_keeps_a_model_and_says_so(efficientnet_weig
     assert job.result["model_version_id"] == mv.pk and mv.metrics["cancelled"]
 
 
+def test_cancelled_while_features_are_computed_stops_there(efficientnet_weights, cancel_when, settings, tmp_path):
+    """Cancel pressed while the backbone's features are computed (most of a frozen training's
+    time on a CPU): the job stops after that batch, not after the whole run (issue 13's trial:
+    a cancel 4 s in still ran 43 s), with no model and a sentence saying so."""
+    from vision.training import features
+
+    settings.CACHE_DIR = tmp_path  # nothing cached: the features are computed here
+    cancel_when(features, "_save_atomic")  # the first photo's features are written
+    ds = _flowers(n=4)
+    job = _run(services.training_start(dataset=ds, model_kind="transfer", epochs=2, image_size=128))
+    assert job.state == "cancelled" and not ModelVersion.objects.exists()
+    assert "before any model existed" in job.message and job.finished_at is not None
+
+
 @pytest.mark.parametrize("kw, words", [
     ({"image_size": 300}, "multiple of 32"),
     ({"image_size": 96}, "between 128 and 640"),
