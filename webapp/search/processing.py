@@ -22,6 +22,8 @@ from vision.search import (
     ExcludedRows,
     IndexSpec,
     build_index,
+    delta_index,
+    delta_spec,
     exact_search,
     index_bytes,
     index_search,
@@ -207,12 +209,14 @@ def registry_version(backbone_name: str) -> str:
 
 
 class _LoadedIndex:
-    """An active index as a worker holds it (issue 14): the FAISS index, the
-    image id of each row, the photos embedded since the build appended to it
-    in memory (read incrementally by embedding id from the index's
-    watermark), and the rows of photos deleted since the build (tombstones,
-    read incrementally by id) excluded inside the search. Each search costs
-    two indexed queries that usually return nothing, and FAISS."""
+    """An active index as a worker holds it (issue 14): the FAISS index and
+    the image id of each of its rows; the photos embedded since the build
+    (read incrementally by embedding id from the index's watermark) in a
+    small index of their own beside it (``vision.search.delta_index``: adding
+    them to the built index would reallocate all of it); and the rows of
+    photos deleted since the build (tombstones, read incrementally by id),
+    excluded inside both searches. Each search costs two indexed queries that
+    usually return nothing, and FAISS."""
 
     def __init__(self, mv: ModelVersion):
         self.spec = IndexSpec(kind=mv.params["kind"], nlist=mv.params["nlist"], nprobe=mv.params["nprobe"],
@@ -220,22 +224,25 @@ class _LoadedIndex:
                               ef_search=mv.params["ef_search"])
         self.index = load_index(mv.path, self.spec)
         self.ids = np.load(mv.params["ids_path"]).astype(np.int64)
-        self.n_built = len(self.ids)
         self._order = np.argsort(self.ids, kind="stable")
+        self.delta = None  # created with the first photo embedded since the build
+        self.delta_ids = np.zeros(0, np.int64)
         self.dataset_id, self.backbone = mv.dataset_id, mv.params["backbone"]
         self.last_embedding = int(mv.params["watermark"])
         self.last_tombstone = int(mv.params.get("tombstone_mark", 0))
-        self.deleted_rows = np.zeros(0, np.int64)
+        self.deleted_rows = np.zeros(0, np.int64)  # of the built index
+        self.deleted_delta = np.zeros(0, np.int64)  # of the delta index
         self.excluded: ExcludedRows | None = None
+        self.delta_excluded: ExcludedRows | None = None
 
     @property
     def added(self) -> int:
-        """Rows appended since the build (photos embedded after it)."""
-        return len(self.ids) - self.n_built
+        """Photos embedded since the build (rows of the delta index)."""
+        return len(self.delta_ids)
 
     @property
     def live(self) -> int:
-        return len(self.ids) - len(self.deleted_rows)
+        return len(self.ids) + len(self.delta_ids) - len(self.deleted_rows) - len(self.deleted_delta)
 
     def refresh(self, newest_embedding: int | None = None, newest_tombstone: int | None = None) -> None:
         """Take in the photos embedded and deleted since the last look. With the
@@ -249,9 +256,10 @@ class _LoadedIndex:
         if new:
             self.last_embedding = new[-1][0]
             x = np.stack([np.frombuffer(bytes(v), dtype="<f4") for _, _, v in new]).astype(np.float32)
-            self.index.add(x)  # rows len(ids) .. len(ids) + len(new) - 1
-            self.ids = np.concatenate([self.ids, np.array([i for _, i, _ in new], np.int64)])
-            self._order = np.argsort(self.ids, kind="stable")
+            if self.delta is None:
+                self.delta = delta_index(x.shape[1], self.spec)
+            self.delta.add(x)  # delta rows len(delta_ids) .. len(delta_ids) + len(new) - 1
+            self.delta_ids = np.concatenate([self.delta_ids, np.array([i for _, i, _ in new], np.int64)])
         gone = []
         if newest_tombstone is None or newest_tombstone > self.last_tombstone:
             gone = list(SearchTombstone.objects.filter(dataset_id=self.dataset_id, id__gt=self.last_tombstone)
@@ -269,6 +277,32 @@ class _LoadedIndex:
             if rows:
                 self.deleted_rows = np.union1d(self.deleted_rows, np.array(rows, np.int64))
                 self.excluded = ExcludedRows(self.deleted_rows, self.spec)
+            in_delta = np.flatnonzero(np.isin(self.delta_ids, image_ids))
+            if len(in_delta):
+                self.deleted_delta = np.union1d(self.deleted_delta, in_delta)
+                self.delta_excluded = ExcludedRows(self.deleted_delta, delta_spec(self.spec))
+
+    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` live photos for one ``(1, d)`` query over the built and the
+        delta index: ``(scores, image ids)``, best first (fewer when fewer live)."""
+        parts = []
+        base_live = len(self.ids) - len(self.deleted_rows)
+        if base_live > 0:
+            scores, rows = index_search(self.index, q, min(base_live, k), excluded=self.excluded)
+            ok = rows[0] >= 0
+            parts.append((scores[0][ok], self.ids[rows[0][ok]]))
+        delta_live = len(self.delta_ids) - len(self.deleted_delta)
+        if delta_live > 0:
+            scores, rows = index_search(self.delta, q, min(delta_live, k), excluded=self.delta_excluded)
+            ok = rows[0] >= 0
+            parts.append((scores[0][ok], self.delta_ids[rows[0][ok]]))
+        if not parts:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        if len(parts) == 1:
+            return parts[0]
+        scores, ids = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        top = np.argsort(-scores, kind="stable")[:k]
+        return scores[top], ids[top]
 
 
 def _gallery_marks(dataset: Dataset, backbone: str) -> tuple[int | None, str, int, int]:
@@ -328,11 +362,7 @@ def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str
     if mv is not None and mv.params.get("backbone") == backbone and "watermark" in mv.params and Path(mv.path).is_file():
         loaded = _active_index(mv)
         loaded.refresh(newest_embedding, newest_tombstone)
-        scores, ids = np.zeros(0, np.float32), np.zeros(0, np.int64)
-        if loaded.live > 0:
-            scores, rows = index_search(loaded.index, q, min(loaded.live, want), excluded=loaded.excluded)
-            ok = rows[0] >= 0
-            scores, ids = scores[0][ok], loaded.ids[rows[0][ok]]
+        scores, ids = loaded.search(q, want)
         out = {"index": {"model_version_id": mv.pk, "version": mv.version, "kind": mv.params["kind"]},
                "added_since_build": loaded.added}
     else:
