@@ -12,7 +12,7 @@ import traceback as tb
 import uuid
 from typing import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -20,6 +20,7 @@ from webapp.jobs.errors import QueueUnavailable
 from webapp.jobs.kinds import JobType
 from webapp.jobs.models import Job
 from webapp.jobs.routing import queue_of
+from webapp.jobs.waiting import CHANNEL as WAIT_CHANNEL
 from webapp.jobs.waiting import job_ended_notify
 
 log = logging.getLogger(__name__)
@@ -133,14 +134,27 @@ class ProgressReporter:
 
 
 def job_succeed(*, job_id: int, result: dict, message: str = "Done") -> bool:
-    """Record a running job's result; False when it was no longer running (cancelled or deleted meanwhile)."""
-    done = bool(Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(
-        state=Job.State.SUCCEEDED, progress=1.0, result=result, message=message[:500],
-        finished_at=timezone.now(), heartbeat_at=timezone.now(), error="", error_code="",
-    ))
-    if done:
-        job_ended_notify(job_id)
-    return done
+    """Record a running job's result and wake whoever waits on it (``webapp.jobs.waiting``);
+    False when it was no longer running (cancelled or deleted meanwhile).
+
+    On PostgreSQL the update and its ``NOTIFY`` are one statement (a data-modifying
+    ``WITH``): one round trip on the path of every check-in and search, which a person
+    waits on; the ORM's update and a separate notify took two and the query building.
+    """
+    now = timezone.now()
+    fields = {"state": Job.State.SUCCEEDED, "progress": 1.0, "result": result, "message": message[:500],
+              "finished_at": now, "heartbeat_at": now, "error": "", "error_code": ""}
+    if connection.vendor != "postgresql":
+        done = bool(Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(**fields))
+        return done
+    opts = Job._meta
+    sets = ", ".join(f"{connection.ops.quote_name(opts.get_field(f).column)} = %s" for f in fields)
+    values = [opts.get_field(f).get_db_prep_save(v, connection) for f, v in fields.items()]
+    sql = (f"WITH done AS (UPDATE {connection.ops.quote_name(opts.db_table)} SET {sets} "
+           f"WHERE id = %s AND state = %s RETURNING id) SELECT pg_notify(%s, id::text) FROM done")
+    with connection.cursor() as cur:
+        cur.execute(sql, [*values, job_id, Job.State.RUNNING, WAIT_CHANNEL])
+        return cur.fetchone() is not None
 
 
 def job_fail(*, job_id: int, error: str, code: str = "error", traceback: str = "", result: dict | None = None) -> None:
