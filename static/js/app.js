@@ -109,7 +109,7 @@ var Vision = (function () {
         background: "behind the person checking in: not logged", too_small: "too far away: come closer and try again (not logged)"
       }[f.status] || (f.status === "repeat" ? "already checked in at " + fmtTime(f.previous_at, true) + ", not logged again" : f.status);
       var dist = f.distance === null ? "" : " · distance " + f.distance.toFixed(3) +
-        (f.margin === null ? "" : " (margin " + f.margin.toFixed(3) + ")");
+        (f.margin === null || f.member_id === null ? "" : " (margin " + f.margin.toFixed(3) + ")");  // a stranger's margin means nothing to a reader
       li.textContent = (i + 1) + ". " + f.name + " — " + what + dist;
       list.appendChild(li);
     });
