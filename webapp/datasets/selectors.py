@@ -53,7 +53,7 @@ def dataset_delete_summary(*, dataset: Dataset) -> dict:
 
     jobs = Job.objects.filter(params__dataset_id=dataset.pk)
     busy = Q(state__in=Job.ACTIVE_STATES) | Q(state=Job.State.CANCELLED, finished_at__isnull=True)  # still stopping
-    return {"photos": dataset.images.count(),
-            "unreadable": dataset.images.exclude(status=DatasetImage.Status.OK).count(),
+    photos = dataset.images.aggregate(n=Count("id"), unreadable=Count("id", filter=~Q(status=DatasetImage.Status.OK)))
+    return {"photos": photos["n"], "unreadable": photos["unreadable"],
             "models": ModelVersion.objects.filter(dataset=dataset).count(),
             "jobs": jobs.count(), "active_jobs": list(jobs.filter(busy).order_by("id").values_list("id", flat=True))}

@@ -144,9 +144,8 @@ def job_succeed(*, job_id: int, result: dict, message: str = "Done") -> bool:
     now = timezone.now()
     fields = {"state": Job.State.SUCCEEDED, "progress": 1.0, "result": result, "message": message[:500],
               "finished_at": now, "heartbeat_at": now, "error": "", "error_code": ""}
-    if connection.vendor != "postgresql":
-        done = bool(Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(**fields))
-        return done
+    if connection.vendor != "postgresql":  # nobody LISTENs there: waiters re-read the row
+        return bool(Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(**fields))
     opts = Job._meta
     sets = ", ".join(f"{connection.ops.quote_name(opts.get_field(f).column)} = %s" for f in fields)
     values = [opts.get_field(f).get_db_prep_save(v, connection) for f, v in fields.items()]

@@ -51,8 +51,8 @@ def embeddings_import(*, dataset: Dataset, vectors: np.ndarray, backbone: str, b
             ids[lo:lo + len(chunk)] = [im.pk for im in images]
             if postgres:
                 now = timezone.now()
-                # binary COPY: a vector goes as its 5 KB of bytes; the text format would send
-                # it as 10 KB of hex for the server to parse (measured: several times slower)
+                # binary COPY: a vector goes as its 5 KB of bytes; the text format sends it as
+                # 10 KB of hex for the server to parse (measured: 20,000 rows 4.5 s against 5.8 s)
                 with connection.cursor() as cur, cur.cursor.copy(
                         f"COPY {ImageEmbedding._meta.db_table} (image_id, dataset_id, backbone, backbone_version, dim,"
                         " vector, created_at) FROM STDIN (FORMAT BINARY)") as copy:

@@ -286,23 +286,14 @@ class _LoadedIndex:
         """Top ``k`` live photos for one ``(1, d)`` query over the built and the
         delta index: ``(scores, image ids)``, best first (fewer when fewer live)."""
         parts = []
-        base_live = len(self.ids) - len(self.deleted_rows)
-        if base_live > 0:
-            scores, rows = index_search(self.index, q, min(base_live, k), excluded=self.excluded)
-            ok = rows[0] >= 0
-            parts.append((scores[0][ok], self.ids[rows[0][ok]]))
-        delta_live = len(self.delta_ids) - len(self.deleted_delta)
-        if delta_live > 0:
-            scores, rows = index_search(self.delta, q, min(delta_live, k), excluded=self.delta_excluded)
-            ok = rows[0] >= 0
-            parts.append((scores[0][ok], self.delta_ids[rows[0][ok]]))
-        if not parts:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        if len(parts) == 1:
-            return parts[0]
-        scores, ids = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-        top = np.argsort(-scores, kind="stable")[:k]
-        return scores[top], ids[top]
+        for index, ids, deleted, excluded in ((self.index, self.ids, self.deleted_rows, self.excluded),
+                                              (self.delta, self.delta_ids, self.deleted_delta, self.delta_excluded)):
+            live = len(ids) - len(deleted)
+            if live > 0:
+                scores, rows = index_search(index, q, min(live, k), excluded=excluded)
+                ok = rows[0] >= 0
+                parts.append((scores[0][ok], ids[rows[0][ok]]))
+        return merge_top_k(parts, k)
 
 
 def _gallery_marks(dataset: Dataset, backbone: str) -> tuple[int | None, str, int, int]:
