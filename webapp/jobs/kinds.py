@@ -25,26 +25,34 @@ class JobType:
         label: a few words for people (the Jobs page filter).
         stopping: what a job of this kind shows from Cancel until its task has stopped
             (``Job.stopping``), e.g. training's "Cancelling… (saving the best model)".
+        durable_result: False for a job whose result is only an answer for the person
+            waiting on it, stored and gone from interest in seconds (a search's hits):
+            its success is committed without waiting for the disk (PostgreSQL's
+            asynchronous commit, ``webapp.jobs.services.job_succeed``). A database crash
+            in the next fraction of a second loses that answer and nothing else; the
+            job then fails as one whose worker died, and the search is asked again.
     """
 
     kind: str
     task: str
     label: str
     stopping: str = "Cancelling… (the job stops at its next check)"
+    durable_result: bool = True
 
     def key(self, target: str, pk) -> str:
         """The de-duplication key ``<kind>:<target>:<pk>`` of one job of this kind on one row."""
         return f"{self.kind}:{target}:{pk}"
 
 
-def job_type(app: str, action: str, label: str, *, stopping: str = "") -> JobType:
+def job_type(app: str, action: str, label: str, *, stopping: str = "", durable_result: bool = True) -> JobType:
     """Declare the job type ``<app>.<action>`` (task ``workers.<app>.<action>``);
-    ``stopping``: see :class:`JobType` (empty: the general sentence).
+    ``stopping``, ``durable_result``: see :class:`JobType` (empty ``stopping``: the general sentence).
 
     Raises:
         ValueError: the kind was declared before with another task or label.
     """
-    jt = JobType(f"{app}.{action}", f"workers.{app}.{action}", label, *([stopping] if stopping else []))
+    jt = JobType(f"{app}.{action}", f"workers.{app}.{action}", label, *([stopping] if stopping else []),
+                 durable_result=durable_result)
     if DECLARED.setdefault(jt.kind, jt) != jt:
         raise ValueError(f"Job kind {jt.kind!r} declared twice")
     return jt

@@ -15,6 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from vision.errors import VisionError
 from webapp.jobs.errors import JobCancelled, JobFailed
+from webapp.jobs.kinds import DECLARED
 from webapp.jobs.models import Job
 from webapp.jobs.services import ProgressReporter, job_cancel_record, job_fail, job_start, job_stopped, job_succeed
 
@@ -66,7 +67,8 @@ def _run(job: Job, job_id: int, work, progress) -> str:
         job_fail(job_id=job_id, error="An unexpected error stopped this job; an operator can see the details.",
                  code="internal", traceback=traceback.format_exc())
         raise exc
-    if job_succeed(job_id=job_id, result=result, message=message):
+    kind = DECLARED.get(job.kind)  # declared by the time its work ran: the work's app imports its jobs.py
+    if job_succeed(job_id=job_id, result=result, message=message, durable=kind is None or kind.durable_result):
         return Job.State.SUCCEEDED
     return Job.objects.filter(pk=job_id).values_list("state", flat=True).first() or "deleted"
 

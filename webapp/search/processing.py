@@ -39,6 +39,7 @@ from webapp.jobs.models import Job
 from webapp.jobs.services import cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_next, model_version_register
+from webapp.search import changes
 from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun, SearchTombstone
 from webapp.search.selectors import gallery_vectors, search_backbone, search_hits_cut_off, search_index_active
 
@@ -215,8 +216,9 @@ class _LoadedIndex:
     small index of their own beside it (``vision.search.delta_index``: adding
     them to the built index would reallocate all of it); and the rows of
     photos deleted since the build (tombstones, read incrementally by id),
-    excluded inside both searches. Each search costs two indexed queries that
-    usually return nothing, and FAISS."""
+    excluded inside both searches. A search reads those rows only when the
+    gallery's marks show something new (one query, or on PostgreSQL none
+    while nothing changed: ``webapp.search.changes``), then runs FAISS."""
 
     def __init__(self, mv: ModelVersion):
         self.spec = IndexSpec(kind=mv.params["kind"], nlist=mv.params["nlist"], nprobe=mv.params["nprobe"],
@@ -297,7 +299,8 @@ class _LoadedIndex:
 
 
 def _gallery_marks(dataset: Dataset, backbone: str) -> tuple[int | None, str, int, int]:
-    """In one round trip: the gallery's active index version id (or ``None``)
+    """In one round trip (on PostgreSQL only after a change: ``webapp.search.changes``):
+    the gallery's active index version id (or ``None``)
     and file path, its newest embedding id under ``backbone`` and its newest tombstone id (0
     when none); each one backward step on an index, whatever the gallery's
     size. Plain SQL: composing it with the ORM cost more than running it
@@ -346,7 +349,8 @@ def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str
     """
     q = query.reshape(1, -1).astype(np.float32)
     want = k + (exclude_image_id is not None)
-    mv_id, path, newest_embedding, newest_tombstone = _gallery_marks(dataset, backbone)
+    mv_id, path, newest_embedding, newest_tombstone = changes.marks_for(
+        (dataset.pk, backbone), lambda: _gallery_marks(dataset, backbone))
     mv = None
     if mv_id is not None:
         mv = _versions.get((mv_id, path)) or _versions.setdefault((mv_id, path), ModelVersion.objects.get(pk=mv_id))
@@ -354,7 +358,8 @@ def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str
         loaded = _active_index(mv)
         loaded.refresh(newest_embedding, newest_tombstone)
         scores, ids = loaded.search(q, want)
-        out = {"index": {"model_version_id": mv.pk, "version": mv.version, "kind": mv.params["kind"]},
+        out = {"index": {"model_version_id": mv.pk, "version": mv.version, "kind": mv.params["kind"],
+                         "n_vectors": int(mv.metrics.get("n_vectors", 0))},
                "added_since_build": loaded.added}
     else:
         ids, x = gallery_vectors(dataset=dataset, backbone=backbone)
@@ -435,14 +440,34 @@ def search_run_process(*, run_id: int) -> dict:
         query = _search_backbone_load(backbone_name).embeddings([_load_pixels(run.query_photo.photo)])[0]
     else:
         raise JobFailed("The query photo was deleted.", "deleted")
+    return search_from_embedding(dataset=run.dataset, query=query, k=run.k, backbone=backbone_name,
+                                 exclude_image_id=run.query_image_id, min_score=run.min_score)
+
+
+def search_from_embedding(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str,
+                          exclude_image_id: int | None = None, min_score: float | None = None) -> dict:
+    """A search job's work once its query is embedded (``bench/search.py``
+    times this, then the result's storing, as the product path):
+    :func:`gallery_search`, a rebuild queued when the photos added since the
+    build pass their share (decided from the index version already in hand,
+    so a search makes no query for it until one is due), the cut-off.
+
+    Args:
+        query: ``(d,) float32`` unit vector from ``backbone``.
+        min_score: the run's cut-off (cosine similarity); None keeps every hit.
+
+    Returns:
+        ``gallery_search``'s dict plus ``search_ms``, ``backbone`` and, when a
+        rebuild was queued, ``rebuild_queued``.
+    """
     t0 = time.perf_counter()
-    out = gallery_search(dataset=run.dataset, query=query, k=run.k, backbone=backbone_name,
-                         exclude_image_id=run.query_image_id)
+    out = gallery_search(dataset=dataset, query=query, k=k, backbone=backbone, exclude_image_id=exclude_image_id)
     out["search_ms"] = round((time.perf_counter() - t0) * 1000, 2)
-    out["backbone"] = backbone_name
-    if out["index"] and rebuild_when_grown(dataset=run.dataset, added=out["added_since_build"]) is not None:
+    out["backbone"] = backbone
+    due = out["index"] and out["added_since_build"] > settings.SEARCH_REBUILD_SHARE * out["index"]["n_vectors"]
+    if due and rebuild_when_grown(dataset=dataset, added=out["added_since_build"]) is not None:
         out["rebuild_queued"] = True
-    out["hits"] = search_hits_cut_off(hits=out["hits"], min_score=run.min_score)
+    out["hits"] = search_hits_cut_off(hits=out["hits"], min_score=min_score)
     return out
 
 

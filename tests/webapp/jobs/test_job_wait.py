@@ -57,10 +57,11 @@ def _later(seconds, action):
     return t
 
 
-def test_the_wait_ends_when_another_process_records_the_result(admin_client):
+@pytest.mark.parametrize("durable", [True, False])
+def test_the_wait_ends_when_another_process_records_the_result(admin_client, durable):
     job = _job()
     job_start(job_id=job.pk)
-    t = _later(0.5, lambda: job_succeed(job_id=job.pk, result={"faces": []}, message="Done"))
+    t = _later(0.5, lambda: job_succeed(job_id=job.pk, result={"faces": []}, message="Done", durable=durable))
     t0 = time.monotonic()
     r = admin_client.get(f"/api/jobs/{job.pk}?wait=8")
     took = time.monotonic() - t0
@@ -87,3 +88,32 @@ def test_without_wait_the_answer_is_immediate(admin_client):
     t0 = time.monotonic()
     assert admin_client.get(f"/api/jobs/{job.pk}").json()["state"] == "queued"
     assert time.monotonic() - t0 < 2
+
+
+def _synchronous_commit():
+    with connections["default"].cursor() as cur:
+        cur.execute("SHOW synchronous_commit")
+        return cur.fetchone()[0]
+
+
+def test_an_answer_only_result_commits_without_the_disk_flush_and_nothing_else_does():
+    """A search's hits (``durable_result=False``) skip the WAL flush for their own
+    transaction only: the connection's next statements, and a caller's open
+    transaction, stay synchronous."""
+    from django.db import transaction
+
+    from webapp.search.jobs import QUERY
+
+    assert QUERY.durable_result is False and JobType("x", "t", "x").durable_result is True
+    pg = connections["default"].vendor == "postgresql"  # SQLite commits as it always does
+    job = _job()
+    job_start(job_id=job.pk)
+    assert job_succeed(job_id=job.pk, result={"hits": []}, durable=False)
+    assert Job.objects.get(pk=job.pk).state == "succeeded"
+    assert not pg or _synchronous_commit() == "on"
+    other = _job()
+    job_start(job_id=other.pk)
+    with transaction.atomic():
+        assert job_succeed(job_id=other.pk, result={}, durable=False)
+        assert not pg or _synchronous_commit() == "on"  # not relaxed for the caller's whole transaction
+    assert Job.objects.get(pk=other.pk).state == "succeeded"

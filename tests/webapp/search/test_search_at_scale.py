@@ -223,3 +223,22 @@ def test_gallery_page_says_what_is_searched_exactly_and_when_it_rebuilds(gallery
     page = admin_client.get(f"/search/galleries/{ds.pk}/").content.decode()
     assert "3 photos added (searched with it)" in page and "1 deleted one skipped" in page
     assert "once 61 photos are new (more than 10 % of the index)" in page
+
+
+def test_a_search_asks_the_database_nothing_about_rebuilding_until_one_is_due(gallery, settings, monkeypatch,
+                                                                               django_assert_num_queries):
+    """The rebuild check uses the index version in hand: one query per search (its
+    freshness marks) until the added photos pass the share; then the rebuild is queued."""
+    ds, x, ids, rng = gallery
+    settings.SEARCH_REBUILD_SHARE = 0.10
+    _build(ds)
+    monkeypatch.setattr("webapp.jobs.services.job_enqueue", lambda job: None)
+    embeddings_import(dataset=ds, vectors=_unit(rng, 60), backbone=BACKBONE, backbone_version=VERSION, name_prefix="a")
+    search = lambda: processing.search_from_embedding(dataset=ds, query=x[3], k=5, backbone=BACKBONE)  # noqa: E731
+    search()  # takes in the 60 added photos (reads their rows once)
+    with django_assert_num_queries(1):
+        res = search()
+    assert res["added_since_build"] == 60 and "rebuild_queued" not in res and res["hits"][0]["image_id"] == ids[3]
+    embeddings_import(dataset=ds, vectors=_unit(rng, 1), backbone=BACKBONE, backbone_version=VERSION, name_prefix="b")
+    assert search()["rebuild_queued"] is True
+    assert Job.objects.filter(kind="search.build_index").count() == 1
