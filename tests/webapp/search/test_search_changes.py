@@ -23,7 +23,7 @@ def gallery(settings, tmp_path):
     settings.SEARCH_INDEX_DIR = tmp_path / "indexes"
     rng = np.random.default_rng(7)
     ds = Dataset.objects.create(name="changes", kind=Dataset.Kind.GALLERY)
-    x = _unit(rng, 200, 32)
+    x = _unit(rng, 200)
     ids = embeddings_import(dataset=ds, vectors=x, backbone=BACKBONE, backbone_version=VERSION)
     processing.index_build(params={"dataset_id": ds.pk, "backbone": BACKBONE, "kind": "flat"},
                            progress=lambda *a, **k: None)
