@@ -387,6 +387,9 @@ def main() -> None:
             for n in (int(s) for s in args.product_sizes.split(",") if s):
                 bench_product(n, le.embeddings, le.labels, args.queries, rng, args.product_kind)
         finally:
+            from webapp.search import changes
+
+            changes.forget()  # the search's listening connection, or the drop below is refused
             connections.close_all()
             import psycopg
 
