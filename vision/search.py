@@ -385,6 +385,47 @@ def precision_at_k(embeddings: np.ndarray, labels: np.ndarray, k: int = 10) -> f
     return float((labels[top] == labels[:, None]).mean())
 
 
+def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray, k: int = 10) -> dict:
+    """Leave-one-out retrieval quality of an embedding, as "A Metric Learning
+    Reality Check" (Musgrave et al. 2020) reports it: each row queries all the
+    others by cosine similarity; a hit is a row of the same label; R is the
+    number of other rows with the query's label.
+
+    Args:
+        embeddings: ``(n, d)`` float vectors (normalised here: cosine similarity).
+        labels: ``(n,)`` group of each row; every group needs at least two rows.
+        k: for ``precision_at_k``; n > k.
+
+    Returns:
+        ``{"r_at_1", "r_precision", "map_at_r", "precision_at_k", "k", "n"}``, floats 0..1:
+        R@1 (= P@1), R-Precision (hits among the first R), MAP@R (mean over queries of the
+        precision at each hit among the first R, divided by R), precision@k.
+
+    Raises:
+        ValueError: a group with a single row, or n <= k.
+    """
+    x = np.asarray(embeddings, np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    labels = np.asarray(labels)
+    groups, counts = np.unique(labels, return_counts=True)
+    if (counts < 2).any():
+        raise ValueError(f"Every group needs at least two photos; {groups[counts < 2][0]!r} has one.")
+    if len(x) <= k:
+        raise ValueError(f"precision@{k} needs more than {k} photos")
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    order = np.argsort(-sims, axis=1, kind="stable")
+    rel = labels[order] == labels[:, None]  # (n, n): hit at rank j of query i
+    r = (labels[:, None] == labels[None, :]).sum(axis=1) - 1  # other rows of the query's group
+    ranks = np.arange(1, len(x) + 1)
+    within = ranks[None, :] <= r[:, None]
+    hits_r = (rel & within).sum(axis=1)
+    precision = np.cumsum(rel, axis=1) / ranks[None, :]
+    map_r = (precision * (rel & within)).sum(axis=1) / r
+    return {"r_at_1": float(rel[:, 0].mean()), "r_precision": float((hits_r / r).mean()),
+            "map_at_r": float(map_r.mean()), "precision_at_k": float(rel[:, :k].mean()), "k": int(k), "n": int(len(x))}
+
+
 def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:
     """Share of the exact top-k ids that the approximate search also returned
     (both ``(m, k)``; ``-1`` entries of the exact list are ignored)."""

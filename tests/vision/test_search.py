@@ -141,3 +141,24 @@ def test_excluded_rows_are_never_returned_and_k_live_rows_come_back(kind):
     _, exact = S.exact_search(x[keep], q, 10)
     if kind in ("flat", "ivf"):  # nprobe = nlist: exhaustive
         assert np.array_equal(np.sort(keep[exact], axis=1), np.sort(after, axis=1))
+
+
+def test_retrieval_metrics_on_a_hand_checked_ranking():
+    """Four photos on a line, groups A A B B: worked by hand (Musgrave et al. 2020's definitions)."""
+    x = np.array([[1, 0], [0.8, 0.6], [0.6, 0.8], [0, 1]], np.float32)
+    m = S.retrieval_metrics(x, np.array(["A", "A", "B", "B"]), k=2)
+    # each query's nearest other photo: 0->1 (A, hit), 1->2? cos(1,2)=0.96 > cos(1,0)=0.8: miss; 2->1 miss; 3->2 hit
+    assert m["r_at_1"] == 0.5 and m["r_precision"] == 0.5 and m["map_at_r"] == 0.5
+    assert m["precision_at_k"] == 0.5  # top 2 of each: one hit each
+    perfect = S.retrieval_metrics(np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1]], np.float32), np.array([0, 0, 1, 1]),
+                                  k=1)
+    assert perfect["map_at_r"] == perfect["r_at_1"] == 1.0
+
+
+def test_retrieval_metrics_map_at_r_rewards_hits_ranked_early():
+    """R = 2: hits at ranks 1 and 3 give (1/1 + 0) / 2 within the first R; at ranks 2 and 1: 1."""
+    x = np.array([[1, 0, 0], [0.9, 0.1, 0], [0.7, 0.7, 0], [0.6, 0, 0.8], [0, 0, 1], [0, 1, 0]], np.float32)
+    m = S.retrieval_metrics(x, np.array([0, 0, 1, 0, 1, 1]), k=1)
+    assert 0 < m["map_at_r"] < m["r_precision"] <= 1 or m["map_at_r"] <= m["r_precision"]
+    with pytest.raises(ValueError, match="at least two"):
+        S.retrieval_metrics(x, np.array([0, 0, 1, 1, 1, 2]))
