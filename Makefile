@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/checkin.py
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/ranking.py
 	$(BIN)/python bench/search.py --sizes 10000,100000
 
 clean:

@@ -96,6 +96,17 @@ def wait_for_job(job_id: int, timeout: float = 120.0):
     raise AssertionError(f"job {job_id} still {job.state} after {timeout}s: {job.message}")
 
 
+@pytest.fixture(autouse=True)
+def _search_listener_closed():
+    """A search in a transactional test opens this process's gallery-change listener
+    (``webapp.search.changes``); closed after the test, or its connection would keep
+    the test database from being dropped at the end."""
+    yield
+    from webapp.search import changes
+
+    changes.forget()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def efficientnet_weights():
     """EfficientNet-Lite0's Keras weights, imported once into WEIGHTS_DIR

@@ -27,8 +27,7 @@ def gallery(settings, tmp_path):
     ids = embeddings_import(dataset=ds, vectors=x, backbone=BACKBONE, backbone_version=VERSION)
     processing.index_build(params={"dataset_id": ds.pk, "backbone": BACKBONE, "kind": "flat"},
                            progress=lambda *a, **k: None)
-    yield ds, x, [int(i) for i in ids], rng
-    changes.forget()
+    return ds, x, [int(i) for i in ids], rng
 
 
 def _hit_ids(ds, q, k=10):
