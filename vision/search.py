@@ -394,7 +394,7 @@ def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray, k: int = 10) -
     Args:
         embeddings: ``(n, d)`` float vectors (normalised here: cosine similarity).
         labels: ``(n,)`` group of each row; every group needs at least two rows.
-        k: for ``precision_at_k``; n > k.
+        k: for ``precision_at_k``; lowered to n - 1 for fewer rows (the returned ``k`` says).
 
     Returns:
         ``{"r_at_1", "r_precision", "map_at_r", "precision_at_k", "k", "n"}``, floats 0..1:
@@ -402,7 +402,7 @@ def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray, k: int = 10) -
         precision at each hit among the first R, divided by R), precision@k.
 
     Raises:
-        ValueError: a group with a single row, or n <= k.
+        ValueError: a group with a single row.
     """
     x = np.asarray(embeddings, np.float32)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
@@ -410,8 +410,7 @@ def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray, k: int = 10) -
     groups, counts = np.unique(labels, return_counts=True)
     if (counts < 2).any():
         raise ValueError(f"Every group needs at least two photos; {groups[counts < 2][0]!r} has one.")
-    if len(x) <= k:
-        raise ValueError(f"precision@{k} needs more than {k} photos")
+    k = min(k, len(x) - 1)
     sims = x @ x.T
     np.fill_diagonal(sims, -np.inf)
     order = np.argsort(-sims, axis=1, kind="stable")

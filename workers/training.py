@@ -1,5 +1,5 @@
-"""Training-area tasks: classifier training (batch queue); prediction and
-activation maps (interactive queue)."""
+"""Training-area tasks: classifier and embedding training (batch queue);
+prediction and activation maps (interactive queue)."""
 
 from webapp.celery import app
 from webapp.jobs.runner import run_job
@@ -9,6 +9,11 @@ from webapp.training import jobs, processing
 @app.task(name=jobs.CLASSIFIER.task, bind=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300)
 def classifier(self, job_id: int) -> str:
     return run_job(self, job_id, processing.classifier_train)
+
+
+@app.task(name=jobs.EMBEDDING.task, bind=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300)
+def embedding(self, job_id: int) -> str:
+    return run_job(self, job_id, processing.embedding_train)
 
 
 @app.task(name=jobs.PREDICT.task, bind=True, soft_time_limit=120, time_limit=150)

@@ -155,10 +155,11 @@ def test_retrieval_metrics_on_a_hand_checked_ranking():
     assert perfect["map_at_r"] == perfect["r_at_1"] == 1.0
 
 
-def test_retrieval_metrics_map_at_r_rewards_hits_ranked_early():
-    """R = 2: hits at ranks 1 and 3 give (1/1 + 0) / 2 within the first R; at ranks 2 and 1: 1."""
+def test_retrieval_metrics_map_at_r_is_at_most_r_precision_and_k_is_capped():
+    """MAP@R weighs the hits among the first R by their precision, so it never exceeds R-Precision."""
     x = np.array([[1, 0, 0], [0.9, 0.1, 0], [0.7, 0.7, 0], [0.6, 0, 0.8], [0, 0, 1], [0, 1, 0]], np.float32)
     m = S.retrieval_metrics(x, np.array([0, 0, 1, 0, 1, 1]), k=1)
-    assert 0 < m["map_at_r"] < m["r_precision"] <= 1 or m["map_at_r"] <= m["r_precision"]
+    assert 0 < m["map_at_r"] <= m["r_precision"] <= 1
     with pytest.raises(ValueError, match="at least two"):
         S.retrieval_metrics(x, np.array([0, 0, 1, 1, 1, 2]))
+    assert S.retrieval_metrics(x, np.array([0, 0, 1, 0, 1, 1]), k=10)["k"] == 5  # fewer photos than k

@@ -193,7 +193,7 @@ CELERY_TASK_ROUTES = {
         "workers.annotation.detect", "workers.training.predict", "workers.training.activations")},
     # batch: minutes to hours
     **{task: {"queue": BATCH_QUEUE} for task in (
-        "workers.training.classifier", "workers.datasets.import", "workers.search.embed", "workers.search.build_index",
+        "workers.training.classifier", "workers.training.embedding", "workers.datasets.import", "workers.search.embed", "workers.search.build_index",
         "workers.annotation.preannotate", "workers.annotation.export")},
 }
 CELERY_TASK_ALWAYS_EAGER = False

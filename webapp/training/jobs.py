@@ -6,3 +6,5 @@ CLASSIFIER = job_type("training", "classifier", "Classifier training",
                       stopping="Cancelling… (saving the best model)")
 PREDICT = job_type("training", "predict", "Prediction")
 ACTIVATIONS = job_type("training", "activations", "Activation maps")
+EMBEDDING = job_type("training", "embedding", "Embedding training",
+                     stopping="Cancelling… (keeping the best embedding so far)")

@@ -23,7 +23,7 @@ from webapp.jobs.models import Job
 from webapp.jobs.services import CANCEL_CHECK_INTERVAL, cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_active, model_version_register
-from webapp.training.services import options_from_params
+from webapp.training.services import embedding_options_from_params, options_from_params
 
 
 def _models_dir() -> Path:
@@ -124,6 +124,64 @@ def classifier_train(job: Job, progress) -> tuple[dict, str]:
                f"{' (not kept: the frozen model was better)' if trained.fine_tune_kept is False else ''}"
                f" (v{mv.version})")
     if trained.cancelled:  # the job stays cancelled; its row says what was kept
+        raise JobCancelled(message, result=outcome)
+    return outcome, message
+
+
+def embedding_train(job: Job, progress) -> tuple[dict, str]:
+    """Learn a similarity embedding from a classification dataset's classes as groups
+    (``vision.training.ranking.embedding_train``), the groups split seeded by the
+    dataset's split seed so validation groups are never trained on; register an
+    ``embedding`` ``ModelVersion``, made active only when it retrieves at least as well
+    as the frozen backbone on the validation groups (MAP@R)."""
+    from vision.training.ranking import GroupedPhoto, embedding_train as train_embedding, split_by_group
+
+    p = job.params
+    dataset = Dataset.objects.filter(pk=p["dataset_id"]).first()
+    if dataset is None:
+        raise JobFailed("The dataset was deleted before training started.", "deleted")
+    rows, used = _rows(dataset)
+    index = {c.pk: i for i, c in enumerate(used)}
+    photos = [GroupedPhoto(r.file.path, index[r.label_id], key=r.sha256) for r in rows]
+    try:
+        train, val = split_by_group(photos, validation_share=p.get("validation_share", 0.5), seed=dataset.split_seed)
+        options = embedding_options_from_params(p, dataset.split_seed)
+    except ValueError as err:
+        raise JobFailed(str(err), "not_trainable") from err
+    run_dir = _models_dir() / "runs" / f"job-{job.pk}"
+    names = [c.name for c in used]
+
+    def on_epoch(history: dict, phase: str) -> None:
+        Job.objects.filter(pk=job.pk).update(result={"history": history, "phase": phase})
+
+    try:
+        trained = train_embedding(train, val, options=options, work_dir=run_dir, cache_dir=Path(settings.CACHE_DIR),
+                                  on_progress=progress, on_epoch=on_epoch,
+                                  should_stop=_stop_checker(job.pk, dataset.pk),
+                                  history=dict((job.result or {}).get("history") or {}))
+    except TrainingCancelled as err:
+        raise JobCancelled(err.message) from err
+    except ValueError as err:  # e.g. every photo of a side unreadable
+        raise JobFailed(str(err), "not_trainable") from err
+    if not Dataset.objects.filter(pk=dataset.pk).exists():
+        raise JobFailed("The dataset was deleted while the embedding was training; nothing was saved.", "deleted")
+    folder = _models_dir() / "embeddings" / f"dataset-{dataset.pk}" / f"job-{job.pk}"
+    path = trained.save(folder)
+    held_out = sorted({names[v.group] for v in val})
+    metrics = {**trained.report(), "validation_groups": held_out}
+    mv = model_version_register(kind=ModelVersion.Kind.EMBEDDING, name=f"{options.backbone}+ranking{options.dim}",
+                                dataset=dataset, path=str(path), params=p, metrics=metrics, classes=names, job=job,
+                                activate=trained.better_than_frozen)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    m, f = trained.metrics, trained.frozen_metrics
+    verdict = ("made active" if trained.better_than_frozen else
+               "not made active: it retrieves worse than the frozen backbone on the validation groups")
+    message = (f"{'Cancelled; the best so far was saved' if trained.cancelled else 'Trained'}: MAP@R "
+               f"{m['map_at_r']:.3f} against the frozen backbone's {f['map_at_r']:.3f} on {len(held_out)} held-out "
+               f"groups (v{mv.version}, {verdict})")
+    outcome = {"history": trained.history, "model_version_id": mv.pk, "metrics": m, "frozen_metrics": f,
+               "better_than_frozen": trained.better_than_frozen, "note": trained.note}
+    if trained.cancelled:
         raise JobCancelled(message, result=outcome)
     return outcome, message
 

@@ -126,6 +126,60 @@ def training_start(*, dataset: Dataset, model_kind: str, user=None, epochs: int 
     return job
 
 
+def embedding_check(*, dataset: Dataset) -> list[str]:
+    """Problems that stop learning an embedding from ``dataset``'s classes, in words."""
+    if dataset.kind != Dataset.Kind.CLASSIFICATION:
+        return ["An embedding is learned from a classification dataset: each class is a group of similar photos."]
+    usable = [r for r in dataset_class_counts(dataset=dataset) if r["count"] >= 2]
+    if len(usable) < 4:
+        return [f"An embedding needs at least four classes (groups) with at least two photos each, two to learn "
+                f"from and two to check on; this dataset has {len(usable)}."]
+    return []
+
+
+def embedding_options_from_params(p: dict, seed: int = 42):
+    """An embedding job's parameters (:func:`embedding_start`) as ``RankingOptions``.
+
+    Raises:
+        ValueError: a value out of range (sentence).
+    """
+    from vision.training.ranking import RankingOptions
+
+    d = RankingOptions()
+    return RankingOptions(epochs=int(p.get("epochs", d.epochs)), mining=p.get("mining") or d.mining,
+                          margin=float(p.get("margin", d.margin)), seed=seed)
+
+
+def embedding_start(*, dataset: Dataset, user=None, epochs: int | None = None, mining: str | None = None,
+                    margin: float | None = None):
+    """Queue learning a similarity embedding from ``dataset``'s classes (``training.embedding``).
+
+    Raises:
+        ValidationError: the dataset cannot train one (sentence), a setting out of range, or such a
+            job already queued or running on it with other settings (code "busy").
+    """
+    from vision.training.ranking import RankingOptions
+
+    from webapp.training.jobs import EMBEDDING
+
+    problems = embedding_check(dataset=dataset)
+    if problems:
+        raise ValidationError(problems[0], code="not_trainable")
+    d = RankingOptions()
+    params = {"dataset_id": dataset.pk, "epochs": d.epochs if epochs is None else int(epochs),
+              "mining": mining or d.mining, "margin": d.margin if margin is None else float(margin),
+              "backbone": d.backbone, "image_size": d.image_size, "dim": d.dim}
+    try:
+        embedding_options_from_params(params)
+    except ValueError as err:
+        raise ValidationError(str(err), code="invalid") from err
+    job, created = job_create(EMBEDDING, params=params, user=user, key=EMBEDDING.key("dataset", dataset.pk))
+    if not created and job.params != params:
+        raise ValidationError(f"An embedding job for this dataset is already {job.state} (#{job.pk}); wait for it to "
+                              "finish or cancel it, then start again. These settings were not used.", code="busy")
+    return job
+
+
 def _stage_upload(upload, folder: str) -> tuple[str, str]:
     """Check an uploaded photo and store it under ``folder``; ``(path, url)``."""
     f = stored_file(*image_upload_check(upload))

@@ -6,6 +6,7 @@ app_name = "training"
 urlpatterns = [
     path("", views.training_home, name="home"),
     path("estimate/", views.training_estimate, name="estimate"),
+    path("embeddings/", views.embedding_home, name="embeddings"),
     path("jobs/<int:job_id>/", views.training_job, name="job"),
     path("models/<int:mv_id>/", views.model_detail, name="model"),
     path("models/<int:mv_id>/files/<str:name>", views.model_file, name="model_file"),

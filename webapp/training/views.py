@@ -25,8 +25,8 @@ from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_get, job_to_dict
 from webapp.registry.models import ModelVersion
 from webapp.training import services
-from webapp.training.forms import ActivationsForm, PhotoForm, PlaygroundForm, TrainForm
-from webapp.training.jobs import ACTIVATIONS, CLASSIFIER
+from webapp.training.forms import ActivationsForm, EmbeddingForm, PhotoForm, PlaygroundForm, TrainForm
+from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, EMBEDDING
 
 MODEL_FILES = {"model.keras": "application/octet-stream", "model.tflite": "application/octet-stream",
                "confusion.png": "image/png", "kernels.png": "image/png", "model.json": "application/json"}
@@ -36,11 +36,19 @@ def _datasets(user):
     return datasets_visible(user=user).filter(kind=Dataset.Kind.CLASSIFICATION)
 
 
-def _model_for(user, mv_id) -> ModelVersion:
-    mv = get_object_or_404(ModelVersion.objects.select_related("dataset"), pk=mv_id, kind=ModelVersion.Kind.CLASSIFIER)
+def _model_for(user, mv_id, kinds=(ModelVersion.Kind.CLASSIFIER,)) -> ModelVersion:
+    mv = get_object_or_404(ModelVersion.objects.select_related("dataset"), pk=mv_id, kind__in=kinds)
     if not user.is_staff and (mv.dataset is None or not _datasets(user).filter(pk=mv.dataset_id).exists()):
         raise PermissionDenied("This model belongs to a dataset that is not shared with you.")
     return mv
+
+
+def _listed(user, datasets, model_kind: str, job_type):
+    """A training page's lists: the models of ``model_kind`` on ``datasets``, and the jobs of
+    ``job_type`` (a user's own; staff see everyone's)."""
+    models = ModelVersion.objects.filter(kind=model_kind, dataset__in=datasets).select_related("dataset")
+    jobs = Job.objects.filter(kind=job_type.kind)
+    return models, jobs if user.is_staff else jobs.filter(created_by=user)
 
 
 def training_home(request):
@@ -59,10 +67,7 @@ def training_home(request):
             form.add_error(None, err)
         else:
             return redirect("training:job", job_id=job.pk)
-    models = ModelVersion.objects.filter(kind=ModelVersion.Kind.CLASSIFIER, dataset__in=datasets).select_related("dataset")
-    jobs = Job.objects.filter(kind=CLASSIFIER.kind)
-    if not request.user.is_staff:
-        jobs = jobs.filter(created_by=request.user)
+    models, jobs = _listed(request.user, datasets, ModelVersion.Kind.CLASSIFIER, CLASSIFIER)
     try:
         choices = request.POST if request.method == "POST" else {
             "dataset": str(form["dataset"].value() or ""), "fine_tune": "on" if form["fine_tune"].value() else ""}
@@ -103,9 +108,28 @@ def training_estimate(request):
         return JsonResponse({"message": str(err), "code": "no_estimate", "fields": {}}, status=400)
 
 
+def embedding_home(request):
+    """Learn a similarity embedding from a classification dataset's classes; the embeddings learned."""
+    datasets = _datasets(request.user)
+    form = EmbeddingForm(request.POST or None, datasets=datasets, initial={"dataset": request.GET.get("dataset")})
+    if request.method == "POST" and form.is_valid():
+        c = form.cleaned_data
+        try:
+            job = services.embedding_start(dataset=c["dataset"], user=request.user, epochs=c["epochs"],
+                                           mining=c["mining"])
+        except ValidationError as err:
+            form.add_error(None, err)
+        else:
+            return redirect("training:job", job_id=job.pk)
+    models, jobs = _listed(request.user, datasets, ModelVersion.Kind.EMBEDDING, EMBEDDING)
+    return render(request, "training/embeddings.html", {
+        "form": form, "models": models[:50], "jobs": jobs[:10],
+        "problems": {d.pk: services.embedding_check(dataset=d) for d in datasets}})
+
+
 def training_job(request, job_id: int):
     job = job_get(user=request.user, job_id=job_id)
-    if job is None or job.kind != CLASSIFIER.kind:
+    if job is None or job.kind not in (CLASSIFIER.kind, EMBEDDING.kind):
         raise Http404("No such training job")
     mv = ModelVersion.objects.filter(job=job).first()
     dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
@@ -113,7 +137,9 @@ def training_job(request, job_id: int):
 
 
 def model_detail(request, mv_id: int):
-    mv = _model_for(request.user, mv_id)
+    mv = _model_for(request.user, mv_id, kinds=(ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.EMBEDDING))
+    if mv.kind == ModelVersion.Kind.EMBEDDING:
+        return _embedding_detail(request, mv)
     layers = mv.metrics.get("layers", [])
     act_job = job_get(user=request.user, job_id=int(request.GET["act_job"])) if request.GET.get("act_job", "").isdigit() else None
     shown_layer = act_job.params.get("layer") if act_job and act_job.kind == ACTIVATIONS.kind else None
@@ -125,6 +151,20 @@ def model_detail(request, mv_id: int):
         "mv": mv, "m": mv.metrics, "predict_form": PhotoForm(), "act_form": ActivationsForm(layers=layers, initial={"layer": shown_layer}),
         "versions": versions, "class_peaks": mv.metrics.get("features") == FEATURE_LAYOUT,
         "files": {n: (Path(mv.path).parent / n).exists() for n in MODEL_FILES}})
+
+
+EMBEDDING_METRICS = (("r_at_1", "R@1"), ("r_precision", "R-Precision"), ("map_at_r", "MAP@R"),
+                     ("precision_at_k", "Precision@10"))
+
+
+def _embedding_detail(request, mv: ModelVersion):
+    """An embedding's page: how it retrieves on the held-out groups beside the frozen
+    backbone, its curves, its versions; whether it was made active and why not."""
+    m = mv.metrics
+    rows = [(label, m.get("frozen_metrics", {}).get(key), m.get("whitening_metrics", {}).get(key),
+             m.get("metrics", {}).get(key)) for key, label in EMBEDDING_METRICS]
+    versions = ModelVersion.objects.filter(kind=mv.kind, dataset=mv.dataset)
+    return render(request, "training/embedding.html", {"mv": mv, "m": m, "rows": rows, "versions": versions})
 
 
 def model_file(request, mv_id: int, name: str):
@@ -141,7 +181,11 @@ def model_file(request, mv_id: int, name: str):
 
 @require_POST
 def model_activate(request, mv_id: int):
-    mv = _model_for(request.user, mv_id)
+    mv = _model_for(request.user, mv_id, kinds=(ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.EMBEDDING))
+    if mv.kind == ModelVersion.Kind.EMBEDDING and not mv.metrics.get("better_than_frozen"):
+        messages.error(request, "This embedding retrieves worse than the frozen backbone on its held-out groups, "
+                                "so it cannot be made active.")
+        return redirect("training:model", mv_id=mv.pk)
     services.model_activate(model_version=mv)
     messages.success(request, f"Version {mv.version} is now the active model for this dataset.")
     return redirect("training:model", mv_id=mv.pk)

@@ -1,0 +1,80 @@
+"""Learning a similarity embedding as a job (issue 17), on a few real flower
+photos with the species as groups: the form, the job on the batch queue's
+task, the model page with the held-out groups' figures beside the frozen
+backbone, the rule that an embedding retrieving worse is never made active,
+and datasets that cannot train one, refused in words."""
+
+import pytest
+
+from tests.webapp.training.test_training_jobs import _flowers
+from webapp.jobs.models import Job
+from webapp.registry.models import ModelVersion
+from webapp.training import services
+
+pytestmark = pytest.mark.django_db
+SPECIES = ("daisy", "sunflower", "iris", "pansy")
+
+
+def _run(job):
+    from workers.training import embedding
+
+    embedding.apply(args=[job.pk])
+    job.refresh_from_db()
+    return job
+
+
+def test_an_embedding_is_learned_from_the_classes_and_shown_beside_the_frozen_backbone(
+        staff_client, efficientnet_weights, settings, tmp_path):
+    settings.CACHE_DIR = tmp_path / "cache"
+    ds = _flowers("Groups", SPECIES, n=6)
+    r = staff_client.post("/training/embeddings/", {"dataset": ds.pk, "epochs": 2, "mining": "semi-hard"})
+    job = Job.objects.get(kind="training.embedding")
+    assert r.status_code == 302 and r.url == f"/training/jobs/{job.pk}/"
+    assert job.queue.endswith("batch")
+    job = _run(job)
+    assert job.state == "succeeded", job.error + job.traceback
+    mv = ModelVersion.objects.get(kind="embedding")
+    m = mv.metrics
+    assert len(m["validation_groups"]) == 2 and m["n_val_groups"] == 2 and m["n_train_groups"] == 2
+    assert set(m["metrics"]) >= {"r_at_1", "map_at_r"} and len(m["history"]["val_map_at_r"]) == 3
+    assert mv.active == m["better_than_frozen"] and "MAP@R" in job.message
+    page = staff_client.get(f"/training/models/{mv.pk}/").content.decode()
+    assert "Frozen backbone" in page and "MAP@R" in page and m["validation_groups"][0] in page
+    assert "similarity embedding" in staff_client.get(f"/training/jobs/{job.pk}/").content.decode()
+    listing = staff_client.get("/training/embeddings/").content.decode()
+    assert mv.name in listing and "Groups" in listing
+
+
+def test_an_embedding_worse_than_the_frozen_backbone_is_not_made_active(staff_client, efficientnet_weights, settings,
+                                                                       tmp_path, monkeypatch):
+    from vision.training.ranking import TrainedEmbedding
+
+    settings.CACHE_DIR = tmp_path / "cache"
+    monkeypatch.setattr(TrainedEmbedding, "better_than_frozen", property(lambda self: False))
+    ds = _flowers("Worse", SPECIES, n=4)
+    job = _run(services.embedding_start(dataset=ds))
+    mv = ModelVersion.objects.get(kind="embedding")
+    assert job.state == "succeeded" and not mv.active and "not made active" in job.message
+    page = staff_client.get(f"/training/models/{mv.pk}/").content.decode()
+    assert "Not made active" in page and "Make active" not in page
+    r = staff_client.post(f"/training/models/{mv.pk}/activate/", follow=True)
+    assert "cannot be made active" in r.content.decode()
+    mv.refresh_from_db()
+    assert not mv.active
+
+
+def test_datasets_that_cannot_learn_an_embedding_are_refused_in_words(staff_client):
+    from django.core.exceptions import ValidationError
+
+    three = _flowers("Three", SPECIES[:3], n=3)
+    with pytest.raises(ValidationError, match="at least four classes"):
+        services.embedding_start(dataset=three)
+    r = staff_client.post("/training/embeddings/", {"dataset": three.pk, "epochs": 0, "mining": "semi-hard"})
+    assert r.status_code == 200 and "at least four classes" in r.content.decode()
+    singles = _flowers("Singles", SPECIES, n=1)  # four classes of one photo: no pairs at all
+    with pytest.raises(ValidationError, match="at least two photos"):
+        services.embedding_start(dataset=singles)
+    assert not Job.objects.filter(kind="training.embedding").exists()
+    ok = _flowers("Ok", SPECIES, n=2)
+    with pytest.raises(ValidationError, match="Unknown mining"):
+        services.embedding_start(dataset=ok, mining="hardest")
