@@ -107,9 +107,16 @@ def _load_classifier(path: Path) -> Any:
     return load_classifier(path)
 
 
+def _load_embedding(path: Path) -> Any:
+    from vision.training.ranking import load_embedding
+
+    return load_embedding(path)
+
+
 #: kind -> loader(path) of a trained version's files (``ModelVersion.kind`` on the Django side).
 TRAINED_LOADERS: dict[str, Callable[[Path], Any]] = {
     "classifier": _load_classifier,
+    "embedding": _load_embedding,
 }
 
 
@@ -143,7 +150,8 @@ def trained_load(kind: str, version_id: int, path: str | os.PathLike) -> Any:
         path: its main file (``model.keras``).
 
     Returns:
-        What the kind's loader returns (a classifier: ``(keras model, metadata dict)``).
+        What the kind's loader returns (a classifier: ``(keras model, metadata dict)``; an
+        embedding: ``(keras head, report dict)``, ``vision.training.ranking.load_embedding``).
 
     Raises:
         ValueError: unknown kind.

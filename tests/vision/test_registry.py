@@ -74,6 +74,20 @@ def test_trained_classifier_loads_by_version_and_runs(tmp_path):
     assert catalog.trained_load("classifier", 987654, path)[0] is model  # cached per process
 
 
+def test_trained_embedding_loads_by_version_and_maps_features_to_unit_vectors(tmp_path):
+    import json
+
+    from vision.training import ranking
+
+    rng = np.random.default_rng(0)
+    kernel, bias = ranking.learned_whitening(rng.normal(size=(40, 12)), np.repeat(np.arange(4), 10), 6)
+    ranking._head(kernel, bias).save(tmp_path / "head.keras")
+    (tmp_path / "metrics.json").write_text(json.dumps({"backbone": "efficientnet_lite0", "image_size": 224, "dim": 6}))
+    head, meta = catalog.trained_load("embedding", 987655, tmp_path / "head.keras")
+    out = np.asarray(head.predict(rng.normal(size=(2, 12)).astype(np.float32), verbose=0))
+    assert out.shape == (2, 6) and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5) and meta["dim"] == 6
+
+
 def test_trained_model_missing_file_and_unknown_kind_say_so(tmp_path):
     with pytest.raises(WeightsMissingError, match="missing"):
         catalog.trained_load("classifier", 1, tmp_path / "gone.keras")

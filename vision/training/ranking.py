@@ -329,6 +329,20 @@ class TrainedEmbedding(TrainingResult):
         return path
 
 
+def load_embedding(path: str | Path) -> tuple[Any, dict]:
+    """A saved embedding (:meth:`TrainedEmbedding.save`): ``(head, report)``; the head maps
+    ``(b, d) float32`` L2-normalised backbone features to ``(b, dim)`` unit vectors, the
+    report (``metrics.json`` beside it) names the ``backbone``, ``image_size`` and ``dim``.
+
+    Raises:
+        OSError: the files are missing or unreadable.
+    """
+    import keras
+
+    path = Path(path)
+    return keras.models.load_model(path, compile=False), json.loads((path.parent / "metrics.json").read_text())
+
+
 def _features(photos: Sequence[GroupedPhoto], options: RankingOptions, cache_dir: Path, cb: Callbacks,
               lo: float, hi: float) -> np.ndarray:
     """``(n, d)`` L2-normalised pooled backbone features (cached; NaN rows: unreadable)."""

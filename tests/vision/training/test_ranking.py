@@ -131,7 +131,11 @@ def test_a_training_call_reports_frozen_whitening_and_kept_figures(colour_groups
     assert out.shape == (3, 16) and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
     report = res.report()
     assert report["better_than_frozen"] == (res.metrics["map_at_r"] >= res.frozen_metrics["map_at_r"])
-    assert res.save(tmp_path / "saved").exists()
+    head, meta = R.load_embedding(res.save(tmp_path / "saved"))  # the .keras file loads back, same vectors
+    feats = np.random.default_rng(1).normal(size=(4, 1280)).astype(np.float32)
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+    assert np.allclose(head.predict(feats, verbose=0), res.head.predict(feats, verbose=0), atol=1e-6)
+    assert meta["backbone"] == "efficientnet_lite0" and meta["dim"] == 16
 
 
 def test_a_cancelled_call_keeps_the_best_so_far_and_a_resumed_one_goes_on(colour_groups, tmp_path, efficientnet_backbone):
