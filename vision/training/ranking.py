@@ -343,6 +343,35 @@ def load_embedding(path: str | Path) -> tuple[Any, dict]:
     return keras.models.load_model(path, compile=False), json.loads((path.parent / "metrics.json").read_text())
 
 
+class LearnedBackbone:
+    """A learned embedding used where a backbone is: the frozen backbone's normalised
+    pooled features (its ``embeddings``, which resize the whole photo to its side as the
+    training features did), then the learned head.
+
+    Attributes:
+        spec: ``vision.backbones.BackboneSpec``-like: ``name`` (e.g. ``"learned_12"``),
+            ``label``, ``version`` (the base's weights and the version id), ``embedding_dim``,
+            ``cost``.
+        base: the frozen backbone.
+        head: the learned head (:func:`load_embedding`).
+    """
+
+    def __init__(self, name: str, label: str, version: str, base, head):
+        from vision.backbones import BackboneSpec
+
+        dim = int(head.output_shape[-1])
+        self.base, self.head = base, head
+        self.spec = BackboneSpec(name=name, label=label, version=f"{base.spec.version}+{version}", embedding_dim=dim,
+                                 weights_file="", input_size=base.spec.input_size,
+                                 cost=f"learned from your groups, {dim}-d, on {base.spec.label}")
+
+    def embeddings(self, images: list[np.ndarray]) -> np.ndarray:
+        """``(h, w, 3) uint8`` RGB photos -> ``(n, dim) float32`` unit vectors."""
+        if not images:
+            return np.zeros((0, self.spec.embedding_dim), np.float32)
+        return np.asarray(self.head.predict(self.base.embeddings(images), batch_size=256, verbose=0), np.float32)
+
+
 def _features(photos: Sequence[GroupedPhoto], options: RankingOptions, cache_dir: Path, cb: Callbacks,
               lo: float, hi: float) -> np.ndarray:
     """``(n, d)`` L2-normalised pooled backbone features (cached; NaN rows: unreadable)."""

@@ -40,6 +40,7 @@ from webapp.jobs.services import cancel_checker
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_next, model_version_register
 from webapp.search import changes
+from webapp.search.backbones import backbone_load, backbone_spec
 from webapp.search.models import ImageEmbedding, QueryPhoto, SearchRun, SearchTombstone
 from webapp.search.selectors import gallery_vectors, search_backbone, search_hits_cut_off, search_index_active
 
@@ -72,7 +73,7 @@ def embeddings_compute(*, dataset_id: int, backbone_name: str, progress,
     dataset = Dataset.objects.filter(pk=dataset_id).first()
     if dataset is None:
         raise JobFailed("The gallery was deleted before its photos were embedded.", "deleted")
-    backbone = registry.load(backbone_name)
+    backbone = _search_backbone_load(backbone_name)
     version = backbone.spec.version
     done, unreadable, batch = 0, [], settings.SEARCH_EMBED_BATCH
     attempted: set[int] = set()
@@ -204,9 +205,13 @@ def _second_half(progress):
 
 
 def registry_version(backbone_name: str) -> str:
-    from vision.backbones import SPECS
-
-    return SPECS[backbone_name].version
+    """The weights version embeddings of ``backbone_name`` carry (an ImageNet backbone's, or a
+    learned embedding's: its base's and its own)."""
+    spec = backbone_spec(backbone_name)
+    if spec is None:
+        raise JobFailed(f"The backbone “{backbone_name}” is not known here (a learned embedding deleted?).",
+                        "unknown_backbone")
+    return spec.version
 
 
 class _LoadedIndex:
@@ -399,15 +404,14 @@ def _search_backbone_load(name: str):
     Raises:
         JobFailed: code ``"unknown_backbone"`` or ``"weights_missing"``.
     """
-    from vision.backbones import SPECS
-
-    if name not in SPECS:
+    spec = backbone_spec(name)
+    if spec is None:
         raise JobFailed(f"This gallery's index was built with the backbone “{name}”, which this platform no longer "
-                        "knows: rebuild the index.", "unknown_backbone")
+                        "knows (a learned embedding deleted?): rebuild the index.", "unknown_backbone")
     try:
-        return registry.load(name)
+        return backbone_load(name)
     except WeightsMissingError as err:
-        raise JobFailed(f"This gallery's index was built with {SPECS[name].label}, so the query must be embedded "
+        raise JobFailed(f"This gallery's index was built with {spec.label}, so the query must be embedded "
                         f"with it too, but its weights are not available on this worker. {err.message}",
                         "weights_missing") from err
 

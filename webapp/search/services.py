@@ -17,14 +17,17 @@ from webapp.jobs.models import Job
 from webapp.jobs.services import job_create
 from webapp.search.jobs import BUILD_INDEX, CLASSIFY, EMBED, QUERY
 from webapp.search.models import QueryPhoto, SearchRun
+from webapp.search.backbones import backbone_spec
 from webapp.search.selectors import search_backbone
 
 MAX_K = 100
 
 
 def _backbone_check(backbone: str) -> str:
-    if backbone not in SPECS:
-        raise ValidationError(f"Unknown backbone “{backbone}”; choose one of {', '.join(SPECS)}.", code="invalid")
+    """``backbone`` if it is an ImageNet backbone or a learned embedding (``webapp.search.backbones``)."""
+    if backbone_spec(backbone) is None:
+        raise ValidationError(f"Unknown backbone “{backbone}”; choose one of {', '.join(SPECS)} or a learned "
+                              "embedding.", code="invalid")
     return backbone
 
 

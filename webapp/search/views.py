@@ -4,6 +4,7 @@ validate and enqueue; searches and classification run as jobs in workers
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -20,6 +21,7 @@ from webapp.datasets.models import DatasetImage
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
 from webapp.search import selectors, services
+from webapp.search.backbones import backbone_spec, learned_specs
 from webapp.search.forms import ClassifyForm, GalleryForm, GalleryUploadForm, IndexBuildForm, SearchForm
 from webapp.search.jobs import BUILD_INDEX, EMBED
 from webapp.search.models import QueryPhoto, SearchRun
@@ -63,9 +65,9 @@ def gallery_detail(request, dataset_id: int):
     return render(request, "search/gallery_detail.html", {
         "freshness": selectors.index_freshness(dataset=ds, index=index),
         "gallery": ds, "upload": upload, "page": page, "status": selectors.gallery_status(dataset=ds, backbone=backbone),
-        "index": index, "index_form": IndexBuildForm(backbones=backbones_available(), initial_backbone=backbone),
+        "index": index, "index_form": IndexBuildForm(backbones=_backbones(request), initial_backbone=backbone),
         "search_form": SearchForm(), "unreadable": ds.images.filter(status=DatasetImage.Status.UNREADABLE)[:50],
-        "active_jobs": active_jobs, "backbone": SPECS[backbone],
+        "active_jobs": active_jobs, "backbone": backbone_spec(backbone) or SPECS[settings.SEARCH_BACKBONE],
         "last_import": last_import if last_import and last_import.state not in Job.ACTIVE_STATES else None})
 
 
@@ -89,10 +91,18 @@ def gallery_embed(request, dataset_id: int):
     return redirect("search:gallery", dataset_id=ds.pk)
 
 
+def _backbones(request) -> list:
+    """The backbones a gallery may be indexed with: the ImageNet ones whose weights are here, then
+    the active embeddings learned on datasets this user sees."""
+    from webapp.datasets.selectors import datasets_visible
+
+    return [*backbones_available(), *learned_specs(datasets_visible(user=request.user))]
+
+
 @require_POST
 def index_build(request, dataset_id: int):
     ds = _gallery(request, dataset_id)
-    form = IndexBuildForm(request.POST, backbones=backbones_available())
+    form = IndexBuildForm(request.POST, backbones=_backbones(request))
     if not form.is_valid():
         messages.error(request, "Index settings: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
         return redirect("search:gallery", dataset_id=ds.pk)
@@ -148,8 +158,10 @@ def search_run(request, run_id: int):
                 messages.info(request, f"This search kept only photos scoring at least {run.min_score:g}; "
                                        "search again for a lower cut-off.")
     hits = selectors.hits_with_images(hits=hits, dataset=ds)
+    used = (run.job.result or {}).get("backbone", "") if run.job else ""
     return render(request, "search/search_run.html", {
         "run": run, "gallery": ds, "hits": hits, "min_score": min_score,
+        "embedding": backbone_spec(used) if used else None,
         "job_json": job_to_dict(run.job) if run.job else None})
 
 

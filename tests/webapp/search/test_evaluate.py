@@ -38,6 +38,7 @@ def test_evaluate_meets_precision_target_and_index_recall(efficientnet_weights, 
     assert any(line.startswith("vgg16") for line in lines)
 
 
+@pytest.mark.django_db  # it lists the learned embeddings too
 def test_evaluate_command_prints_figures(efficientnet_weights, categories):
     buf = io.StringIO()
     call_command("evaluate_search", "--folder", str(categories), "--backbone", "efficientnet_lite0", "--cache", str(CACHE),

