@@ -129,3 +129,12 @@ def test_a_gallery_indexed_with_a_learned_embedding_is_searched_with_it(staff_cl
                  str(tmp_path / "evalcache"), stdout=out)
     assert f"{name} (Learned from" in out.getvalue() and "precision@3 = " in out.getvalue()
     assert "optimistic" in out.getvalue()
+    # the embedding deleted under its index: a gallery photo's stored embedding still searches; an
+    # uploaded photo, which would need the model, fails in words; the gallery page still shows
+    mv.delete()
+    assert run(search.image_search(dataset=gallery, image=query, k=3).job).state == "succeeded"
+    from tests.workers.search_helpers import category_photo, upload
+
+    failed = run(search.image_search(dataset=gallery, upload=upload(category_photo("sunflower", 9)), k=3).job)
+    assert failed.state == "failed" and failed.error_code == "unknown_backbone" and "rebuild the index" in failed.error
+    assert staff_client.get(f"/search/galleries/{gallery.pk}/").status_code == 200
