@@ -24,39 +24,29 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-SHARED = REPO.parent / "shared" / "datasets"
+sys.path.insert(0, str(REPO / "bench"))
+from train import SHARED, files_of, throughput  # noqa: E402  (the training bench's loaders and timing)
+
 KEYS = ("r_at_1", "r_precision", "map_at_r", "precision_at_k")
 
 
 def grouped_photos(name: str):
-    """``(group names, [GroupedPhoto])`` of a shared set, one folder per group, each content once."""
+    """``(group names, [GroupedPhoto])`` of a shared set (``bench/train.files_of``: one folder
+    per group), each content once (``categories/`` holds one photo twice)."""
     import hashlib
 
     from vision.training.ranking import GroupedPhoto
 
-    root = SHARED / name
-    names = sorted(d.name for d in root.iterdir() if d.is_dir())
+    names, paths, labels = files_of(name)
     seen = {}
-    for g, n in enumerate(names):
-        for p in sorted((root / n).glob("*.jpg")):
-            key = hashlib.sha256(p.read_bytes()).hexdigest()
-            seen.setdefault(key, GroupedPhoto(str(p), g, key=key))
+    for path, group in zip(paths, labels):
+        key = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        seen.setdefault(key, GroupedPhoto(path, group, key=key))
     return names, list(seen.values())
-
-
-def throughput(embed, images, repeats: int = 3) -> float:
-    """Photos/s of ``embed(images)`` (median of ``repeats`` runs)."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        embed(images)
-        times.append(time.perf_counter() - t)
-    return len(images) / statistics.median(times)
 
 
 def main(argv=None) -> int:
@@ -72,12 +62,9 @@ def main(argv=None) -> int:
     if not SHARED.is_dir():
         print(f"shared datasets not found at {SHARED}")
         return 2
-    import numpy as np
-
     from vision import catalog, registry
     from vision.images import load_image
-    from vision.training.ranking import embedding_train, split_by_group
-    from vision.training.transfer import feature_extractor
+    from vision.training.ranking import LearnedBackbone, embedding_train, split_by_group
 
     catalog.setup(weights_dir=args.weights_dir)
     options = dataclasses.replace(defaults, epochs=args.epochs, mining=args.mining)
@@ -109,24 +96,11 @@ def main(argv=None) -> int:
     print(f"training wall time: {seconds[0]:.1f} s the first split (backbone features computed), "
           f"{statistics.mean(seconds[1:]) if len(seconds) > 1 else seconds[0]:.1f} s per later split (cached); "
           f"target <= 20 minutes on 2 cores")
-    backbone = registry.load(options.backbone)
-    extractor = feature_extractor(backbone, options.image_size)
+    base = registry.load(options.backbone)
+    learned = LearnedBackbone("learned_bench", "bench", "bench", base, last.head)  # what a learned search embeds with
     images = [load_image(p.path).pixels for p in photos[:64]]
-
-    def frozen(imgs):  # resized as the training features are (vision.training.data.load_resized), in memory
-        x = np.stack([load_resized_array(im, options.image_size) for im in imgs])
-        return extractor.predict(x, batch_size=32, verbose=0)[:, :backbone.spec.embedding_dim]
-
-    def learned(imgs):
-        return last.embed(frozen(imgs))
-
-    def load_resized_array(pixels, side):
-        from PIL import Image
-
-        return np.asarray(Image.fromarray(pixels).resize((side, side), Image.BILINEAR), np.float32)
-
-    f_ips, l_ips = throughput(frozen, images), throughput(learned, images)
-    print(f"embedding throughput from decoded photos, batch 32: frozen backbone {f_ips:.1f} photos/s, "
+    f_ips, l_ips = throughput(base.embeddings, images), throughput(learned.embeddings, images)
+    print(f"embedding throughput from decoded photos (the search's path): frozen backbone {f_ips:.1f} photos/s, "
           f"backbone + learned head {l_ips:.1f} photos/s ({l_ips / f_ips:.2f} of the frozen)")
     return 0
 

@@ -80,12 +80,14 @@ def available_backbones(weights_dir, keras_dirs=()) -> list[str]:
     return out
 
 
-def throughput(model, x) -> float:
-    """Images/s of ``model.predict`` on ``x`` (median of 3 runs)."""
+def throughput(run, x, repeats: int = 3) -> float:
+    """Items/s of ``run(x)`` (median of ``repeats`` runs); ``run`` a Keras model (its
+    ``predict`` at batch 32) or any callable of the whole batch."""
+    call = (lambda b: run.predict(b, batch_size=32, verbose=0)) if hasattr(run, "predict") else run
     times = []
-    for _ in range(3):
+    for _ in range(repeats):
         t = time.perf_counter()
-        model.predict(x, batch_size=32, verbose=0)
+        call(x)
         times.append(time.perf_counter() - t)
     return len(x) / statistics.median(times)
 
