@@ -28,6 +28,12 @@ def _label(mv: ModelVersion) -> str:
     return f"Learned from “{mv.dataset or 'a deleted dataset'}” (v{mv.version})"
 
 
+def backbone_label(name: str) -> str:
+    """For people: the backbone's label, or what became of a learned embedding since deleted."""
+    spec = backbone_spec(name)
+    return spec.label if spec is not None else f"“{name}”, a learned embedding since deleted (rebuild the index)"
+
+
 def backbone_spec(name: str):
     """What ``name`` is, without loading it: a ``BackboneSpec`` (label, version, dimensions,
     cost), or ``None`` for a name this platform does not know (a learned embedding deleted)."""
@@ -62,10 +68,11 @@ def backbone_load(name: str):
     from vision import catalog
     from vision.training.ranking import LearnedBackbone
 
-    head, report = catalog.trained_load(ModelVersion.Kind.EMBEDDING, mv.pk, mv.path)
-    base = registry.load(report["backbone"])
-    return registry.cached(f"learned_backbone:{mv.pk}",
-                           lambda: LearnedBackbone(name, _label(mv), f"v{mv.version}", base, head))
+    def build():
+        head, report = catalog.trained_load(ModelVersion.Kind.EMBEDDING, mv.pk, mv.path)
+        return LearnedBackbone(name, _label(mv), f"v{mv.version}", registry.load(report["backbone"]), head)
+
+    return registry.cached(f"learned_backbone:{mv.pk}", build)
 
 
 def learned_specs(datasets) -> list:

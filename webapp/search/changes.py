@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "gallery_changed"
 
-Marks = tuple  # (index version id | None, index path, newest embedding id, newest tombstone id)
-
 
 class _Listener(threading.local):
     """One thread's listening connection and the marks it trusts."""
@@ -105,9 +103,10 @@ class _Listener(threading.local):
 _listener = _Listener()
 
 
-def marks_for(key: tuple, read: Callable[[], Marks]) -> Marks:
-    """The marks of gallery ``key`` (``(dataset id, backbone)``): cached while no
-    gallery has changed since they were read, else ``read()`` (see the module docstring).
+def marks_for(key: tuple, read: Callable[[], tuple]) -> tuple:
+    """The marks of gallery ``key`` (``(dataset id, backbone)``): ``(index version id | None,
+    index path, newest embedding id, newest tombstone id)``, cached while no gallery has
+    changed since they were read, else ``read()`` (see the module docstring).
 
     Args:
         key: what the marks belong to.

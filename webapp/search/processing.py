@@ -381,6 +381,11 @@ def gallery_search(*, dataset: Dataset, query: np.ndarray, k: int, backbone: str
     return out
 
 
+def rebuild_due(*, added: int, n_vectors: int) -> bool:
+    """Whether ``added`` photos embedded since a build of ``n_vectors`` pass ``SEARCH_REBUILD_SHARE``."""
+    return added > settings.SEARCH_REBUILD_SHARE * n_vectors
+
+
 def rebuild_when_grown(*, dataset: Dataset, added: int) -> Job | None:
     """Queue a rebuild of the gallery's active index (same settings, batch
     queue) once the photos embedded since its build pass ``SEARCH_REBUILD_SHARE``
@@ -388,7 +393,7 @@ def rebuild_when_grown(*, dataset: Dataset, added: int) -> Job | None:
     but a fresh build is better balanced and starts workers faster); ``None``
     when not due. A build already queued or running is returned as it is."""
     mv = search_index_active(dataset=dataset)
-    if mv is None or added <= settings.SEARCH_REBUILD_SHARE * mv.metrics.get("n_vectors", 0):
+    if mv is None or not rebuild_due(added=added, n_vectors=mv.metrics.get("n_vectors", 0)):
         return None
     from webapp.search.services import search_index_build_start
 
@@ -468,7 +473,7 @@ def search_from_embedding(*, dataset: Dataset, query: np.ndarray, k: int, backbo
     out = gallery_search(dataset=dataset, query=query, k=k, backbone=backbone, exclude_image_id=exclude_image_id)
     out["search_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     out["backbone"] = backbone
-    due = out["index"] and out["added_since_build"] > settings.SEARCH_REBUILD_SHARE * out["index"]["n_vectors"]
+    due = out["index"] and rebuild_due(added=out["added_since_build"], n_vectors=out["index"]["n_vectors"])
     if due and rebuild_when_grown(dataset=dataset, added=out["added_since_build"]) is not None:
         out["rebuild_queued"] = True
     out["hits"] = search_hits_cut_off(hits=out["hits"], min_score=min_score)

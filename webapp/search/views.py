@@ -4,7 +4,6 @@ validate and enqueue; searches and classification run as jobs in workers
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -13,7 +12,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from vision.backbones import SPECS
 from webapp.core.backbones import backbones_available
 from webapp.core.views import json_error, page_error
 from webapp.datasets.jobs import IMPORT
@@ -21,7 +19,7 @@ from webapp.datasets.models import DatasetImage
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_to_dict
 from webapp.search import selectors, services
-from webapp.search.backbones import backbone_spec, learned_specs
+from webapp.search.backbones import backbone_label, learned_specs
 from webapp.search.forms import ClassifyForm, GalleryForm, GalleryUploadForm, IndexBuildForm, SearchForm
 from webapp.search.jobs import BUILD_INDEX, EMBED
 from webapp.search.models import QueryPhoto, SearchRun
@@ -67,7 +65,7 @@ def gallery_detail(request, dataset_id: int):
         "gallery": ds, "upload": upload, "page": page, "status": selectors.gallery_status(dataset=ds, backbone=backbone),
         "index": index, "index_form": IndexBuildForm(backbones=_backbones(request), initial_backbone=backbone),
         "search_form": SearchForm(), "unreadable": ds.images.filter(status=DatasetImage.Status.UNREADABLE)[:50],
-        "active_jobs": active_jobs, "backbone": backbone_spec(backbone) or SPECS[settings.SEARCH_BACKBONE],
+        "active_jobs": active_jobs, "backbone_label": backbone_label(backbone),
         "last_import": last_import if last_import and last_import.state not in Job.ACTIVE_STATES else None})
 
 
@@ -161,7 +159,7 @@ def search_run(request, run_id: int):
     used = (run.job.result or {}).get("backbone", "") if run.job else ""
     return render(request, "search/search_run.html", {
         "run": run, "gallery": ds, "hits": hits, "min_score": min_score,
-        "embedding": backbone_spec(used) if used else None,
+        "embedding": backbone_label(used) if used else "",
         "job_json": job_to_dict(run.job) if run.job else None})
 
 
