@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -294,7 +294,6 @@ class TrainedEmbedding(TrainingResult):
     n_train_groups: int
     n_val_groups: int
     note: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def better_than_frozen(self) -> bool:
@@ -449,9 +448,8 @@ def embedding_train(train: Sequence[GroupedPhoto], validation: Sequence[GroupedP
     keras.utils.set_random_seed(options.seed)
     kernel, bias = learned_whitening(x[tr], groups[tr], options.dim, shrink=options.shrink)
     head = _head(kernel, bias)
-    score = lambda: retrieval_metrics(head.predict(x[va], batch_size=256, verbose=0), groups[va])  # noqa: E731
     frozen = retrieval_metrics(x[va], groups[va])
-    start = score()
+    start = retrieval_metrics(head.predict(x[va], batch_size=256, verbose=0), groups[va])
     history = dict(history or wd.history() or {})
     last, best_path = wd.path / "last.weights.h5", wd.path / "best.weights.h5"
     done = len(history.get("val_map_at_r", [])) - 1  # epochs after the start already run
