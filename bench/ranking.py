@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103, 104, 105, 106])
     ap.add_argument("--epochs", type=int, default=defaults.epochs, help="triplet epochs after the whitening")
     ap.add_argument("--mining", default=defaults.mining)
+    ap.add_argument("--architecture", default=defaults.architecture,
+                    help="projection (head on cached features) or multiscale (+ the seed's shallow channels)")
     ap.add_argument("--weights-dir", default=os.environ.get("WEIGHTS_DIR", str(REPO / "var" / "weights")))
     args = ap.parse_args(argv)
     if not SHARED.is_dir():
@@ -67,12 +69,13 @@ def main(argv=None) -> int:
     from vision.training.ranking import LearnedBackbone, embedding_train, split_by_group
 
     catalog.setup(weights_dir=args.weights_dir)
-    options = dataclasses.replace(defaults, epochs=args.epochs, mining=args.mining)
+    options = dataclasses.replace(defaults, epochs=args.epochs, mining=args.mining, architecture=args.architecture)
     names, photos = grouped_photos("categories")
     print(f"Ranking benchmark on {os.cpu_count()} CPUs: categories/ ({len(photos)} photos, {len(names)} species), "
           f"half the species held out per split; {options.backbone} {options.image_size} px, {options.dim}-d, "
           f"learned whitening (shrink {options.shrink})"
-          + (f" + {options.epochs} {options.mining} triplet epochs" if options.epochs else ""))
+          + (f" + {options.epochs} {options.mining} triplet epochs" if options.epochs else "")
+          + (" with the shallow multi-scale channels" if options.architecture == "multiscale" else ""))
     print(f"\n{'split':<7}{'':<9}" + "".join(f"{k:>16}" for k in ("R@1", "R-Precision", "MAP@R", "P@10"))
           + f"{'train s':>10}")
     rows, seconds, last = [], [], None

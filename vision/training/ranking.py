@@ -61,6 +61,14 @@ from vision.search import retrieval_metrics
 from vision.training.recipe import Callbacks, EpochCallback, ProgressCallback, StopCallback, TrainingResult, WorkDir
 
 MINING = ("semi-hard", "random")
+#: ``"projection"``: a head on the cached backbone features (the default: module docstring);
+#: ``"multiscale"``: the same plus the seed's two shallow multi-scale channels on the pixels.
+ARCHITECTURES = ("projection", "multiscale")
+#: Side in pixels of the photo the shallow channels see: the seed's 4:1 subsample of a 224 px input;
+#: the second channel subsamples it again 2:1 (the seed's 8:1).
+SHALLOW_SIDE = 56
+#: Filters of each shallow channel (the seed: 96; fewer here, as they only add to a 1280-d backbone).
+SHALLOW_FILTERS = 32
 #: Mean pairwise distance of validation embeddings (unit vectors: 0..2) under which the embedding has collapsed.
 COLLAPSE_DISTANCE = 1e-3
 
@@ -71,6 +79,8 @@ class RankingOptions:
 
     Attributes:
         backbone: registry name of the frozen backbone (``vision.registry.load``).
+        architecture: one of :data:`ARCHITECTURES`; ``"multiscale"`` learns its shallow
+            channels in the triplet epochs, so it needs ``epochs`` >= 1.
         image_size: input side in pixels, a multiple of 32 from 128 to 640 (the search
             embeds at 224 for EfficientNet-Lite0).
         dim: embedding dimensions, 8..1024 (the seed: 256); at most the backbone's.
@@ -95,6 +105,7 @@ class RankingOptions:
     """
 
     backbone: str = "efficientnet_lite0"
+    architecture: str = "projection"
     image_size: int = 224
     dim: int = 256
     margin: float = 0.2
@@ -113,6 +124,10 @@ class RankingOptions:
         from vision.training.transfer import transfer_image_size
 
         transfer_image_size(self.backbone, self.image_size)  # raises, in words, for a side it cannot take
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"Unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}.")
+        if self.architecture == "multiscale" and self.epochs < 1:
+            raise ValueError("The multi-scale channels are learned in triplet epochs: choose at least one epoch.")
         if self.mining not in MINING:
             raise ValueError(f"Unknown mining {self.mining!r}; choose one of {', '.join(MINING)}.")
         checks = [(8 <= self.dim <= 1024, "The embedding size must be 8–1024."),
@@ -274,14 +289,16 @@ class TrainedEmbedding(TrainingResult):
     count from the whitening start, epoch 0).
 
     Attributes:
-        head: ``keras.Model``, ``(b, d) float32`` L2-normalised backbone features ->
-            ``(b, dim)`` unit vectors.
+        head: ``keras.Model``, ``(b, d) float32`` L2-normalised backbone features (and, for the
+            multi-scale architecture, ``(b, SHALLOW_SIDE, SHALLOW_SIDE, 3)`` pixels 0..255) ->
+            ``(b, dim)`` unit vectors (:func:`head_embed` runs either).
         options: the options used.
         metrics: ``vision.search.retrieval_metrics`` of the kept epoch on the validation groups.
         frozen_metrics: the same for the frozen backbone's normalised features.
         whitening_metrics: the same for the whitening start (epoch 0).
         n_train, n_val: photos; n_train_groups, n_val_groups: groups.
-        note: a sentence when training stopped for a reason people should know (collapse).
+        note: sentences people should know: validation photos left out (the only readable one of
+            their group), training stopped because the embedding collapsed; empty when neither.
     """
 
     head: Any
@@ -301,11 +318,15 @@ class TrainedEmbedding(TrainingResult):
         validation groups): an embedding that does not is never made active."""
         return self.metrics["map_at_r"] >= self.frozen_metrics["map_at_r"]
 
-    def embed(self, features: np.ndarray) -> np.ndarray:
-        """``(n, d)`` backbone pooled features (normalised here) -> ``(n, dim) float32`` unit vectors."""
-        x = np.asarray(features, np.float32)
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        return np.asarray(self.head.predict(x, batch_size=256, verbose=0), np.float32)
+    def embed(self, features: np.ndarray, pixels: np.ndarray | None = None) -> np.ndarray:
+        """``(n, d)`` backbone pooled features (normalised here), and for the multi-scale
+        architecture ``(n, SHALLOW_SIDE, SHALLOW_SIDE, 3) uint8`` photos (:func:`shallow_pixels`)
+        -> ``(n, dim) float32`` unit vectors.
+
+        Raises:
+            ValueError: the multi-scale architecture without ``pixels``.
+        """
+        return head_embed(self.head, features, pixels)
 
     def report(self) -> dict:
         """JSON-ready figures: the validation metrics of the kept epoch, the frozen
@@ -316,7 +337,7 @@ class TrainedEmbedding(TrainingResult):
                 "stopped_early": self.stopped_early, "cancelled": self.cancelled, "n_train": self.n_train,
                 "n_val": self.n_val, "n_train_groups": self.n_train_groups, "n_val_groups": self.n_val_groups,
                 "note": self.note, "backbone": self.options.backbone, "image_size": self.options.image_size,
-                "dim": self.options.dim}
+                "dim": self.options.dim, "architecture": self.options.architecture}
 
     def save(self, folder: str | Path) -> Path:
         """Write ``head.keras`` and ``metrics.json`` to ``folder`` (created); returns the model path."""
@@ -326,6 +347,31 @@ class TrainedEmbedding(TrainingResult):
         self.head.save(path)
         (folder / "metrics.json").write_text(json.dumps(self.report(), default=float))
         return path
+
+
+def shallow_pixels(image: np.ndarray) -> np.ndarray:
+    """What the multi-scale channels see of a photo: ``(h, w, 3) uint8`` RGB, the whole photo
+    resized bilinearly (as the backbone's input is) -> ``(SHALLOW_SIDE, SHALLOW_SIDE, 3) uint8``."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((SHALLOW_SIDE, SHALLOW_SIDE), Image.BILINEAR), np.uint8)
+
+
+def head_embed(head, features: np.ndarray, pixels: np.ndarray | None = None) -> np.ndarray:
+    """Run a learned head: ``(n, d)`` backbone pooled features (L2-normalised here) and, for a
+    multi-scale head (two inputs), ``(n, SHALLOW_SIDE, SHALLOW_SIDE, 3) uint8`` photos ->
+    ``(n, dim) float32`` unit vectors.
+
+    Raises:
+        ValueError: a multi-scale head without ``pixels``.
+    """
+    x = np.asarray(features, np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    if len(head.inputs) == 2:
+        if pixels is None:
+            raise ValueError("This embedding has multi-scale channels: it needs the photos' pixels too.")
+        return np.asarray(head.predict([x, np.asarray(pixels, np.float32)], batch_size=256, verbose=0), np.float32)
+    return np.asarray(head.predict(x, batch_size=256, verbose=0), np.float32)
 
 
 def load_embedding(path: str | Path) -> tuple[Any, dict]:
@@ -368,7 +414,8 @@ class LearnedBackbone:
         """``(h, w, 3) uint8`` RGB photos -> ``(n, dim) float32`` unit vectors."""
         if not images:
             return np.zeros((0, self.spec.embedding_dim), np.float32)
-        return np.asarray(self.head.predict(self.base.embeddings(images), batch_size=256, verbose=0), np.float32)
+        pixels = np.stack([shallow_pixels(im) for im in images]) if len(self.head.inputs) == 2 else None
+        return head_embed(self.head, self.base.embeddings(images), pixels)
 
 
 def _features(photos: Sequence[GroupedPhoto], options: RankingOptions, cache_dir: Path, cb: Callbacks,
@@ -391,12 +438,45 @@ def _features(photos: Sequence[GroupedPhoto], options: RankingOptions, cache_dir
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def _head(kernel: np.ndarray, bias: np.ndarray):
-    import keras
+def _photos_pixels(photos: Sequence[GroupedPhoto]) -> np.ndarray:
+    """``(n, SHALLOW_SIDE, SHALLOW_SIDE, 3) uint8`` of each photo (zeros where unreadable:
+    those rows are left out by their NaN features)."""
+    from vision.errors import InvalidImageError
+    from vision.images import load_image
 
-    inputs = keras.Input((kernel.shape[0],), name="features")
-    dense = keras.layers.Dense(kernel.shape[1], name="projection")
-    out = keras.layers.UnitNormalization(name="embedding")(dense(inputs))
+    out = np.zeros((len(photos), SHALLOW_SIDE, SHALLOW_SIDE, 3), np.uint8)
+    for i, p in enumerate(photos):
+        try:
+            out[i] = shallow_pixels(load_image(p.path).pixels)
+        except (InvalidImageError, OSError):
+            pass
+    return out
+
+
+def _head(kernel: np.ndarray, bias: np.ndarray, architecture: str = "projection"):
+    """The head, its projection set to the whitening. The multi-scale one (Wang et al.,
+    "Learning Fine-grained Image Similarity with Deep Ranking", CVPR 2014, figure 3) adds
+    two shallow channels on the pixels (8x8 convolutions at stride 4 and max pooling, on the
+    photo at :data:`SHALLOW_SIDE` and at half that), pooled and concatenated with the
+    backbone's features before the projection; their rows of the projection start at zero,
+    so epoch 0 is the whitening exactly and the triplet epochs learn what they add."""
+    import keras
+    from keras import layers
+
+    features = keras.Input((kernel.shape[0],), name="features")
+    inputs, joined = features, features
+    if architecture == "multiscale":
+        pixels = keras.Input((SHALLOW_SIDE, SHALLOW_SIDE, 3), name="pixels")
+        scaled = layers.Rescaling(1 / 127.5, -1.0)(pixels)
+        channels = []
+        for i, x in enumerate((scaled, layers.AveragePooling2D(2)(scaled))):
+            x = layers.Conv2D(SHALLOW_FILTERS, 8, strides=4, padding="same", activation="relu", name=f"shallow{i + 1}")(x)
+            x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+            channels.append(layers.UnitNormalization()(layers.GlobalAveragePooling2D()(x)))
+        inputs, joined = [features, pixels], layers.Concatenate()([features, *channels])
+        kernel = np.vstack([kernel, np.zeros((2 * SHALLOW_FILTERS, kernel.shape[1]), np.float32)])
+    dense = layers.Dense(kernel.shape[1], name="projection")
+    out = layers.UnitNormalization(name="embedding")(dense(joined))
     model = keras.Model(inputs, out, name="ranking_head")
     dense.set_weights([kernel, bias])
     return model
@@ -441,15 +521,25 @@ def embedding_train(train: Sequence[GroupedPhoto], validation: Sequence[GroupedP
     coarse = np.array([p.coarse for p in [*train, *validation]])
     is_train = np.arange(len(x)) < len(train)
     tr, va = np.flatnonzero(ok & is_train), np.flatnonzero(ok & ~is_train)
+    _, where, counts = np.unique(groups[va], return_inverse=True, return_counts=True)
+    lone = int((counts[where] < 2).sum())  # nothing to retrieve for them: no figure can count them
+    va = va[counts[where] >= 2]
+    notes = [f"{lone} validation photo{'s were' if lone != 1 else ' was'} left out of the figures: the only readable "
+             "photo of its group, so there is nothing of its group to find."] if lone else []
     for rows, side in ((tr, "training"), (va, "validation")):
         _, counts = np.unique(groups[rows], return_counts=True)
         if (counts >= 2).sum() < 2:
             raise ValueError(f"The {side} side has fewer than two groups with two readable photos.")
     keras.utils.set_random_seed(options.seed)
     kernel, bias = learned_whitening(x[tr], groups[tr], options.dim, shrink=options.shrink)
-    head = _head(kernel, bias)
+    head = _head(kernel, bias, options.architecture)
+    px = _photos_pixels([*train, *validation]) if options.architecture == "multiscale" else None
+
+    def inputs(rows):
+        return x[rows] if px is None else [x[rows], px[rows].astype(np.float32)]
+
     frozen = retrieval_metrics(x[va], groups[va])
-    start = retrieval_metrics(head.predict(x[va], batch_size=256, verbose=0), groups[va])
+    start = retrieval_metrics(head.predict(inputs(va), batch_size=256, verbose=0), groups[va])
     history = dict(history or wd.history() or {})
     last, best_path = wd.path / "last.weights.h5", wd.path / "best.weights.h5"
     done = len(history.get("val_map_at_r", [])) - 1  # epochs after the start already run
@@ -467,13 +557,12 @@ def embedding_train(train: Sequence[GroupedPhoto], validation: Sequence[GroupedP
     maps = history["val_map_at_r"]
     best_epoch = int(np.argmax(maps))
     cancelled = stopped_early = False
-    note = ""
     epoch = done
     for epoch in range(done + 1, options.epochs + 1):
         losses = []
         for step in range(options.steps_per_epoch):
             rows = tr[batches.semi_hard() if options.mining == "semi-hard" else batches.triplets()]
-            losses.append(float(head.train_on_batch(x[rows], groups[rows])))
+            losses.append(float(head.train_on_batch(inputs(rows), groups[rows])))
             cb.progress(0.5 + 0.5 * (epoch - 1 + (step + 1) / options.steps_per_epoch) / max(1, options.epochs),
                         f"Training the embedding: epoch {epoch}, batch {step + 1}")
             if cb.stopped():
@@ -481,7 +570,7 @@ def embedding_train(train: Sequence[GroupedPhoto], validation: Sequence[GroupedP
                 break
         if cancelled:
             break
-        val_emb = head.predict(x[va], batch_size=256, verbose=0)
+        val_emb = head.predict(inputs(va), batch_size=256, verbose=0)
         m = retrieval_metrics(val_emb, groups[va])
         history["loss"].append(float(np.mean(losses)))
         for k in m:
@@ -498,8 +587,8 @@ def embedding_train(train: Sequence[GroupedPhoto], validation: Sequence[GroupedP
                     force=True)
         spread = float(np.mean(np.sqrt(np.maximum(2 - 2 * (val_emb @ val_emb.T), 0))))
         if spread < COLLAPSE_DISTANCE or abs(history["loss"][-1] - options.margin) < 1e-4:
-            note = (f"Training stopped at epoch {epoch}: the embedding collapsed (every photo mapped to nearly "
-                    f"the same point, or the loss stuck at the margin); the best epoch before it was kept.")
+            notes.append(f"Training stopped at epoch {epoch}: the embedding collapsed (every photo mapped to nearly "
+                         "the same point, or the loss stuck at the margin); the best epoch before it was kept.")
             break
         if epoch - best_epoch >= options.patience:
             stopped_early = True
@@ -511,7 +600,8 @@ def embedding_train(train: Sequence[GroupedPhoto], validation: Sequence[GroupedP
         metrics={k: history[f"val_{k}"][best_epoch] for k in start if k not in ("k", "n")} | {"k": start["k"],
                                                                                              "n": start["n"]},
         frozen_metrics=frozen, whitening_metrics=start, n_train=int(len(tr)), n_val=int(len(va)),
-        n_train_groups=int(len(np.unique(groups[tr]))), n_val_groups=int(len(np.unique(groups[va]))), note=note)
+        n_train_groups=int(len(np.unique(groups[tr]))), n_val_groups=int(len(np.unique(groups[va]))),
+        note=" ".join(notes))
 
 
 def _check_groups(train: Sequence[GroupedPhoto], validation: Sequence[GroupedPhoto]) -> None:
@@ -528,18 +618,24 @@ def _check_groups(train: Sequence[GroupedPhoto], validation: Sequence[GroupedPho
 def split_by_group(photos: Sequence[GroupedPhoto], *, validation_share: float = 0.5, seed: int = 42
                    ) -> tuple[list[GroupedPhoto], list[GroupedPhoto]]:
     """Seeded split by group (a group's photos all on one side), so validation groups are
-    never seen in training (Musgrave et al. 2020's protocol: held-out classes).
+    never seen in training (Musgrave et al. 2020's protocol: held-out classes). A group of one
+    photo is never held out (there would be nothing of it to retrieve): it trains, as a negative.
 
     Args:
         photos: the dataset.
-        validation_share: share of the groups held out, 0..1 (at least two on each side).
+        validation_share: share of the groups of two photos or more held out, 0..1 (at least
+            two on each side).
 
     Raises:
-        ValueError: fewer than four groups.
+        ValueError: fewer than four groups of at least two photos.
     """
-    ids = sorted({p.group for p in photos})
+    sizes: dict[int, int] = {}
+    for p in photos:
+        sizes[p.group] = sizes.get(p.group, 0) + 1
+    ids = sorted(g for g, n in sizes.items() if n >= 2)
     if len(ids) < 4:
-        raise ValueError("Learning an embedding needs at least four groups: two to train on, two to check on.")
+        raise ValueError("Learning an embedding needs at least four groups of two photos or more: two to train on, "
+                         f"two to check on; there {'are' if len(ids) != 1 else 'is'} {len(ids)}.")
     rng = np.random.default_rng(seed)
     n_val = min(len(ids) - 2, max(2, round(len(ids) * validation_share)))
     held = set(rng.permutation(ids)[:n_val].tolist())

@@ -43,6 +43,9 @@ class DatasetClass(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="classes")
     class_id = models.PositiveIntegerField(help_text="1, 2, 3…; 0 is reserved for background.")
     name = models.CharField(max_length=200)
+    coarse_group = models.CharField(max_length=200, blank=True,
+                                    help_text="Coarse group (e.g. a colour): a learned similarity embedding draws "
+                                              "a share of its hard negatives from other classes of the same one.")
 
     class Meta:
         ordering = ["dataset", "class_id"]

@@ -55,6 +55,8 @@ def upload_import(job, progress) -> tuple[dict, str]:
     msg = f"{report.added} photo{'s' if report.added != 1 else ''} added"
     if report.duplicates:
         msg += f", {len(report.duplicates)} already there"
+    if report.notes:
+        msg += f", {len(report.notes)} note{'s' * (len(report.notes) != 1)} on labels.csv"
     if report.unreadable or report.skipped:
         msg += f", {len(report.unreadable) + len(report.skipped)} not usable (listed below with the reason for each)"
     if dataset.kind == Dataset.Kind.GALLERY and report.added:

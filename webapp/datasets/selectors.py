@@ -28,10 +28,11 @@ def dataset_list(*, user, kind: str = ""):
 
 
 def dataset_class_counts(*, dataset: Dataset) -> list[dict]:
-    """``[{class_id, name, count, few}]`` for readable photos, in label-map order."""
+    """``[{id, class_id, name, coarse_group, count, few}]`` for readable photos, in label-map order."""
     counts = dict(dataset.images.filter(status=DatasetImage.Status.OK).values("label").annotate(n=Count("id"))
                   .values_list("label", "n"))
-    return [{"id": c.pk, "class_id": c.class_id, "name": c.name, "count": counts.get(c.pk, 0),
+    return [{"id": c.pk, "class_id": c.class_id, "name": c.name, "coarse_group": c.coarse_group,
+             "count": counts.get(c.pk, 0),
              "few": counts.get(c.pk, 0) < FEW_PHOTOS} for c in dataset.classes.all()]
 
 

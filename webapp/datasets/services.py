@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import uuid
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -29,6 +30,7 @@ from webapp.datasets.archives import (  # noqa: F401  (archive_path_*: also impo
     entries_from_zip,
     named_like_photo,
 )
+from webapp.datasets.labels_csv import LABELS_CSV, labels_csv_find, labels_csv_read
 from webapp.datasets.models import Dataset, DatasetClass, DatasetImage
 from webapp.datasets.selectors import dataset_class_counts
 from webapp.jobs.errors import JobCancelled
@@ -44,6 +46,7 @@ class AddReport:
     duplicates: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # not imported at all (unsafe path, folder, …)
+    notes: list[str] = field(default_factory=list)  # sentences about the whole import (labels.csv's coarse groups)
 
     def merge(self, other: "AddReport") -> None:
         """Add ``other``'s counts and lists to this report (an upload of several files)."""
@@ -51,11 +54,12 @@ class AddReport:
         self.duplicates += other.duplicates
         self.unreadable += other.unreadable
         self.skipped += other.skipped
+        self.notes += other.notes
 
     def as_dict(self) -> dict:
         return {"added": self.added, "duplicates": self.duplicates,
                 "unreadable": [{"file": n, "reason": r} for n, r in self.unreadable],
-                "skipped": [{"file": n, "reason": r} for n, r in self.skipped]}
+                "skipped": [{"file": n, "reason": r} for n, r in self.skipped], "notes": self.notes}
 
 
 def dataset_class_get_or_create(*, dataset: Dataset, name: str) -> DatasetClass:
@@ -110,7 +114,11 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
     folders are looked through, even with a note such as ``SOURCE.md`` beside
     the classes: :func:`archive_class_root`); files deeper inside a class
     folder belong to it; files that are not photos beside the class folders
-    are skipped and reported. Entries that could escape the folder, hidden
+    are skipped and reported. An upload with a ``labels.csv``
+    (``filename,class[,coarse_group]``, ``webapp.datasets.labels_csv``) takes
+    each photo's class, and each class's coarse group, from it instead: its
+    unusable rows, the photos it does not name and the rows naming missing
+    files are reported, and what it says of coarse groups goes in ``notes``. Entries that could escape the folder, hidden
     files, ``__MACOSX`` and files over the upload size limit are skipped and
     reported; unreadable images are kept as ``unreadable`` rows.
 
@@ -119,8 +127,9 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
             answers True the import stops there.
 
     Raises:
-        ValueError: ``source`` is neither a zip file nor a folder, or holds no
-            files at all once hidden ones are set aside (sentence for the user).
+        ValueError: ``source`` is neither a zip file nor a folder, holds no
+            files at all once hidden ones are set aside, or has a labels.csv
+            that cannot be read or more than one (sentence for the user).
         JobCancelled: ``should_stop`` said so; the photos added before (each
             in its own transaction) are kept, and the result is the report
             so far (``AddReport.as_dict()`` plus ``cancelled: True``).
@@ -152,6 +161,15 @@ def _import_entries(dataset, entries, labels_from_folders, progress, should_stop
             wanted.append((name, parts, read))
     if not wanted and not report.skipped:
         raise ValueError(f"{what} holds no files (hidden ones aside), so there was nothing to import.")
+    csv_parts = labels_csv_find(p for _, p, _ in wanted) if labels_from_folders else None
+    if csv_parts is not None:
+        inside, table = _entries_by_csv(wanted, csv_parts, report)
+        try:
+            _add_all(dataset, inside, labels_from_folders, report, progress, should_stop)
+        finally:  # the classes the import made or met (a cancelled one's too) get their coarse group
+            for group, coarse in table.coarse.items():
+                DatasetClass.objects.filter(dataset=dataset, name=group).update(coarse_group=coarse)
+        return report
     # look through the folders that wrap the classes ("flowers/daisy/1.jpg", "categories/SOURCE.md")
     root = archive_class_root(p for _, p, _ in wanted) if labels_from_folders else ()
     inside = []
@@ -162,6 +180,41 @@ def _import_entries(dataset, entries, labels_from_folders, progress, should_stop
             report.skipped.append((n, NOT_A_PHOTO_BESIDE))
     _add_all(dataset, inside, labels_from_folders, report, progress, should_stop)
     return report
+
+
+def _entries_by_csv(wanted, csv_parts: tuple[str, ...], report: AddReport):
+    """The photos of an upload with a ``labels.csv`` (``webapp.datasets.labels_csv``) laid
+    out as class folders (``(group, file name)``), so they import as a folder upload does.
+    Photos the CSV does not name, and rows naming files not in the upload, are reported in
+    ``report.skipped``; the CSV's unusable rows and notes go in the report too.
+
+    Returns:
+        ``([(name, (group, file name), read)], LabelsCsv)``.
+
+    Raises:
+        ValueError: the CSV cannot be read at all (``labels_csv_read``); nothing is imported.
+    """
+    read = next(r for _, p, r in wanted if p == csv_parts)
+    table = labels_csv_read(read())
+    report.skipped += table.problems
+    report.notes += table.notes
+    root = csv_parts[:-1]
+    photos = [(n, p, r) for n, p, r in wanted if p != csv_parts]
+    basenames = Counter(p[-1] for _, p, _ in photos if p[:len(root)] == root)
+    inside, named = [], set()
+    for n, p, r in photos:
+        key = table.match("/".join(p[len(root):]), basenames) if p[:len(root)] == root else None
+        if key is None:
+            report.skipped.append((n, f"Not named in {LABELS_CSV}, so it has no group." if named_like_photo(p[-1])
+                                   else NOT_A_PHOTO_BESIDE))
+            continue
+        named.add(key)
+        inside.append((n, (table.groups[key], p[-1]), r))
+    for key in table.groups:  # line order
+        if key not in named:
+            report.skipped.append((f"{LABELS_CSV}, line {table.lines[key]}", f"Names “{key}”, which is not in the "
+                                                                              "upload: no photo of that name."))
+    return inside, table
 
 
 def _add_all(dataset, wanted, labels_from_folders, report, progress, should_stop=None):
@@ -310,11 +363,11 @@ def _class_notes(dataset: Dataset, staging: Path, archives: list, class_name: st
     new: dict[str, int] = {}
     for i, f in enumerate(archives):
         with zipfile.ZipFile(staging / f"upload-{i}.zip") as zf:
-            found = archive_classes(zf.namelist())
+            found = _zip_groups(zf)
         if not found:
-            raise ValueError(f"“{display_name(f)}” has no class folders, so no photo would get a class: put each "
-                             "class's photos in a folder named after it (daisy/1.jpg, rose/2.jpg) and zip those "
-                             "folders together.")
+            raise ValueError(f"“{display_name(f)}” has no class folders and no {LABELS_CSV}, so no photo would get a "
+                             "class: put each class's photos in a folder named after it (daisy/1.jpg, rose/2.jpg) "
+                             f"and zip those folders together, or add a {LABELS_CSV} reading filename,class.")
         for k, n in found.items():
             new[k] = new.get(k, 0) + n
     if class_name:
@@ -327,6 +380,21 @@ def _class_notes(dataset: Dataset, staging: Path, archives: list, class_name: st
     return [f"This upload holds one class, “{only}”{files}, and the dataset has no other: a classifier needs "
             "at least two. The import goes on; add the other classes (a zip with one folder per class, or "
             "photos with a class name) before training."]
+
+
+def _zip_groups(zf: zipfile.ZipFile) -> dict[str, int]:
+    """``{class: files}`` a classification import of this zip would make: from its
+    ``labels.csv`` when it has one (as the import reads it), else from its folders.
+
+    Raises:
+        ValueError: several labels.csv files, or one that cannot be read (sentence).
+    """
+    names = {p: n for n in zf.namelist()
+             if not n.endswith("/") and (p := archive_path_parts(n)) and not archive_path_ignored(p)}
+    csv_parts = labels_csv_find(names)
+    if csv_parts is None:
+        return archive_classes(zf.namelist())
+    return labels_csv_read(zf.read(names[csv_parts])).group_counts()
 
 
 def _save(f, dest: Path) -> None:

@@ -69,9 +69,10 @@ def dataset_detail(request, dataset_id: int):
     page = Paginator(images, 48).get_page(request.GET.get("page"))
     last_import = Job.objects.filter(kind=IMPORT.kind, params__dataset_id=dataset.pk).order_by("-id").first()
     job_id = request.GET.get("job", "")
+    classes = selectors.dataset_class_counts(dataset=dataset)
     return render(request, "datasets/detail.html", {
         "dataset": dataset, "form": form, "page": page, "label": label,
-        "classes": selectors.dataset_class_counts(dataset=dataset),
+        "classes": classes, "coarse_groups": any(c["coarse_group"] for c in classes),
         "unreadable": selectors.dataset_unreadable(dataset=dataset)[:200],
         "last_import": last_import, "job_id": job_id if job_id.isdigit() else "",
         "query": f"label={label}" if label else "", "few": selectors.FEW_PHOTOS, "can_change": can_change,

@@ -85,6 +85,19 @@ class EmbeddingForm(forms.Form):
     mining = forms.ChoiceField(choices=[("semi-hard", "Semi-hard negatives in each batch (FaceNet)"),
                                         ("random", "Random triplets")], initial="semi-hard", label="Negatives",
                                help_text="Triplet epochs only.")
+    architecture = forms.ChoiceField(
+        choices=[("projection", "A head on the backbone's features (fast)"),
+                 ("multiscale", "+ the seed's two shallow multi-scale channels on the pixels")],
+        initial="projection", required=False, label="Model",
+        help_text="The head alone is the default: it trains in seconds on cached features. The shallow channels "
+                  "(Deep Ranking) see colour and texture at two small scales and are learned in triplet epochs, so "
+                  "they need at least one; on 12 flower species they did not help the held-out ones.")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("architecture") == "multiscale" and not data.get("epochs"):
+            self.add_error("epochs", "The multi-scale channels are learned in triplet epochs: choose at least one.")
+        return data
 
     def __init__(self, *args, datasets=None, **kwargs):
         super().__init__(*args, **kwargs)

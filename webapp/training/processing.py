@@ -47,9 +47,11 @@ def _stop_checker(job_id: int, dataset_id: int):
     return should_stop
 
 
-def _rows(dataset: Dataset):
-    """Readable photos with a label, their split, and the classes in use (label-map order)."""
-    if dataset.images.filter(status=DatasetImage.Status.OK, split="").exists():
+def _rows(dataset: Dataset, *, split: bool = True):
+    """Readable photos with a label and the classes in use (label-map order); with ``split``,
+    photos not yet assigned a train/validation split get one first (an embedding splits by
+    group instead, and a photo split could not even be drawn from 4 groups of 2 photos)."""
+    if split and dataset.images.filter(status=DatasetImage.Status.OK, split="").exists():
         dataset_split_assign(dataset=dataset)
     rows = list(dataset.images.filter(status=DatasetImage.Status.OK, label__isnull=False)
                 .select_related("label").order_by("id"))
@@ -140,9 +142,11 @@ def embedding_train(job: Job, progress) -> tuple[dict, str]:
     dataset = Dataset.objects.filter(pk=p["dataset_id"]).first()
     if dataset is None:
         raise JobFailed("The dataset was deleted before training started.", "deleted")
-    rows, used = _rows(dataset)
+    rows, used = _rows(dataset, split=False)
     index = {c.pk: i for i, c in enumerate(used)}
-    photos = [GroupedPhoto(r.file.path, index[r.label_id], key=r.sha256) for r in rows]
+    coarse_ids = {name: i for i, name in enumerate(sorted({c.coarse_group for c in used if c.coarse_group}))}
+    coarse = {c.pk: coarse_ids.get(c.coarse_group, -1) for c in used}  # -1: no coarse group
+    photos = [GroupedPhoto(r.file.path, index[r.label_id], coarse=coarse[r.label_id], key=r.sha256) for r in rows]
     try:
         train, val = split_by_group(photos, validation_share=p.get("validation_share", 0.5), seed=dataset.split_seed)
         options = embedding_options_from_params(p, dataset.split_seed)

@@ -147,11 +147,12 @@ def embedding_options_from_params(p: dict, seed: int = 42):
 
     d = RankingOptions()
     return RankingOptions(epochs=int(p.get("epochs", d.epochs)), mining=p.get("mining") or d.mining,
-                          margin=float(p.get("margin", d.margin)), seed=seed)
+                          margin=float(p.get("margin", d.margin)),
+                          architecture=p.get("architecture") or d.architecture, seed=seed)
 
 
 def embedding_start(*, dataset: Dataset, user=None, epochs: int | None = None, mining: str | None = None,
-                    margin: float | None = None):
+                    margin: float | None = None, architecture: str | None = None):
     """Queue learning a similarity embedding from ``dataset``'s classes (``training.embedding``).
 
     Raises:
@@ -168,7 +169,8 @@ def embedding_start(*, dataset: Dataset, user=None, epochs: int | None = None, m
     d = RankingOptions()
     params = {"dataset_id": dataset.pk, "epochs": d.epochs if epochs is None else int(epochs),
               "mining": mining or d.mining, "margin": d.margin if margin is None else float(margin),
-              "backbone": d.backbone, "image_size": d.image_size, "dim": d.dim}
+              "backbone": d.backbone, "image_size": d.image_size, "dim": d.dim,
+              "architecture": architecture or d.architecture}
     try:
         embedding_options_from_params(params)
     except ValueError as err:

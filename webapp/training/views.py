@@ -116,7 +116,7 @@ def embedding_home(request):
         c = form.cleaned_data
         try:
             job = services.embedding_start(dataset=c["dataset"], user=request.user, epochs=c["epochs"],
-                                           mining=c["mining"])
+                                           mining=c["mining"], architecture=c["architecture"])
         except ValidationError as err:
             form.add_error(None, err)
         else:

@@ -161,3 +161,56 @@ def test_groups_on_both_sides_or_too_few_are_refused(colour_groups, tmp_path):
     with pytest.raises(ValueError, match="at least two groups"):
         R.embedding_train([p for p in train if p.group == train[0].group], val, options=R.RankingOptions(**OPTS),
                           work_dir=tmp_path)
+
+
+def test_the_multiscale_architecture_learns_its_shallow_channels_and_embeds_from_photos(colour_groups, tmp_path,
+                                                                                         efficientnet_backbone):
+    """The seed's shallow multi-scale channels: epoch 0 is the whitening exactly (their rows of
+    the projection start at zero), triplet epochs change them, the saved model loads back, and a
+    LearnedBackbone feeds it the photo's pixels beside the backbone's features."""
+    from vision.images import load_image
+
+    train, val = R.split_by_group(colour_groups, seed=0)
+    opts = R.RankingOptions(**{**OPTS, "architecture": "multiscale", "epochs": 2, "patience": 5})
+    res = R.embedding_train(train, val, options=opts, work_dir=tmp_path / "w", cache_dir=tmp_path / "c")
+    assert [i.name for i in res.head.inputs] == ["features", "pixels"]
+    plain = R.embedding_train(train, val, options=R.RankingOptions(**{**OPTS, "epochs": 0}), work_dir=tmp_path / "p",
+                              cache_dir=tmp_path / "c")
+    assert res.history["val_map_at_r"][0] == pytest.approx(plain.metrics["map_at_r"], abs=1e-6)
+    assert res.report()["architecture"] == "multiscale"
+    start = res.head.get_layer("shallow1").get_weights()[0]
+    assert np.abs(start).sum() > 0  # learned (or at least initialised) convolution, not missing
+    with pytest.raises(ValueError, match="pixels"):
+        res.embed(np.ones((2, 1280)))
+    head, meta = R.load_embedding(res.save(tmp_path / "saved"))
+    learned = R.LearnedBackbone("learned_1", "test", "v1", efficientnet_backbone, head)
+    photos = [load_image(p.path).pixels for p in val[:3]]
+    out = learned.embeddings(photos)
+    assert out.shape == (3, 16) and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
+    direct = R.head_embed(res.head, efficientnet_backbone.embeddings(photos),
+                          np.stack([R.shallow_pixels(p) for p in photos]))
+    assert np.allclose(out, direct, atol=1e-5) and meta["architecture"] == "multiscale"
+    with pytest.raises(ValueError, match="at least one epoch"):
+        R.RankingOptions(architecture="multiscale", epochs=0)
+    with pytest.raises(ValueError, match="Unknown architecture"):
+        R.RankingOptions(architecture="siamese")
+
+
+def test_groups_of_one_photo_train_as_negatives_and_lone_validation_photos_are_left_out_in_words(
+        colour_groups, tmp_path, efficientnet_backbone):
+    """Issue 17's bad input "groups with a single photo": such a group is never held out, and a
+    held-out group left with one readable photo is left out of the figures, said in the note."""
+    single = [R.GroupedPhoto(colour_groups[0].path, 50), R.GroupedPhoto(colour_groups[1].path, 51)]
+    for seed in range(5):
+        train, val = R.split_by_group([*colour_groups, *single], seed=seed)
+        assert {50, 51} <= {p.group for p in train} and not {50, 51} & {p.group for p in val}
+    train, val = R.split_by_group(colour_groups, seed=0)
+    broken = str(tmp_path / "broken.png")
+    (tmp_path / "broken.png").write_bytes(b"no")
+    lone = val[0].group  # its other photos replaced by an unreadable file
+    val = [val[0], *[R.GroupedPhoto(broken, lone) for _ in range(3)], *[p for p in val if p.group != lone]]
+    res = R.embedding_train(train, val, options=R.RankingOptions(**{**OPTS, "epochs": 0}), work_dir=tmp_path / "w",
+                            cache_dir=tmp_path / "c")
+    assert res.n_val_groups == 3 and "1 validation photo was left out" in res.note
+    with pytest.raises(ValueError, match="four groups of two photos or more"):
+        R.split_by_group([R.GroupedPhoto("x", g) for g in range(6)])

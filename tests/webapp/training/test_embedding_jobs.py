@@ -138,3 +138,34 @@ def test_a_gallery_indexed_with_a_learned_embedding_is_searched_with_it(staff_cl
     failed = run(search.image_search(dataset=gallery, upload=upload(category_photo("sunflower", 9)), k=3).job)
     assert failed.state == "failed" and failed.error_code == "unknown_backbone" and "rebuild the index" in failed.error
     assert staff_client.get(f"/search/galleries/{gallery.pk}/").status_code == 200
+
+
+def test_coarse_groups_reach_the_trainer_and_the_multiscale_model_needs_triplet_epochs(staff_client, monkeypatch):
+    """A class's coarse group (from labels.csv) becomes the photos' coarse index for the hard
+    negatives; classes without one get -1; the shallow multi-scale channels are refused without
+    triplet epochs, on the page and in the service."""
+    import vision.training.ranking as ranking
+    from django.core.exceptions import ValidationError
+
+    ds = _flowers("Coarse", SPECIES, n=2)
+    ds.classes.filter(name__in=("daisy", "sunflower")).update(coarse_group="yellow")
+    ds.classes.filter(name="iris").update(coarse_group="blue")
+    seen = {}
+
+    def capture(train, val, **kw):
+        seen.update({p.path: p for p in [*train, *val]}, options=kw["options"])
+        raise ValueError("captured")
+
+    monkeypatch.setattr(ranking, "embedding_train", capture)
+    job = _run(services.embedding_start(dataset=ds, epochs=1, mining="random", architecture="multiscale"))
+    assert job.state == "failed" and "captured" in job.error
+    options = seen.pop("options")
+    assert options.architecture == "multiscale" and options.mining == "random"
+    by_class = {im.label.name: seen[im.file.path].coarse for im in ds.images.select_related("label")}
+    assert by_class["daisy"] == by_class["sunflower"] >= 0 and by_class["iris"] >= 0
+    assert by_class["iris"] != by_class["daisy"] and by_class["pansy"] == -1
+    r = staff_client.post("/training/embeddings/", {"dataset": ds.pk, "epochs": 0, "mining": "semi-hard",
+                                                    "architecture": "multiscale"})
+    assert r.status_code == 200 and "learned in triplet epochs" in r.content.decode()
+    with pytest.raises(ValidationError, match="at least one epoch"):
+        services.embedding_start(dataset=ds, epochs=0, architecture="multiscale")
