@@ -100,7 +100,7 @@ def main(argv=None) -> int:
           f"{statistics.mean(seconds[1:]) if len(seconds) > 1 else seconds[0]:.1f} s per later split (cached); "
           f"target <= 20 minutes on 2 cores")
     base = registry.load(options.backbone)
-    learned = LearnedBackbone("learned_bench", "bench", "bench", base, last.head)  # what a learned search embeds with
+    learned = LearnedBackbone("learned_bench", "bench", "bench", base, last.head, image_size=options.image_size)  # what a learned search embeds with
     images = [load_image(p.path).pixels for p in photos[:64]]
     f_ips, l_ips = throughput(base.embeddings, images), throughput(learned.embeddings, images)
     print(f"embedding throughput from decoded photos (the search's path): frozen backbone {f_ips:.1f} photos/s, "

@@ -59,6 +59,8 @@ def backbone_load(name: str):
     Raises:
         KeyError: an unknown name.
         vision.errors.WeightsMissingError: a weights or model file is missing (sentence).
+        ValueError: a learned embedding trained at another side than its backbone embeds at
+            (``LearnedBackbone``; the product trains at that side, so only a foreign file).
     """
     if name in SPECS:
         return registry.load(name)
@@ -70,7 +72,8 @@ def backbone_load(name: str):
 
     def build():
         head, report = catalog.trained_load(ModelVersion.Kind.EMBEDDING, mv.pk, mv.path)
-        return LearnedBackbone(name, _label(mv), f"v{mv.version}", registry.load(report["backbone"]), head)
+        return LearnedBackbone(name, _label(mv), f"v{mv.version}", registry.load(report["backbone"]), head,
+                               image_size=report.get("image_size"))
 
     return registry.cached(f"learned_backbone:{mv.pk}", build)
 

@@ -183,6 +183,8 @@ def test_the_multiscale_architecture_learns_its_shallow_channels_and_embeds_from
     with pytest.raises(ValueError, match="pixels"):
         res.embed(np.ones((2, 1280)))
     head, meta = R.load_embedding(res.save(tmp_path / "saved"))
+    with pytest.raises(ValueError, match="learned from features at 128 px"):  # trained at 128, embeds at 224
+        R.LearnedBackbone("learned_1", "test", "v1", efficientnet_backbone, head, image_size=meta["image_size"])
     learned = R.LearnedBackbone("learned_1", "test", "v1", efficientnet_backbone, head)
     photos = [load_image(p.path).pixels for p in val[:3]]
     out = learned.embeddings(photos)
