@@ -12,7 +12,8 @@ photos/s from decoded photos, frozen backbone against backbone + learned
 head.
 
 Run: ``.venv/bin/python bench/ranking.py [--seeds 101 102 103 104 105 106]
-[--epochs 0] [--mining semi-hard]``. Splits 1-6 were used to choose the
+[--epochs 0] [--mining semi-hard] [--architecture projection|multiscale]``
+(multiscale needs ``--epochs`` of at least 1). Splits 1-6 were used to choose the
 defaults (``RankingOptions``); report others.
 """
 

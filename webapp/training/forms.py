@@ -91,7 +91,7 @@ class EmbeddingForm(forms.Form):
         initial="projection", required=False, label="Model",
         help_text="The head alone is the default: it trains in seconds on cached features. The shallow channels "
                   "(Deep Ranking) see colour and texture at two small scales and are learned in triplet epochs, so "
-                  "they need at least one; on 12 flower species they did not help the held-out ones.")
+                  "they need at least one; on 12 flower species they added 0.3 points of MAP@R, within chance.")
 
     def clean(self):
         data = super().clean()
