@@ -66,6 +66,9 @@ def test_an_embedding_worse_than_the_frozen_backbone_is_not_made_active(staff_cl
 def test_datasets_that_cannot_learn_an_embedding_are_refused_in_words(staff_client):
     from django.core.exceptions import ValidationError
 
+    one = _flowers("One", SPECIES[:1], n=3)  # one group only
+    with pytest.raises(ValidationError, match="at least four classes.*this dataset has 1"):
+        services.embedding_start(dataset=one)
     three = _flowers("Three", SPECIES[:3], n=3)
     with pytest.raises(ValidationError, match="at least four classes"):
         services.embedding_start(dataset=three)
