@@ -9,7 +9,7 @@ import uuid
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from django.conf import settings
@@ -75,10 +75,11 @@ def dataset_class_get_or_create(*, dataset: Dataset, name: str) -> DatasetClass:
 
 
 def dataset_image_add(*, dataset: Dataset, name: str, data: bytes, label: DatasetClass | None = None,
-                      report: AddReport | None = None) -> DatasetImage | None:
-    """Store one photo. Unreadable bytes are kept as an ``unreadable`` row
-    with the reason (so the page can list them); the same content twice in
-    one dataset is stored once. Returns the row, or None for a duplicate."""
+                      text: str = "", report: AddReport | None = None) -> DatasetImage | None:
+    """Store one photo (with its class, or for a text-lines dataset its ``text``).
+    Unreadable bytes are kept as an ``unreadable`` row with the reason (so the
+    page can list them); the same content twice in one dataset is stored
+    once. Returns the row, or None for a duplicate."""
     report = report or AddReport()
     digest = hashlib.sha256(data).hexdigest()
     stored = DatasetImage.objects.filter(dataset=dataset, sha256=digest).only("status", "error").first()
@@ -88,7 +89,7 @@ def dataset_image_add(*, dataset: Dataset, name: str, data: bytes, label: Datase
         else:
             report.duplicates.append(name)
         return None
-    row = DatasetImage(dataset=dataset, original_name=original_name(name), sha256=digest, label=label)
+    row = DatasetImage(dataset=dataset, original_name=original_name(name), sha256=digest, label=label, text=text[:500])
     try:
         loaded = load_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
     except InvalidImageError as err:
@@ -118,7 +119,9 @@ def dataset_import(*, dataset: Dataset, source: Path, labels_from_folders: bool 
     (``filename,class[,coarse_group]``, ``webapp.datasets.labels_csv``) takes
     each photo's class, and each class's coarse group, from it instead: its
     unusable rows, the photos it does not name and the rows naming missing
-    files are reported, and what it says of coarse groups goes in ``notes``. Entries that could escape the folder, hidden
+    files are reported, and what it says of coarse groups goes in ``notes``.
+    A text-lines dataset takes each photo's text from its ``labels.csv``
+    (``filename,text``), else from its file name without the extension. Entries that could escape the folder, hidden
     files, ``__MACOSX`` and files over the upload size limit are skipped and
     reported; unreadable images are kept as ``unreadable`` rows.
 
@@ -161,6 +164,10 @@ def _import_entries(dataset, entries, labels_from_folders, progress, should_stop
             wanted.append((name, parts, read))
     if not wanted and not report.skipped:
         raise ValueError(f"{what} holds no files (hidden ones aside), so there was nothing to import.")
+    if dataset.kind == Dataset.Kind.TEXT_LINES:
+        inside, texts = _text_entries(wanted, report)
+        _add_all(dataset, inside, False, report, progress, should_stop, texts)
+        return report
     csv_parts = labels_csv_find(p for _, p, _ in wanted) if labels_from_folders else None
     if csv_parts is not None:
         inside, table = _entries_by_csv(wanted, csv_parts, report)
@@ -182,7 +189,31 @@ def _import_entries(dataset, entries, labels_from_folders, progress, should_stop
     return report
 
 
-def _entries_by_csv(wanted, csv_parts: tuple[str, ...], report: AddReport):
+def _text_entries(wanted, report: AddReport) -> tuple[list, dict[str, str]]:
+    """A text-lines upload's photos and the text of each (``{name: text}``): from its
+    ``labels.csv`` (``filename,text``) when it has one, else each file's name without its
+    extension (as the seed names its cards: ``4111111111111111.jpg``). Files that are not
+    photos are skipped and reported.
+
+    Raises:
+        ValueError: several labels.csv files, or one that cannot be read (sentence).
+    """
+    csv_parts = labels_csv_find(p for _, p, _ in wanted)
+    if csv_parts is not None:
+        inside, _ = _entries_by_csv(wanted, csv_parts, report, "text")
+        return inside, {n: p[0] for n, p, _ in inside}
+    inside, texts = [], {}
+    for n, p, r in wanted:
+        if not named_like_photo(p[-1]):
+            report.skipped.append((n, "Not a photo (by its name); a text-lines upload holds photos and, optionally, "
+                                      f"a {LABELS_CSV} reading filename,text."))
+            continue
+        inside.append((n, p, r))
+        texts[n] = PurePosixPath(p[-1]).stem.strip()
+    return inside, texts
+
+
+def _entries_by_csv(wanted, csv_parts: tuple[str, ...], report: AddReport, what: str = "group"):
     """The photos of an upload with a ``labels.csv`` (``webapp.datasets.labels_csv``) laid
     out as class folders (``(group, file name)``), so they import as a folder upload does.
     Photos the CSV does not name, and rows naming files not in the upload, are reported in
@@ -205,7 +236,7 @@ def _entries_by_csv(wanted, csv_parts: tuple[str, ...], report: AddReport):
     for n, p, r in photos:
         key = table.match("/".join(p[len(root):]), basenames) if p[:len(root)] == root else None
         if key is None:
-            report.skipped.append((n, f"Not named in {LABELS_CSV}, so it has no group." if named_like_photo(p[-1])
+            report.skipped.append((n, f"Not named in {LABELS_CSV}, so it has no {what}." if named_like_photo(p[-1])
                                    else NOT_A_PHOTO_BESIDE))
             continue
         named.add(key)
@@ -217,16 +248,16 @@ def _entries_by_csv(wanted, csv_parts: tuple[str, ...], report: AddReport):
     return inside, table
 
 
-def _add_all(dataset, wanted, labels_from_folders, report, progress, should_stop=None):
+def _add_all(dataset, wanted, labels_from_folders, report, progress, should_stop=None, texts=None):
     classes: dict[str, DatasetClass] = {}
     created: set[int] = set()
     try:
-        _add_each(dataset, wanted, labels_from_folders, report, progress, should_stop, classes, created)
+        _add_each(dataset, wanted, labels_from_folders, report, progress, should_stop, classes, created, texts or {})
     finally:  # a folder whose photos were all duplicates or unreadable leaves no empty class behind
         DatasetClass.objects.filter(pk__in=created, images__isnull=True).delete()
 
 
-def _add_each(dataset, wanted, labels_from_folders, report, progress, should_stop, classes, created):
+def _add_each(dataset, wanted, labels_from_folders, report, progress, should_stop, classes, created, texts):
     for i, (name, parts, read) in enumerate(wanted):
         if should_stop is not None and should_stop():
             added = f"{report.added} photo{'s' * (report.added != 1)}"
@@ -245,7 +276,8 @@ def _add_each(dataset, wanted, labels_from_folders, report, progress, should_sto
                     created.add(classes[key].pk)
             label = classes[key]
         with transaction.atomic():
-            dataset_image_add(dataset=dataset, name=name, data=read(), label=label, report=report)
+            dataset_image_add(dataset=dataset, name=name, data=read(), label=label, text=texts.get(name, ""),
+                              report=report)
         if progress:
             progress((i + 1) / len(wanted), f"Imported {i + 1} of {len(wanted)} files")
 

@@ -104,3 +104,32 @@ def test_the_upload_page_takes_a_zip_with_a_csv_and_its_notes_are_shown(staff_cl
                                    content_type="application/zip")
     r = staff_client.post(f"/datasets/{ds.pk}/", {"archive": no_groups})
     assert r.status_code == 200 and "no class folders and no labels.csv" in r.content.decode()
+
+
+def test_a_text_lines_upload_takes_its_texts_from_labels_csv_or_the_file_names(tmp_path):
+    """Issue 16's data: the shared plates (``images/…`` named by a labels.csv beside them), and
+    photos named by their text as the seed names its cards; a CSV row naming a missing file
+    and a file that is not a photo are reported, nothing else dropped."""
+    from tests.shared_data import shared_path
+
+    plates = Dataset.objects.create(name="plates", kind="text_lines")
+    report = dataset_import(dataset=plates, source=shared_path("datasets", "text_lines"))
+    assert report.added == 150 and not report.unreadable
+    assert [n for n, _ in report.skipped] == ["SOURCE.md"]
+    import csv
+
+    with open(shared_path("datasets", "text_lines") / "labels.csv", newline="") as f:
+        truth = {r["filename"]: r["text"] for r in csv.DictReader(f)}
+    stored = dict(plates.images.values_list("original_name", "text"))
+    assert stored == truth
+    cards = Dataset.objects.create(name="cards", kind="text_lines")
+    z = _zip(tmp_path, {"4111111111111111.jpg": _jpeg((10, 10, 10)), "cards/5555555555554444.png": _jpeg((90, 0, 0)),
+                        "readme.txt": b"hi"})
+    report = dataset_import(dataset=cards, source=z)
+    assert report.added == 2 and "Not a photo" in dict(report.skipped)["readme.txt"]
+    assert sorted(cards.images.values_list("text", flat=True)) == ["4111111111111111", "5555555555554444"]
+    named = Dataset.objects.create(name="named", kind="text_lines")
+    report = dataset_import(dataset=named, source=_zip(tmp_path, {"labels.csv": "a.jpg,AB12\nzz.jpg,X\n",
+                                                                   "a.jpg": _jpeg((1, 1, 1))}))
+    assert list(named.images.values_list("text", flat=True)) == ["AB12"]
+    assert "zz.jpg" in dict(report.skipped)["labels.csv, line 2"]
