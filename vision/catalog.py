@@ -113,10 +113,17 @@ def _load_embedding(path: Path) -> Any:
     return load_embedding(path)
 
 
+def _load_reader(path: Path) -> Any:
+    from vision.training.ocr import load_reader
+
+    return load_reader(path)
+
+
 #: kind -> loader(path) of a trained version's files (``ModelVersion.kind`` on the Django side).
 TRAINED_LOADERS: dict[str, Callable[[Path], Any]] = {
     "classifier": _load_classifier,
     "embedding": _load_embedding,
+    "ocr": _load_reader,
 }
 
 
@@ -151,7 +158,8 @@ def trained_load(kind: str, version_id: int, path: str | os.PathLike) -> Any:
 
     Returns:
         What the kind's loader returns (a classifier: ``(keras model, metadata dict)``; an
-        embedding: ``(keras head, report dict)``, ``vision.training.ranking.load_embedding``).
+        embedding: ``(keras head, report dict)``, ``vision.training.ranking.load_embedding``; a
+        text-line reader: ``(keras model, OcrOptions, report dict)``, ``vision.training.ocr.load_reader``).
 
     Raises:
         ValueError: unknown kind.
