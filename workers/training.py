@@ -1,5 +1,5 @@
-"""Training-area tasks: classifier and embedding training (batch queue);
-prediction and activation maps (interactive queue)."""
+"""Training-area tasks: classifier, embedding and text-line reader training
+(batch queue); prediction, activation maps and reading a line (interactive queue)."""
 
 from webapp.celery import app
 from webapp.jobs.runner import run_job
@@ -16,6 +16,11 @@ def embedding(self, job_id: int) -> str:
     return run_job(self, job_id, processing.embedding_train)
 
 
+@app.task(name=jobs.OCR.task, bind=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300)
+def ocr(self, job_id: int) -> str:
+    return run_job(self, job_id, processing.ocr_train)
+
+
 @app.task(name=jobs.PREDICT.task, bind=True, soft_time_limit=120, time_limit=150)
 def predict(self, job_id: int) -> str:
     return run_job(self, job_id, processing.photo_predict)
@@ -24,3 +29,8 @@ def predict(self, job_id: int) -> str:
 @app.task(name=jobs.ACTIVATIONS.task, bind=True, soft_time_limit=120, time_limit=150)
 def activations(self, job_id: int) -> str:
     return run_job(self, job_id, processing.photo_activations)
+
+
+@app.task(name=jobs.READ.task, bind=True, soft_time_limit=120, time_limit=150)
+def read(self, job_id: int) -> str:
+    return run_job(self, job_id, processing.photo_read)

@@ -174,6 +174,15 @@ var Vision = (function () {
     drawCurves(accSvg, cat(h.accuracy, h.fine_tune_accuracy), cat(h.val_accuracy, h.fine_tune_val_accuracy), [0, 1], mark);
   }
 
+  // A text-line reader's curves (vision.training.ocr): CTC loss, then the validation lines' full-line
+  // accuracy and character error rate (0..1, or up to its largest value: a CER can pass 1).
+  function drawOcrHistory(lossSvg, accSvg, cerSvg, h) {
+    h = h || {};
+    drawCurves(lossSvg, h.loss, h.val_loss, null);
+    drawCurves(accSvg, [], h.val_accuracy, [0, 1]);
+    drawCurves(cerSvg, [], h.val_cer, [0, Math.max.apply(null, [1].concat(h.val_cer || []))]);
+  }
+
   function drawCurves(svg, train, val, range, mark) {
     if (!svg) return;
     svg.innerHTML = "";
@@ -210,6 +219,6 @@ var Vision = (function () {
 
   function escape(text) { var d = document.createElement("div"); d.textContent = text; return d.innerHTML; }
 
-  return {duration: duration, timeLeft: timeLeft, fmtTime: fmtTime, isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive, queuePlace: queuePlace,
+  return {duration: duration, timeLeft: timeLeft, fmtTime: fmtTime, isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, drawOcrHistory: drawOcrHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive, queuePlace: queuePlace,
           checkinResult: checkinResult, cameraCheckin: cameraCheckin};
 })();

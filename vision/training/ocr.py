@@ -250,8 +250,8 @@ def read_with(model, options: OcrOptions, images: Sequence[np.ndarray], rule: Ru
     if not len(images):
         return []
     x = np.stack([line_input(im, options.shape) for im in images])
-    if len(x) <= batch_size:  # one call: predict()'s per-call setup costs more than a line's reading
-        logits = np.asarray(model(x, training=False))
+    if len(x) <= batch_size:  # one compiled call: predict()'s per-call setup costs more than the reading,
+        logits = np.asarray(model.predict_on_batch(x))  # and an eager call runs the GRUs step by step
     else:
         logits = model.predict(x, batch_size=batch_size, verbose=0)
     return read_lines(logits, Alphabet(options.alphabet), rule or Rule(options.rule, options.pattern))

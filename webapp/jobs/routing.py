@@ -5,9 +5,10 @@ here only to record the queue on the Job row for the Jobs page.
 Two queues, so that a person waiting never waits behind long work:
 
 * ``interactive``: check-in, enrolment, search, classify, detect, predict,
-  activation maps (seconds; a user is waiting);
-* ``batch``: training, dataset import, gallery embedding and index builds,
-  pre-annotation, exports (minutes to hours).
+  activation maps, reading a text line (seconds; a user is waiting);
+* ``batch``: training (classifiers, embeddings, text-line readers), dataset
+  import, gallery embedding and index builds, pre-annotation, exports
+  (minutes to hours).
 
 Each has its own workers (``scripts/run.sh``; ``worker-interactive`` and
 ``worker-batch`` in ``docker-compose.yml``). ``CELERY_QUEUE_PREFIX`` prefixes

@@ -190,10 +190,12 @@ CELERY_TASK_ROUTES = {
     # interactive: seconds, a user is waiting
     **{task: {"queue": INTERACTIVE_QUEUE} for task in (
         "workers.checkin.enrol", "workers.checkin.checkin", "workers.search.query", "workers.search.classify",
-        "workers.annotation.detect", "workers.training.predict", "workers.training.activations")},
+        "workers.annotation.detect", "workers.training.predict", "workers.training.activations",
+        "workers.training.read")},
     # batch: minutes to hours
     **{task: {"queue": BATCH_QUEUE} for task in (
-        "workers.training.classifier", "workers.training.embedding", "workers.datasets.import", "workers.search.embed", "workers.search.build_index",
+        "workers.training.classifier", "workers.training.embedding", "workers.training.ocr",
+        "workers.datasets.import", "workers.search.embed", "workers.search.build_index",
         "workers.annotation.preannotate", "workers.annotation.export")},
 }
 CELERY_TASK_ALWAYS_EAGER = False

@@ -12,8 +12,13 @@ class TrainingConfig(AppConfig):
         from webapp.jobs.models import Job
         from webapp.training import jobs
 
-        # a user's own uploads for a prediction or activation-map job
-        media_rule_register("predict/", lambda user, path: Job.objects.filter(
-            created_by=user, kind=jobs.PREDICT.kind, params__url=settings.MEDIA_URL + path).exists())
+        def own_upload(kind: str):
+            """A user's own uploads for their jobs of ``kind`` (a prediction's, a reading's photo)."""
+            return lambda user, path: Job.objects.filter(
+                created_by=user, kind=kind, params__url=settings.MEDIA_URL + path).exists()
+
+        media_rule_register("predict/", own_upload(jobs.PREDICT.kind))
+        media_rule_register("read/", own_upload(jobs.READ.kind))
+        # a user's own activation maps
         media_rule_register("inspect/", lambda user, path: Job.objects.filter(
             created_by=user, kind=jobs.ACTIVATIONS.kind, params__out=path).exists())

@@ -2,9 +2,11 @@ from django import forms
 
 from vision.cnn import KERNELS
 from vision.training.classifier import DEFAULT_EPOCHS, SCRATCH_IMAGE_SIZE, ClassifierOptions
+from vision.training.ocr import OcrOptions
 from vision.training.transfer import TRANSFER_IMAGE_SIZES
 from webapp.core.forms import UploadField
 from webapp.datasets.models import Dataset
+from webapp.registry.models import ModelVersion
 
 _DEFAULTS = ClassifierOptions()  # the product's defaults: the job and bench/train.py use the same
 
@@ -102,3 +104,64 @@ class EmbeddingForm(forms.Form):
     def __init__(self, *args, datasets=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["dataset"].queryset = datasets if datasets is not None else Dataset.objects.none()
+
+
+class ReaderChoiceField(forms.ModelChoiceField):
+    """A text-line reader version, named with its dataset (two datasets' readers share names)."""
+
+    def label_from_instance(self, obj):
+        return f"{obj.dataset or '(deleted dataset)'} · {obj.name} v{obj.version}"
+
+
+#: What each reader preset (``webapp.training.services.OCR_PRESETS``) reads, for the form.
+OCR_PRESET_CHOICES = [
+    ("card_line", "Card-number lines: tight crops of the 16 digits (digits only, Luhn check)"),
+    ("card_whole", "Whole cards as photographed, the seed's 512×384 (the reader finds the number's line itself)"),
+    ("plate", "Licence plates: A–Z and 0–9, up to 10 characters (optional pattern)"),
+]
+
+
+class OcrForm(forms.Form):
+    """Train a text-line reader on a text-lines dataset (``vision.training.ocr``)."""
+
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(),
+                                     help_text="A text-lines dataset: one photo per line, with its text (from "
+                                               "labels.csv or the file names). Its validation share is held out to "
+                                               "measure the reader.")
+    preset = forms.ChoiceField(choices=OCR_PRESET_CHOICES, initial="card_line", label="Reads",
+                               help_text="Card lines: 32×320 px input, grey, keeping the line's proportions. Whole "
+                                         "cards: stretched to 96×256 px, as the seed feeds its cards. Plates: 64×128 "
+                                         "px. Labels with other characters than the preset reads are skipped and "
+                                         "listed on the reader's page.")
+    epochs = forms.IntegerField(min_value=1, max_value=500, initial=OcrOptions.epochs, label="Epochs (at most)",
+                                help_text=f"Stops earlier after {OcrOptions.patience} epochs without a better "
+                                          "validation full-line accuracy; the best epoch is kept.")
+    pattern = forms.CharField(required=False, max_length=200, label="Plate pattern",
+                              help_text="Plates only, optional: a regular expression the whole plate must match, "
+                                        "e.g. [A-Z]{3}[0-9]{4}. A reading that does not match is flagged and a "
+                                        "matching candidate offered, never changed.")
+    base = ReaderChoiceField(queryset=ModelVersion.objects.none(), required=False, label="Fine-tune from",
+                             empty_label="Nothing: a new reader",
+                             help_text="An active reader trained with the same preset (say on 1,000 synthetic "
+                                       "cards): it is the start, so a few dozen of your own lines adapt it.")
+
+    def __init__(self, *args, datasets=None, readers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].queryset = datasets if datasets is not None else Dataset.objects.none()
+        self.fields["base"].queryset = readers if readers is not None else ModelVersion.objects.none()
+
+
+class ReadForm(PhotoForm):
+    """Read the text line of one photo with a reader (``POST /api/ocr`` takes the same fields)."""
+
+    field_order = ["model_version_id", "photo", "pattern"]
+    model_version_id = ReaderChoiceField(queryset=ModelVersion.objects.none(), empty_label=None, label="Reader",
+                                         error_messages={"invalid_choice": "There is no text-line reader with this "
+                                                                           "id that you may use."})
+    pattern = forms.CharField(required=False, max_length=200, label="Plate pattern",
+                              help_text="Optional: a regular expression the whole text must match, checked "
+                                        "instead of the reader's own rule, e.g. [A-Z]{3}[0-9]{4}.")
+
+    def __init__(self, *args, readers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_version_id"].queryset = readers if readers is not None else ModelVersion.objects.none()

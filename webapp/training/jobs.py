@@ -1,4 +1,4 @@
-"""Training-area job kinds."""
+"""Training-area job kinds (queues: ``CELERY_TASK_ROUTES``; training on batch, the rest interactive)."""
 
 from webapp.jobs.kinds import job_type
 
@@ -8,3 +8,6 @@ PREDICT = job_type("training", "predict", "Prediction")
 ACTIVATIONS = job_type("training", "activations", "Activation maps")
 EMBEDDING = job_type("training", "embedding", "Embedding training",
                      stopping="Cancelling… (keeping the best embedding so far)")
+OCR = job_type("training", "ocr", "Text-line reader training",
+               stopping="Cancelling… (keeping the best reader so far)")
+READ = job_type("training", "read", "Text-line reading")

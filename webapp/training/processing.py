@@ -22,8 +22,9 @@ from webapp.jobs.errors import JobCancelled, JobFailed
 from webapp.jobs.models import Job
 from webapp.jobs.services import CANCEL_CHECK_INTERVAL, cancel_checker
 from webapp.registry.models import ModelVersion
+from webapp.jobs.runner import job_row
 from webapp.registry.services import model_version_active, model_version_register
-from webapp.training.services import embedding_options_from_params, options_from_params
+from webapp.training.services import embedding_options_from_params, ocr_options_from_params, options_from_params
 
 
 def _models_dir() -> Path:
@@ -47,12 +48,19 @@ def _stop_checker(job_id: int, dataset_id: int):
     return should_stop
 
 
+def _split_ensure(dataset: Dataset) -> None:
+    """Give readable photos not yet assigned a train/validation split one (``dataset_split_assign``:
+    seeded by the dataset, so a photo stays on its side across jobs while the dataset is unchanged)."""
+    if dataset.images.filter(status=DatasetImage.Status.OK, split="").exists():
+        dataset_split_assign(dataset=dataset)
+
+
 def _rows(dataset: Dataset, *, split: bool = True):
     """Readable photos with a label and the classes in use (label-map order); with ``split``,
     photos not yet assigned a train/validation split get one first (an embedding splits by
     group instead, and a photo split could not even be drawn from 4 groups of 2 photos)."""
-    if split and dataset.images.filter(status=DatasetImage.Status.OK, split="").exists():
-        dataset_split_assign(dataset=dataset)
+    if split:
+        _split_ensure(dataset)
     rows = list(dataset.images.filter(status=DatasetImage.Status.OK, label__isnull=False)
                 .select_related("label").order_by("id"))
     used = sorted({r.label for r in rows}, key=lambda c: c.class_id)
@@ -188,6 +196,93 @@ def embedding_train(job: Job, progress) -> tuple[dict, str]:
     if trained.cancelled:
         raise JobCancelled(message, result=outcome)
     return outcome, message
+
+
+def ocr_train(job: Job, progress) -> tuple[dict, str]:
+    """Train a text-line reader on a text-lines dataset (``vision.training.ocr.ocr_train``):
+    its readable photos with a text, split by photo with the dataset's seeded split (each
+    photo is one line: no two lines share a photo to leak across the split); register an
+    ``ocr`` ``ModelVersion``, made active when its validation full-line accuracy is at least
+    the dataset's active reader's (or none is active). Resumes from the last finished epoch
+    after a restart; a cancel keeps the best reader so far."""
+    from vision import catalog
+    from vision.training.ocr import TextLine, ocr_train as train_reader
+
+    p = job.params
+    dataset = Dataset.objects.filter(pk=p["dataset_id"]).first()
+    if dataset is None:
+        raise JobFailed("The dataset was deleted before training started.", "deleted")
+    _split_ensure(dataset)
+    rows = list(dataset.images.filter(status=DatasetImage.Status.OK).exclude(text="").order_by("id"))
+    sides = {s: [TextLine(r.file.path, r.text, r.original_name) for r in rows if r.split == s]
+             for s in (DatasetImage.Split.TRAIN, DatasetImage.Split.VALIDATION)}
+    if not all(sides.values()):
+        raise JobFailed("The train/validation split left one side empty; add more photos.", "split")
+    try:
+        options = ocr_options_from_params(p, dataset.split_seed)
+    except ValueError as err:
+        raise JobFailed(str(err), "not_trainable") from err
+    init = None
+    if p.get("base_model_version_id"):
+        base = job_row(job, ModelVersion, "base_model_version_id", "The reader to fine-tune was deleted.")
+        init = catalog.trained_load(ModelVersion.Kind.OCR, base.pk, base.path)[0]
+    run_dir = _models_dir() / "runs" / f"job-{job.pk}"
+
+    def on_epoch(history: dict, phase: str) -> None:
+        Job.objects.filter(pk=job.pk).update(result={"history": history, "phase": phase})
+
+    try:
+        trained = train_reader(sides[DatasetImage.Split.TRAIN], sides[DatasetImage.Split.VALIDATION],
+                               options=options, work_dir=run_dir, init=init, on_progress=progress,
+                               on_epoch=on_epoch, should_stop=_stop_checker(job.pk, dataset.pk),
+                               history=dict((job.result or {}).get("history") or {}))
+    except TrainingCancelled as err:
+        raise JobCancelled(err.message) from err
+    except ValueError as err:  # no usable line on a side (every label outside the alphabet, ...)
+        raise JobFailed(str(err), "not_trainable") from err
+    if not Dataset.objects.filter(pk=dataset.pk).exists():
+        raise JobFailed("The dataset was deleted while the reader was training; nothing was saved.", "deleted")
+    path = trained.save(_models_dir() / "readers" / f"dataset-{dataset.pk}" / f"job-{job.pk}")
+    m = trained.metrics
+    active = model_version_active(kind=ModelVersion.Kind.OCR, dataset=dataset)
+    active_accuracy = active.metrics["metrics"]["accuracy"] if active else None
+    better = active is None or m["accuracy"] >= active_accuracy
+    mv = model_version_register(kind=ModelVersion.Kind.OCR, name=f"crnn-{p['preset']}", dataset=dataset,
+                                path=str(path), params=p, metrics={**trained.report(), "preset": p["preset"]},
+                                job=job, activate=better)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    verdict = ("made active" if better else
+               f"not made active: the active reader v{active.version} reads {active_accuracy:.1%} of the lines exactly")
+    skipped = f"; {len(trained.skipped)} line{'s' if len(trained.skipped) != 1 else ''} skipped" if trained.skipped else ""
+    message = (f"{'Cancelled; the best so far was saved' if trained.cancelled else 'Trained'}: {m['accuracy']:.1%} of "
+               f"{trained.n_val} validation lines read exactly, CER {m['cer']:.2%}{skipped} (v{mv.version}, {verdict})")
+    outcome = {"history": trained.history, "model_version_id": mv.pk, "metrics": m, "skipped": len(trained.skipped)}
+    if trained.cancelled:
+        raise JobCancelled(message, result=outcome)
+    return outcome, message
+
+
+def photo_read(job: Job, progress) -> tuple[dict, str]:
+    """Read the text line of one staged photo with a reader version (cached per worker process);
+    the reader's rule, or the job's pattern, is checked on the reading (``vision.ocr.decode``)."""
+    from vision import catalog
+    from vision.images import load_image
+    from vision.ocr.text import Rule, card_grouped
+    from vision.training.ocr import read_with
+
+    mv = job_row(job, ModelVersion, "model_version_id", "This reader was deleted.")
+    model, options, _report = catalog.trained_load(ModelVersion.Kind.OCR, mv.pk, mv.path)
+    pattern = job.params.get("pattern") or ""
+    try:
+        reading = read_with(model, options, [load_image(job.params["path"]).pixels],
+                            Rule("pattern", pattern) if pattern else None)[0]
+    except ValueError as err:  # too small or too wide for this reader (the web side checks it first)
+        raise JobFailed(str(err), "invalid_image") from err
+    result = {"text": reading.text, "grouped": card_grouped(reading.text),
+              "confidences": [round(c, 4) for c in reading.confidences], "confidence": round(reading.confidence, 4),
+              "problem": reading.problem, "suggestion": reading.suggestion, "model_version_id": mv.pk,
+              "photo_url": job.params.get("url", "")}
+    return result, (f"Read “{result['grouped']}” ({reading.confidence:.0%})" if reading.text else "No text read")
 
 
 def _model_and_photo(job: Job):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from pathlib import Path
 
@@ -9,14 +10,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
+from vision.ocr.model import line_input
+from vision.ocr.text import Rule
 from vision.training.classifier import DEFAULT_EPOCHS, SCRATCH_IMAGE_SIZE, ClassifierOptions
+from vision.training.ocr import CARD_LINE, CARD_WHOLE, PLATE_LINE, OcrOptions
 from webapp.core.uploads import image_upload_check, stored_file
 from webapp.datasets.models import Dataset, DatasetImage
 from webapp.datasets.selectors import dataset_class_counts
 from webapp.jobs.services import job_create
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import model_version_activate
-from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, PREDICT
+from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, OCR, PREDICT, READ
 
 
 def training_check(*, dataset: Dataset) -> list[str]:
@@ -171,20 +175,129 @@ def embedding_start(*, dataset: Dataset, user=None, epochs: int | None = None, m
               "mining": mining or d.mining, "margin": d.margin if margin is None else float(margin),
               "backbone": d.backbone, "image_size": d.image_size, "dim": d.dim,
               "architecture": architecture or d.architecture}
+    return _dataset_job_start(EMBEDDING, dataset=dataset, params=params, user=user,
+                              options_from_params=embedding_options_from_params, what="An embedding job")
+
+
+def _dataset_job_start(job_type, *, dataset: Dataset, params: dict, user, options_from_params, what: str):
+    """Queue a training job of ``job_type`` on ``dataset`` (one at a time per dataset: the same
+    request twice, a double click, finds its job) once ``options_from_params(params)`` accepts
+    the settings.
+
+    Args:
+        what: the job in words, for the refusal ("An embedding job").
+
+    Raises:
+        ValidationError: a setting out of range (code "invalid"), or a job of this kind already
+            queued or running on the dataset with other settings (code "busy"); in words.
+    """
     try:
-        embedding_options_from_params(params)
+        options_from_params(params)
     except ValueError as err:
         raise ValidationError(str(err), code="invalid") from err
-    job, created = job_create(EMBEDDING, params=params, user=user, key=EMBEDDING.key("dataset", dataset.pk))
+    job, created = job_create(job_type, params=params, user=user, key=job_type.key("dataset", dataset.pk))
     if not created and job.params != params:
-        raise ValidationError(f"An embedding job for this dataset is already {job.state} (#{job.pk}); wait for it to "
-                              "finish or cancel it, then start again. These settings were not used.", code="busy")
+        raise ValidationError(f"{what} for this dataset is already {job.state} (#{job.pk}); wait for it to finish "
+                              "or cancel it, then start again. These settings were not used.", code="busy")
     return job
 
 
-def _stage_upload(upload, folder: str) -> tuple[str, str]:
-    """Check an uploaded photo and store it under ``folder``; ``(path, url)``."""
-    f = stored_file(*image_upload_check(upload))
+#: Reader presets (``vision.training.ocr``) by the name a job stores: what each reads is said on the form.
+OCR_PRESETS = {"card_line": CARD_LINE, "card_whole": CARD_WHOLE, "plate": PLATE_LINE}
+#: Readable photos with their text a reader job asks for: 70 % of 20 (the default validation share) leaves
+#: 14 to learn from and 6 to check on, about the least that says anything (the seed trains on 1,000 cards).
+OCR_MIN_LINES = 20
+#: ``OcrOptions`` fields a job's ``options`` may set over its preset (its epochs, plate pattern and seed
+#: have their own parameters): the command line and tests choose a smaller model, fine-tuning copies the
+#: reader it starts from.
+OCR_SETTINGS = frozenset(f.name for f in dataclasses.fields(OcrOptions)) - {"epochs", "rule", "pattern", "seed"}
+#: What a fine-tuned reader keeps of the one it starts from: its input, alphabet and layer widths.
+OCR_ARCHITECTURE = ("alphabet", "height", "width", "keep_aspect", "max_length", "filters", "rnn_units")
+
+
+def ocr_check(*, dataset: Dataset) -> list[str]:
+    """Problems that stop training a text-line reader on ``dataset``, in words (empty list: ready)."""
+    if dataset.kind != Dataset.Kind.TEXT_LINES:
+        return ["A text-line reader learns from a text-lines dataset: one photo of a line per row, with its text."]
+    n = dataset.images.filter(status=DatasetImage.Status.OK).exclude(text="").count()
+    if n < OCR_MIN_LINES:
+        return [f"A reader needs at least {OCR_MIN_LINES} readable photos with their text, some to learn from and "
+                f"some to check on; this dataset has {n}."]
+    return []
+
+
+def ocr_options_from_params(p: dict, seed: int = 42) -> OcrOptions:
+    """A reader job's parameters (:func:`ocr_start`) as ``OcrOptions``: its preset with the
+    job's epochs, its plate pattern (a ``"pattern"`` rule) and its further ``options`` over it.
+
+    Raises:
+        ValueError: an unknown preset or setting name, a value out of range (sentence).
+    """
+    if p.get("preset") not in OCR_PRESETS:
+        raise ValueError(f"Unknown reader preset {p.get('preset')!r}; known: {', '.join(OCR_PRESETS)}.")
+    extra = dict(p.get("options") or {})
+    unknown = sorted(set(extra) - OCR_SETTINGS)
+    if unknown:
+        raise ValueError(f"Unknown reader setting{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.")
+    if p.get("pattern"):
+        extra.update(rule="pattern", pattern=p["pattern"])
+    return dataclasses.replace(OCR_PRESETS[p["preset"]], **extra, epochs=int(p["epochs"]), seed=seed)
+
+
+def ocr_start(*, dataset: Dataset, user=None, preset: str = "card_line", epochs: int | None = None,
+              pattern: str = "", base_model_version_id: int | None = None, options: dict | None = None):
+    """Queue training a text-line reader on ``dataset``'s lines (``training.ocr``, batch queue).
+
+    Args:
+        preset: a key of :data:`OCR_PRESETS`.
+        epochs: at most this many (early stopping on the validation accuracy); ``None``: the preset's.
+        pattern: plates only: a regular expression the whole plate must match (checked on
+            every reading; a reading failing it is flagged, never changed).
+        base_model_version_id: fine-tune this reader (active, trained with the same preset)
+            instead of starting from random weights; its input, alphabet and widths are kept.
+        options: further ``OcrOptions`` fields (:data:`OCR_SETTINGS`), e.g. a smaller model.
+
+    Raises:
+        ValidationError: the dataset cannot train a reader (code "not_trainable"), a setting out
+            of range or unknown, or a reader job already queued or running on it with other
+            settings (code "busy"); each in words.
+    """
+    problems = ocr_check(dataset=dataset)
+    if problems:
+        raise ValidationError(problems[0], code="not_trainable")
+    if preset not in OCR_PRESETS:
+        raise ValidationError(f"Unknown reader preset {preset!r}; known: {', '.join(OCR_PRESETS)}.", code="invalid")
+    pattern = (pattern or "").strip()
+    if pattern and OCR_PRESETS[preset].rule == "card":
+        raise ValidationError("A pattern is for plates: a card number is checked by its 16 digits and its Luhn "
+                              "check digit.", code="invalid")
+    extra = dict(options or {})
+    if base_model_version_id:
+        base = ModelVersion.objects.filter(pk=base_model_version_id, kind=ModelVersion.Kind.OCR).first()
+        if base is None or not base.active or base.params.get("preset") != preset:
+            raise ValidationError("Fine-tuning starts from an active reader trained with the same preset; choose "
+                                  "one of those, or none to train a new reader.", code="invalid")
+        extra = {**{k: base.metrics["options"][k] for k in OCR_ARCHITECTURE}, **extra}
+    params = {"dataset_id": dataset.pk, "preset": preset,
+              "epochs": OCR_PRESETS[preset].epochs if epochs is None else int(epochs), "pattern": pattern,
+              "base_model_version_id": int(base_model_version_id) if base_model_version_id else None,
+              "options": extra}
+    return _dataset_job_start(OCR, dataset=dataset, params=params, user=user,
+                              options_from_params=ocr_options_from_params, what="A reader job")
+
+
+def reader_options(model_version: ModelVersion) -> OcrOptions:
+    """The options a reader version was trained with (its report's), which say what input it takes."""
+    return OcrOptions(**model_version.metrics["options"])
+
+
+def _stage_upload(upload, folder: str, check=None) -> tuple[str, str]:
+    """Check an uploaded photo (size and content, ``webapp.core.uploads``; then ``check(loaded)``,
+    which raises ``ValidationError``) and store it under ``folder``; ``(path, url)``."""
+    loaded, data = image_upload_check(upload)
+    if check is not None:
+        check(loaded)
+    f = stored_file(loaded, data)
     name = default_storage.save(f"{folder}/{f.name}", f)
     return default_storage.path(name), default_storage.url(name)
 
@@ -203,6 +316,41 @@ def activations_start(*, model_version: ModelVersion, upload, layer: str, user=N
     job, _ = job_create(ACTIVATIONS, user=user,
                         params={"model_version_id": model_version.pk, "path": path, "layer": layer,
                                 "out": f"inspect/{uuid.uuid4().hex}.png"})
+    return job
+
+
+def reading_start(*, model_version: ModelVersion, upload, pattern: str = "", user=None):
+    """Queue reading the text line of one uploaded photo (``training.read``, interactive queue).
+
+    The photo is refused here, before a worker is asked, when it is not a readable image of an
+    accepted size (every upload's checks) or does not fit the reader's input
+    (``vision.ocr.model.line_input``: under 8 px on a side, or a line much wider than the reader
+    takes once scaled to its height).
+
+    Args:
+        pattern: a regular expression the whole text must match, checked instead of the
+            reader's own rule (a plate format); empty: the reader's rule.
+
+    Raises:
+        ValidationError: the photo or the pattern, in words (code "invalid_image", "invalid", ...).
+    """
+    pattern = (pattern or "").strip()
+    if pattern:
+        try:
+            Rule("pattern", pattern)
+        except ValueError as err:
+            raise ValidationError(str(err), code="invalid") from err
+    shape = reader_options(model_version).shape
+
+    def fits(loaded) -> None:
+        try:
+            line_input(loaded.pixels, shape)
+        except ValueError as err:
+            raise ValidationError(str(err), code="invalid_image") from err
+
+    path, url = _stage_upload(upload, "read", check=fits)
+    job, _ = job_create(READ, user=user, params={"model_version_id": model_version.pk, "path": path, "url": url,
+                                                 "pattern": pattern})
     return job
 
 

@@ -7,6 +7,8 @@ urlpatterns = [
     path("", views.training_home, name="home"),
     path("estimate/", views.training_estimate, name="estimate"),
     path("embeddings/", views.embedding_home, name="embeddings"),
+    path("readers/", views.reader_home, name="readers"),
+    path("read/", views.reader_read, name="read"),
     path("jobs/<int:job_id>/", views.training_job, name="job"),
     path("models/<int:mv_id>/", views.model_detail, name="model"),
     path("models/<int:mv_id>/files/<str:name>", views.model_file, name="model_file"),
@@ -15,4 +17,5 @@ urlpatterns = [
     path("models/<int:mv_id>/activations/", views.model_activations, name="activations"),
     path("playground/", views.playground, name="playground"),
 ]
-api_urlpatterns = [path("models/<int:mv_id>/predict", views.model_predict, name="api_predict")]
+api_urlpatterns = [path("models/<int:mv_id>/predict", views.model_predict, name="api_predict"),
+                   path("ocr", views.api_read, name="api_ocr")]

@@ -9,10 +9,12 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from vision import cnn
 from vision.images import thumbnail
+from vision.ocr.text import card_grouped
 from vision.training.classifier import ClassifierOptions
 from vision.training.transfer import FEATURE_LAYOUT
 from webapp.core.backbones import backbones_available
@@ -23,22 +25,24 @@ from webapp.datasets.models import Dataset
 from webapp.datasets.selectors import datasets_visible
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_get, job_to_dict
+from webapp.jobs.waiting import MAX_WAIT_SECONDS, job_wait
 from webapp.registry.models import ModelVersion
 from webapp.training import services
-from webapp.training.forms import ActivationsForm, EmbeddingForm, PhotoForm, PlaygroundForm, TrainForm
-from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, EMBEDDING
+from webapp.training.forms import (OCR_PRESET_CHOICES, ActivationsForm, EmbeddingForm, OcrForm, PhotoForm,
+                                   PlaygroundForm, ReadForm, TrainForm)
+from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, EMBEDDING, OCR, READ
 
 MODEL_FILES = {"model.keras": "application/octet-stream", "model.tflite": "application/octet-stream",
                "confusion.png": "image/png", "kernels.png": "image/png", "model.json": "application/json"}
 
 
-def _datasets(user):
-    return datasets_visible(user=user).filter(kind=Dataset.Kind.CLASSIFICATION)
+def _datasets(user, kind: str = Dataset.Kind.CLASSIFICATION):
+    return datasets_visible(user=user).filter(kind=kind)
 
 
 def _model_for(user, mv_id, kinds=(ModelVersion.Kind.CLASSIFIER,)) -> ModelVersion:
     mv = get_object_or_404(ModelVersion.objects.select_related("dataset"), pk=mv_id, kind__in=kinds)
-    if not user.is_staff and (mv.dataset is None or not _datasets(user).filter(pk=mv.dataset_id).exists()):
+    if not user.is_staff and (mv.dataset is None or not datasets_visible(user=user).filter(pk=mv.dataset_id).exists()):
         raise PermissionDenied("This model belongs to a dataset that is not shared with you.")
     return mv
 
@@ -112,34 +116,68 @@ def embedding_home(request):
     """Learn a similarity embedding from a classification dataset's classes; the embeddings learned."""
     datasets = _datasets(request.user)
     form = EmbeddingForm(request.POST or None, datasets=datasets, initial={"dataset": request.GET.get("dataset")})
+    return _start_page(request, form, datasets, lambda c: services.embedding_start(
+        dataset=c["dataset"], user=request.user, epochs=c["epochs"], mining=c["mining"],
+        architecture=c["architecture"]), check=services.embedding_check, model_kind=ModelVersion.Kind.EMBEDDING,
+        job_type=EMBEDDING, template="training/embeddings.html")
+
+
+def _start_page(request, form, datasets, start, *, check, model_kind: str, job_type, template: str):
+    """A page that starts a training job from ``form`` (``start(cleaned_data) -> Job``, raising
+    ``ValidationError`` in words, shown on the form) and lists the ``model_kind`` versions on
+    ``datasets``, the recent jobs of ``job_type`` and each dataset's ``check`` problems."""
     if request.method == "POST" and form.is_valid():
-        c = form.cleaned_data
         try:
-            job = services.embedding_start(dataset=c["dataset"], user=request.user, epochs=c["epochs"],
-                                           mining=c["mining"], architecture=c["architecture"])
+            job = start(form.cleaned_data)
         except ValidationError as err:
             form.add_error(None, err)
         else:
             return redirect("training:job", job_id=job.pk)
-    models, jobs = _listed(request.user, datasets, ModelVersion.Kind.EMBEDDING, EMBEDDING)
-    return render(request, "training/embeddings.html", {
-        "form": form, "models": models[:50], "jobs": jobs[:10],
-        "problems": {d.pk: services.embedding_check(dataset=d) for d in datasets}})
+    models, jobs = _listed(request.user, datasets, model_kind, job_type)
+    return render(request, template, {"form": form, "models": models[:50], "jobs": jobs[:10],
+                                      "problems": {d.pk: check(dataset=d) for d in datasets}})
+
+
+def _readers(user, *, active_only: bool = False):
+    """Reader versions on the text-lines datasets ``user`` may open (``active_only``: the ones
+    offered to read with and to fine-tune from)."""
+    readers = ModelVersion.objects.filter(kind=ModelVersion.Kind.OCR, dataset__in=_datasets(
+        user, Dataset.Kind.TEXT_LINES)).select_related("dataset")
+    return readers.filter(active=True) if active_only else readers
+
+
+def reader_home(request):
+    """Train a text-line reader on a text-lines dataset; the readers trained and the recent jobs."""
+    datasets = _datasets(request.user, Dataset.Kind.TEXT_LINES)
+    form = OcrForm(request.POST or None, datasets=datasets, readers=_readers(request.user, active_only=True),
+                   initial={"dataset": request.GET.get("dataset")})
+    return _start_page(request, form, datasets, lambda c: services.ocr_start(
+        dataset=c["dataset"], user=request.user, preset=c["preset"], epochs=c["epochs"], pattern=c["pattern"],
+        base_model_version_id=c["base"].pk if c["base"] else None), check=services.ocr_check,
+        model_kind=ModelVersion.Kind.OCR, job_type=OCR, template="training/readers.html")
 
 
 def training_job(request, job_id: int):
     job = job_get(user=request.user, job_id=job_id)
-    if job is None or job.kind not in (CLASSIFIER.kind, EMBEDDING.kind):
+    if job is None or job.kind not in (CLASSIFIER.kind, EMBEDDING.kind, OCR.kind):
         raise Http404("No such training job")
     mv = ModelVersion.objects.filter(job=job).first()
     dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
-    return render(request, "training/job.html", {"job": job, "job_json": job_to_dict(job), "model": mv, "dataset": dataset})
+    base = ModelVersion.objects.filter(pk=job.params.get("base_model_version_id")).first()  # a fine-tuned reader's start
+    return render(request, "training/job.html", {"job": job, "job_json": job_to_dict(job), "model": mv,
+                                                 "dataset": dataset, "base": base,
+                                                 "preset": dict(OCR_PRESET_CHOICES).get(job.params.get("preset"))})
+
+
+TRAINED_KINDS = (ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.EMBEDDING, ModelVersion.Kind.OCR)
 
 
 def model_detail(request, mv_id: int):
-    mv = _model_for(request.user, mv_id, kinds=(ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.EMBEDDING))
+    mv = _model_for(request.user, mv_id, kinds=TRAINED_KINDS)
     if mv.kind == ModelVersion.Kind.EMBEDDING:
         return _embedding_detail(request, mv)
+    if mv.kind == ModelVersion.Kind.OCR:
+        return _reader_detail(request, mv)
     layers = mv.metrics.get("layers", [])
     act_job = job_get(user=request.user, job_id=int(request.GET["act_job"])) if request.GET.get("act_job", "").isdigit() else None
     shown_layer = act_job.params.get("layer") if act_job and act_job.kind == ACTIVATIONS.kind else None
@@ -167,6 +205,103 @@ def _embedding_detail(request, mv: ModelVersion):
     return render(request, "training/embedding.html", {"mv": mv, "m": m, "rows": rows, "versions": versions})
 
 
+def _reader_detail(request, mv: ModelVersion):
+    """A text-line reader's page: its validation figures, curves, readings, look-alike
+    confusions, the lines it skipped and why, its versions."""
+    versions = ModelVersion.objects.filter(kind=mv.kind, dataset=mv.dataset)
+    confusions = [(*pair.split(">", 1), n) for pair, n in mv.metrics["metrics"]["confusions"].items()]  # "O>0"
+    return render(request, "training/reader.html", {"mv": mv, "m": mv.metrics, "versions": versions,
+                                                    "confusions": confusions,
+                                                    "preset": dict(OCR_PRESET_CHOICES).get(mv.metrics.get("preset"))})
+
+
+#: Below this confidence a character is marked on the Read page: the reader gave it less than even odds.
+LOW_CONFIDENCE = 0.5
+
+
+def _reading(job: Job | None) -> dict | None:
+    """A succeeded read job's result for the Read page, with ``chars``: each character, its
+    confidence and whether a gap goes before it (where ``card_grouped`` spaced the number)."""
+    if job is None or job.state != Job.State.SUCCEEDED:
+        return None
+    r = job.result
+    confidences, chars, gap = iter(r["confidences"]), [], False
+    for c in r["grouped"]:
+        if c == " ":
+            gap = True
+            continue
+        conf = next(confidences)
+        chars.append({"char": c, "confidence": conf, "percent": round(conf * 100), "low": conf < LOW_CONFIDENCE,
+                      "gap": gap})
+        gap = False
+    return {**r, "chars": chars, "suggestion_grouped": card_grouped(r["suggestion"])}
+
+
+def reader_read(request):
+    """Read the text line of a photo with an active reader: a ``training.read`` job on the
+    interactive queue; ``?job=<id>`` shows its reading (the page follows it until then)."""
+    form = ReadForm(request.POST or None, request.FILES or None, readers=_readers(request.user, active_only=True),
+                    initial={"model_version_id": request.GET.get("reader")})
+    if request.method == "POST" and form.is_valid():
+        c = form.cleaned_data
+        try:
+            job = services.reading_start(model_version=c["model_version_id"], upload=c["photo"], pattern=c["pattern"],
+                                         user=request.user)
+        except ValidationError as err:
+            form.add_error(None, err)
+        else:
+            return redirect(f"{reverse('training:read')}?job={job.pk}")
+    job = job_get(user=request.user, job_id=int(request.GET["job"])) if request.GET.get("job", "").isdigit() else None
+    job = job if job is not None and job.kind == READ.kind else None
+    return render(request, "training/read.html", {"form": form, "job": job, "job_json": job and job_to_dict(job),
+                                                  "reading": _reading(job)})
+
+
+#: Seconds ``POST /api/ocr`` waits for its reading by default: a loaded reader reads a line in
+#: milliseconds, the first reading in a worker process also loads the reader (about a second).
+READ_WAIT_SECONDS = 5.0
+READING_FIELDS = ("text", "grouped", "confidences", "confidence", "problem", "suggestion", "model_version_id")
+
+
+@require_POST
+def api_read(request):
+    """``POST /api/ocr``: multipart ``photo``, ``model_version_id`` (a reader version),
+    optional ``pattern`` (a regular expression checked instead of the reader's rule) and
+    ``wait`` (seconds, 0..``MAX_WAIT_SECONDS``, default :data:`READ_WAIT_SECONDS`).
+
+    Returns:
+        200 ``{text, grouped, confidences, confidence, problem, suggestion, model_version_id,
+        job}`` once read within ``wait``; else 202 ``{job}`` (ask ``/api/jobs/<id>?wait=``, whose
+        ``result`` has the same fields). 400 ``{message, code, fields}`` for a photo that is
+        not an image, too small or too wide for the reader, or a bad pattern or reader id.
+    """
+    try:
+        wait = float(request.POST.get("wait", READ_WAIT_SECONDS))
+        if not 0 <= wait <= MAX_WAIT_SECONDS:
+            raise ValueError
+    except ValueError:
+        message = f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}."
+        return JsonResponse({"message": message, "code": "invalid", "fields": {"wait": [message]}}, status=400)
+    form = ReadForm(request.POST, request.FILES, readers=_readers(request.user))
+    try:
+        if not form.is_valid():
+            raise first_form_error(form, "Send a photo and the model_version_id of a reader.")
+        c = form.cleaned_data
+        job = services.reading_start(model_version=c["model_version_id"], upload=c["photo"], pattern=c["pattern"],
+                                     user=request.user)
+    except ValidationError as err:
+        return json_error(err)
+    if wait and job_wait(job.pk, wait):
+        job.refresh_from_db()
+    if job.state == Job.State.SUCCEEDED:
+        return JsonResponse({**{k: job.result[k] for k in READING_FIELDS}, "job": job_to_dict(job)})
+    if job.state == Job.State.FAILED:  # a sentence either way; a photo the worker could not read is the client's
+        status = {"invalid_image": 400, "deleted": 404}.get(job.error_code, 500)
+        return JsonResponse({"message": job.error, "code": job.error_code, "fields": {}, "job": job_to_dict(job)},
+                            status=status)
+    return JsonResponse({"job": job_to_dict(job)}, status=202)
+
+
 def model_file(request, mv_id: int, name: str):
     mv = _model_for(request.user, mv_id)
     if name not in MODEL_FILES:
@@ -181,7 +316,7 @@ def model_file(request, mv_id: int, name: str):
 
 @require_POST
 def model_activate(request, mv_id: int):
-    mv = _model_for(request.user, mv_id, kinds=(ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.EMBEDDING))
+    mv = _model_for(request.user, mv_id, kinds=TRAINED_KINDS)
     if mv.kind == ModelVersion.Kind.EMBEDDING and not mv.metrics.get("better_than_frozen"):
         messages.error(request, "This embedding retrieves worse than the frozen backbone on its held-out groups, "
                                 "so it cannot be made active.")

@@ -4,13 +4,12 @@ classify every photo of a folder with a trained model and write a CSV
 get an ``error`` column instead). Runs in this process (TensorFlow is fine
 outside the web server)."""
 
-import csv
-import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from webapp.registry.models import ModelVersion
+from webapp.training.management.folders import csv_out, folder_files, model_version_for
 
 
 class Command(BaseCommand):
@@ -28,20 +27,13 @@ class Command(BaseCommand):
         from vision.training.data import load_resized
         from vision.training.export import load_classifier
 
-        mv = ModelVersion.objects.filter(pk=model_version_id, kind=ModelVersion.Kind.CLASSIFIER).first()
-        if mv is None:
-            raise CommandError(f"No classifier with id {model_version_id}.")
-        root = Path(folder)
-        if not root.is_dir():
-            raise CommandError(f"{folder} is not a folder.")
+        mv = model_version_for(model_version_id, ModelVersion.Kind.CLASSIFIER, "classifier")
+        root, files = folder_files(folder)
         model, meta = load_classifier(Path(mv.path))
         names, size = meta["class_names"], meta["image_size"]
-        files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-        fh = sys.stdout if out == "-" else open(out, "w", newline="", encoding="utf-8")
-        try:
-            w = csv.writer(fh)
+        n_ok = 0
+        with csv_out(out) as w:
             w.writerow(["file", "class", "probability", "second_class", "second_probability", "error"])
-            n_ok = 0
             for start in range(0, len(files), batch_size):
                 chunk = files[start:start + batch_size]
                 imgs = [load_resized(str(p), size) for p in chunk]
@@ -58,7 +50,4 @@ class Command(BaseCommand):
                     second = (names[top[1]], f"{pr[top[1]]:.4f}") if len(top) > 1 else ("", "")
                     w.writerow([rel, names[top[0]], f"{pr[top[0]]:.4f}", *second, ""])
                     n_ok += 1
-        finally:
-            if fh is not sys.stdout:
-                fh.close()
         self.stderr.write(f"{n_ok} of {len(files)} files classified with {mv} ({', '.join(names)}).")
