@@ -220,21 +220,16 @@ LOW_CONFIDENCE = 0.5
 
 
 def _reading(job: Job | None) -> dict | None:
-    """A succeeded read job's result for the Read page, with ``chars``: each character, its
-    confidence and whether a gap goes before it (where ``card_grouped`` spaced the number)."""
+    """A succeeded read job's result for the Read page, with ``groups``: the characters as
+    ``card_grouped`` spaces them (a card number in fours; other text one group), each with
+    its confidence (a group never breaks across lines on a phone)."""
     if job is None or job.state != Job.State.SUCCEEDED:
         return None
     r = job.result
-    confidences, chars, gap = iter(r["confidences"]), [], False
-    for c in r["grouped"]:
-        if c == " ":
-            gap = True
-            continue
-        conf = next(confidences)
-        chars.append({"char": c, "confidence": conf, "percent": round(conf * 100), "low": conf < LOW_CONFIDENCE,
-                      "gap": gap})
-        gap = False
-    return {**r, "chars": chars, "suggestion_grouped": card_grouped(r["suggestion"])}
+    confidences = iter(r["confidences"])
+    groups = [[{"char": c, "confidence": conf, "percent": round(conf * 100), "low": conf < LOW_CONFIDENCE}
+               for c, conf in zip(word, confidences)] for word in r["grouped"].split(" ") if word]
+    return {**r, "groups": groups, "suggestion_grouped": card_grouped(r["suggestion"])}
 
 
 def reader_read(request):
