@@ -11,9 +11,10 @@ coloured background with a chip, a bank name, an expiry date and a holder's
 name as distractors; then a small rotation, a perspective, blur and noise.
 Whole 512x384 cards, or tight crops of the number's line.
 
-Plates: 5-8 upper-case letters and digits on a light plate with a state
-name above and a slogan below, DejaVu Sans Condensed Bold, 320x160 (the
-size of ``../shared/datasets/text_lines``), with the same distortions.
+Plates: 5-8 upper-case letters and digits in tall condensed glyphs on a
+light plate with scenery, stickers, a state name above and a slogan below,
+320x160 (the size of ``../shared/datasets/text_lines``), with the same
+distortions.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ PLATE_SIZE = (320, 160)
 _FONT_DIRS = (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts/opentype"))
 _OCR_FONTS = ("ocr-a/OCRA.ttf", "ocr-a/OCRAStd.ttf", "dejavu/DejaVuSansMono.ttf", "dejavu/DejaVuSansMono-Bold.ttf")
 _PLATE_FONTS = ("dejavu/DejaVuSansCondensed-Bold.ttf", "dejavu/DejaVuSans-Bold.ttf",
-                "liberation/LiberationSans-Bold.ttf")
+                "liberation/LiberationSans-Bold.ttf", "liberation/LiberationSansNarrow-Bold.ttf",
+                "dejavu/DejaVuSansMono-Bold.ttf")
 _SMALL_FONTS = ("dejavu/DejaVuSans.ttf", "liberation/LiberationSans-Regular.ttf")
+_SERIF_FONTS = ("dejavu/DejaVuSerif-Bold.ttf", "liberation/LiberationSerif-Bold.ttf")
 _STATES = ("CALIFORNIA", "TEXAS", "OHIO", "NEW YORK", "FLORIDA", "ALASKA", "ARIZONA", "GEORGIA", "OREGON",
            "VERMONT", "NEVADA", "UTAH", "MAINE", "IOWA", "KANSAS")
 
@@ -160,31 +163,55 @@ def _card(rng, line: bool) -> SyntheticLine:
 
 
 def _plate(rng) -> SyntheticLine:
-    from PIL import ImageDraw
+    """A US-style plate: the text drawn in a condensed bold face, then stretched to the tall,
+    narrow glyphs plates use, with a separator (space, dot or dash) that is not part of the
+    text; a state name above (sans or serif, often coloured), a slogan below, stickers in the
+    corners and scenery behind (as on ``../shared/datasets/text_lines``)."""
+    from PIL import Image, ImageDraw
 
     text = plate_text(rng)
-    im = _background(PLATE_SIZE, rng, light=True)
-    draw = ImageDraw.Draw(im)
     w, h = PLATE_SIZE
-    frame = tuple(int(c) for c in rng.integers(0, 160, 3))
-    draw.rounded_rectangle((4, 4, w - 5, h - 5), radius=12, outline=frame, width=int(rng.integers(2, 6)))
-    ink = _ink(200.0, rng)
-    state = _font(_SMALL_FONTS, int(rng.integers(18, 26)), rng)
-    label = str(rng.choice(_STATES))
-    tb = draw.textbbox((0, 0), label, font=state)
-    draw.text(((w - tb[2]) // 2, int(rng.integers(8, 18))), label, font=state, fill=frame)
-    font = _font(_PLATE_FONTS, int(rng.integers(56, 72)), rng)
-    tb = draw.textbbox((0, 0), text, font=font)
-    while tb[2] > w - 24:
-        font = font.font_variant(size=font.size - 3)
-        tb = draw.textbbox((0, 0), text, font=font)
-    draw.text(((w - tb[2]) // 2 + int(rng.integers(-8, 9)), (h - tb[3]) // 2 + int(rng.integers(-4, 10))), text,
-              font=font, fill=ink)
+    im = _background(PLATE_SIZE, rng, light=True)
+    draw = ImageDraw.Draw(im, "RGBA")
+    for _ in range(int(rng.integers(0, 3))):  # scenery: hills, a band of colour
+        y = int(rng.integers(h // 2, h))
+        draw.polygon([(0, h), (0, y), (int(rng.integers(0, w)), int(rng.integers(h // 2, h))), (w, y), (w, h)],
+                     fill=(*rng.integers(0, 256, 3).tolist(), int(rng.integers(60, 160))))
+    frame = tuple(int(c) for c in rng.integers(0, 200, 3))
     if rng.random() < 0.7:
-        slogan = _font(_SMALL_FONTS, int(rng.integers(12, 17)), rng)
+        draw.rounded_rectangle((3, 3, w - 4, h - 4), radius=12, outline=frame, width=int(rng.integers(1, 5)))
+    state = _font(_SMALL_FONTS + _SERIF_FONTS, int(rng.integers(20, 34)), rng)
+    label = str(rng.choice(_STATES))
+    label = label.title() if rng.random() < 0.4 else label
+    tb = draw.textbbox((0, 0), label, font=state)
+    draw.text(((w - tb[2]) // 2, int(rng.integers(2, 14))), label, font=state, fill=frame)
+    for corner in range(int(rng.integers(0, 3))):  # registration stickers
+        sx = int(rng.integers(8, 40)) if corner == 0 else int(rng.integers(w - 70, w - 40))
+        sticker = tuple(int(c) for c in rng.integers(0, 256, 3))
+        draw.rectangle((sx, 8, sx + int(rng.integers(25, 45)), 8 + int(rng.integers(18, 30))), fill=sticker)
+    # the text: drawn, then stretched vertically to plate proportions
+    font = _font(_PLATE_FONTS, 64, rng)
+    sep = str(rng.choice(["", " ", " ", "·", "-"]))
+    cut = int(rng.integers(2, len(text) - 1))
+    shown = text[:cut] + sep + text[cut:] if rng.random() < 0.6 else text
+    tb = font.getbbox(shown)
+    glyphs = Image.new("L", (tb[2] + 4, tb[3] + 4), 0)
+    ImageDraw.Draw(glyphs).text((2, 2), shown, font=font, fill=255)
+    glyphs = glyphs.crop(glyphs.getbbox())
+    th = int(h * rng.uniform(0.38, 0.55))
+    tw = min(w - 16, int(glyphs.width * th / glyphs.height * rng.uniform(0.55, 0.9)))
+    glyphs = glyphs.resize((tw, th), Image.BILINEAR)
+    ink = tuple(int(c) for c in rng.choice([[20, 20, 20], [150, 20, 30], [20, 40, 120], [20, 90, 60]])
+                + rng.integers(-20, 20, 3))
+    x = min(max(4, (w - tw) // 2 + int(rng.integers(-10, 11))), w - tw - 4)  # never cut off
+    y = (h - th) // 2 + int(rng.integers(-6, 12))
+    im.paste(Image.new("RGB", glyphs.size, tuple(int(max(0, c)) for c in ink)), (x, y), glyphs)
+    draw = ImageDraw.Draw(im)
+    if rng.random() < 0.7:
+        slogan = _font(_SMALL_FONTS + _SERIF_FONTS, int(rng.integers(11, 18)), rng)
         words = ["".join(rng.choice(list("ABCDEFGHIJKLMNOPRSTUVW"), int(rng.integers(3, 8)))) for _ in range(2)]
         sb = draw.textbbox((0, 0), " ".join(words), font=slogan)
-        draw.text(((w - sb[2]) // 2, h - 30), " ".join(words), font=slogan, fill=frame)
+        draw.text(((w - sb[2]) // 2, h - int(rng.integers(22, 32))), " ".join(words), font=slogan, fill=frame)
     return SyntheticLine(_distort(im, rng, angle=4.0, warp=0.05, blur=1.5, noise=10.0), text)
 
 

@@ -4,7 +4,8 @@
 Lines in (a photo or its path, and its text), a trained reader out: the
 CRNN of ``vision.ocr.model`` with Keras' CTC loss, Adam, the epoch with the
 best validation full-line accuracy kept (ties: the lower character error
-rate), early stopping on it, a resumable work folder, cancel keeping the
+rate), early stopping on it (or as soon as every validation line is read
+exactly: no later epoch could be kept), a resumable work folder, cancel keeping the
 best so far, and fine-tuning from an earlier reader (``init``).
 
 Augmentation (training only, seeded): brightness and contrast jitter and a
@@ -345,7 +346,7 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
             on_epoch(history, "Training the reader")
         cb.progress(None, f"Training the reader: epoch {epoch + 1} done, validation accuracy {m['accuracy']:.1%}, "
                           f"CER {m['cer']:.2%}", force=True)
-        if epoch - best_epoch >= options.patience:
+        if epoch - best_epoch >= options.patience or m["accuracy"] == 1.0:  # perfect: no later epoch can be kept
             stopped_early = True
             break
     if best_epoch < 0:  # cancelled in the first epoch: what it has, unchecked
