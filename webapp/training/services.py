@@ -261,6 +261,7 @@ def ocr_start(*, dataset: Dataset, user=None, preset: str = "card_line", epochs:
         ValidationError: the dataset cannot train a reader (code "not_trainable"), a setting out
             of range or unknown, or a reader job already queued or running on it with other
             settings (code "busy"); each in words.
+        QueueUnavailable: the broker is down (the job is marked failed).
     """
     problems = ocr_check(dataset=dataset)
     if problems:
@@ -286,7 +287,7 @@ def ocr_start(*, dataset: Dataset, user=None, preset: str = "card_line", epochs:
                               options_from_params=ocr_options_from_params, what="A reader job")
 
 
-def reader_options(model_version: ModelVersion) -> OcrOptions:
+def reader_options(*, model_version: ModelVersion) -> OcrOptions:
     """The options a reader version was trained with (its report's), which say what input it takes."""
     return OcrOptions(**model_version.metrics["options"])
 
@@ -333,6 +334,7 @@ def reading_start(*, model_version: ModelVersion, upload, pattern: str = "", use
 
     Raises:
         ValidationError: the photo or the pattern, in words (code "invalid_image", "invalid", ...).
+        QueueUnavailable: the broker is down (the photo stays stored, the job failed).
     """
     pattern = (pattern or "").strip()
     if pattern:
@@ -340,7 +342,7 @@ def reading_start(*, model_version: ModelVersion, upload, pattern: str = "", use
             Rule("pattern", pattern)
         except ValueError as err:
             raise ValidationError(str(err), code="invalid") from err
-    shape = reader_options(model_version).shape
+    shape = reader_options(model_version=model_version).shape
 
     def fits(loaded) -> None:
         try:

@@ -248,12 +248,11 @@ def reader_read(request):
             return redirect(f"{reverse('training:read')}?job={job.pk}")
     job = job_get(user=request.user, job_id=int(request.GET["job"])) if request.GET.get("job", "").isdigit() else None
     job = job if job is not None and job.kind == READ.kind else None
-    return render(request, "training/read.html", {"form": form, "job": job, "job_json": job and job_to_dict(job),
-                                                  "reading": _reading(job)})
+    return render(request, "training/read.html", {"form": form, "job": job, "reading": _reading(job)})
 
 
 #: Seconds ``POST /api/ocr`` waits for its reading by default: a loaded reader reads a line in
-#: milliseconds, the first reading in a worker process also loads the reader (about a second).
+#: milliseconds; the first reading in a worker process also loads the reader.
 READ_WAIT_SECONDS = 5.0
 READING_FIELDS = ("text", "grouped", "confidences", "confidence", "problem", "suggestion", "model_version_id")
 
@@ -286,8 +285,9 @@ def api_read(request):
                                      user=request.user)
     except ValidationError as err:
         return json_error(err)
-    if wait and job_wait(job.pk, wait):
-        job.refresh_from_db()
+    if wait:
+        job_wait(job.pk, wait)
+        job.refresh_from_db()  # ended, or its latest state for the 202
     if job.state == Job.State.SUCCEEDED:
         return JsonResponse({**{k: job.result[k] for k in READING_FIELDS}, "job": job_to_dict(job)})
     if job.state == Job.State.FAILED:  # a sentence either way; a photo the worker could not read is the client's
