@@ -33,7 +33,8 @@ from webapp.training.forms import (OCR_PRESET_CHOICES, ActivationsForm, Embeddin
 from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, EMBEDDING, OCR, READ
 
 MODEL_FILES = {"model.keras": "application/octet-stream", "model.tflite": "application/octet-stream",
-               "confusion.png": "image/png", "kernels.png": "image/png", "model.json": "application/json"}
+               "confusion.png": "image/png", "kernels.png": "image/png", "model.json": "application/json",
+               "reader.keras": "application/octet-stream", "reader.json": "application/json"}
 
 
 def _datasets(user, kind: str = Dataset.Kind.CLASSIFICATION):
@@ -298,7 +299,7 @@ def api_read(request):
 
 
 def model_file(request, mv_id: int, name: str):
-    mv = _model_for(request.user, mv_id)
+    mv = _model_for(request.user, mv_id, kinds=(ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.OCR))
     if name not in MODEL_FILES:
         raise Http404("No such file")
     path = Path(mv.path).parent / name
