@@ -22,6 +22,8 @@ HEIGHT_DIVISOR, WIDTH_DIVISOR = 16, 4
 MAX_SQUEEZE = 1.5
 #: Smallest side, in pixels, of an image that can hold a readable line.
 MIN_SIDE = 8
+#: Grey-level standard deviation (0..255) under which a photo is one flat colour: nothing to read.
+BLANK_STD = 2.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def line_input(pixels: np.ndarray, shape: LineShape) -> np.ndarray:
     Raises:
         ValueError: with ``keep_aspect``, a line more than ``MAX_SQUEEZE`` times wider than the
             reader takes once resized to its height (the widest aspect ratio it reads is stated);
-            an image under MIN_SIDE pixels on a side (in words).
+            an image under MIN_SIDE pixels on a side; a blank one (``BLANK_STD``) (in words).
     """
     from PIL import Image
 
@@ -75,13 +77,15 @@ def line_input(pixels: np.ndarray, shape: LineShape) -> np.ndarray:
                          f"a line of text (at least {MIN_SIDE} px on each side).")
     im = Image.fromarray(a.astype(np.uint8)).convert("L")
     h, w = shape.height, shape.width
-    if not shape.keep_aspect:
-        return np.asarray(im.resize((w, h), Image.BILINEAR), np.float32)[..., None]
     scaled = max(1, round(im.width * h / im.height))
-    if scaled > w * MAX_SQUEEZE:
+    if shape.keep_aspect and scaled > w * MAX_SQUEEZE:
         raise ValueError(f"This line is {im.width}×{im.height} px, {im.width / im.height:.0f} times wider than high; "
                          f"the reader takes lines up to {w * MAX_SQUEEZE / h:.0f} times wider than high "
                          f"({w}×{h} px input): crop it into shorter lines.")
+    if np.asarray(im, np.float32).std() < BLANK_STD:
+        raise ValueError("The photo is blank (one flat colour): there is no text on it to read.")
+    if not shape.keep_aspect:
+        return np.asarray(im.resize((w, h), Image.BILINEAR), np.float32)[..., None]
     line = np.asarray(im.resize((min(scaled, w), h), Image.BILINEAR), np.float32)
     out = np.empty((h, w), np.float32)
     out[:, :line.shape[1]] = line

@@ -24,10 +24,13 @@ def test_line_input_keeps_the_aspect_pads_with_the_background_and_refuses_in_wor
     x = line_input(line, LineShape(32, 320))
     assert x.shape == (32, 320, 1) and x.dtype == np.float32
     assert x[0, 300, 0] == 200 and x[0, 0, 0] == 0  # padded with its own grey, not black
-    whole = line_input(np.zeros((384, 512, 3), np.uint8), LineShape(96, 256, keep_aspect=False))
+    whole = line_input(np.random.default_rng(0).integers(0, 255, (384, 512, 3)).astype(np.uint8),
+                       LineShape(96, 256, keep_aspect=False))
     assert whole.shape == (96, 256, 1)
     with pytest.raises(ValueError, match="9641×48 px.*up to 15 times wider than high"):
         line_input(np.zeros((48, 9641, 3), np.uint8), LineShape(32, 320))
+    with pytest.raises(ValueError, match="blank"):
+        line_input(np.full((40, 200, 3), 128, np.uint8), LineShape(32, 320))
     with pytest.raises(ValueError, match="8×6 px: too small"):
         line_input(np.zeros((6, 8, 3), np.uint8), LineShape(32, 320))
 

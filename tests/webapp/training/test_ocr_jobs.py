@@ -160,6 +160,8 @@ def _reader_row(dataset) -> ModelVersion:
 def test_photos_a_reader_cannot_take_are_refused_in_words_before_a_worker_is_asked(staff_client, django_user_model):
     from django.test import Client
 
+    LINE = np.random.default_rng(0).integers(0, 255, (48, 300, 3)).astype(np.uint8)  # a photo it could read
+
     reader = _reader_row(Dataset.objects.create(name="Lines", kind="text_lines"))
 
     def post(pixels=None, **data):
@@ -167,6 +169,8 @@ def test_photos_a_reader_cannot_take_are_refused_in_words_before_a_worker_is_ask
         return staff_client.post("/api/ocr", {"model_version_id": reader.pk, **({"photo": photo} if photo else {}),
                                               **data})
 
+    r = post(np.zeros((48, 300, 3), np.uint8))  # a blank photo: nothing to read
+    assert r.status_code == 400 and "blank" in r.json()["message"]
     r = post(np.full((6, 8, 3), 200, np.uint8))
     assert r.status_code == 400 and r.json()["code"] == "invalid_image" and "8×6 px: too small" in r.json()["message"]
     r = post(np.full((48, 9641, 3), 200, np.uint8))
@@ -176,9 +180,9 @@ def test_photos_a_reader_cannot_take_are_refused_in_words_before_a_worker_is_ask
     assert r.status_code == 400 and "not an image" in r.json()["message"]
     r = post()
     assert r.status_code == 400 and r.json()["code"] == "required"
-    r = post(np.full((48, 300, 3), 200, np.uint8), pattern="[A-Z")
+    r = post(LINE, pattern="[A-Z")
     assert r.status_code == 400 and "not a regular expression" in r.json()["message"]
-    r = post(np.full((48, 300, 3), 200, np.uint8), wait="60")
+    r = post(LINE, wait="60")
     assert r.status_code == 400 and r.json()["fields"] == {"wait": [r.json()["message"]]}
     r = staff_client.post("/training/read/", {"model_version_id": reader.pk,
                                               "photo": _upload(np.full((6, 8, 3), 200, np.uint8))})
@@ -186,7 +190,7 @@ def test_photos_a_reader_cannot_take_are_refused_in_words_before_a_worker_is_ask
     outsider = Client()
     outsider.force_login(django_user_model.objects.create_user("outsider", password="pw-out-1"))
     r = outsider.post("/api/ocr", {"model_version_id": reader.pk,
-                                   "photo": _upload(np.full((48, 300, 3), 200, np.uint8))})
+                                   "photo": _upload(LINE)})
     assert r.status_code == 400 and "no text-line reader with this id" in r.json()["message"]
     assert outsider.get(f"/training/models/{reader.pk}/").status_code == 403
     assert not Job.objects.filter(kind="training.read").exists()
