@@ -95,7 +95,9 @@ def test_a_gallery_indexed_with_a_learned_embedding_is_searched_with_it(staff_cl
     from webapp.search.models import ImageEmbedding
 
     settings.CACHE_DIR = tmp_path / "cache"
-    _run(services.embedding_start(dataset=_flowers("Groups", SPECIES, n=4)))
+    # the seed's multi-scale model: its head takes the photo's pixels beside the backbone's features,
+    # so every place that embeds with it (gallery, query, evaluate_search) must hand them over
+    _run(services.embedding_start(dataset=_flowers("Groups", SPECIES, n=4), epochs=1, architecture="multiscale"))
     mv = ModelVersion.objects.get(kind="embedding")
     model_version_activate(model_version=mv)  # active whatever four photos a group made of it
     name = learned_name(mv)
@@ -107,6 +109,7 @@ def test_a_gallery_indexed_with_a_learned_embedding_is_searched_with_it(staff_cl
     assert r.status_code == 302
     job = run(Job.objects.filter(kind="search.build_index").latest("id"))
     assert job.state == "succeeded", job.error + job.traceback
+    assert mv.metrics["architecture"] == "multiscale"
     rows = ImageEmbedding.objects.filter(dataset=gallery, backbone=name)
     assert rows.count() == 6 and rows.first().array.shape == (mv.metrics["dim"],)
     query = gallery.images.get(original_name="sunflower_0.jpg")
