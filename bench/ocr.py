@@ -164,19 +164,31 @@ def plates(args) -> None:
     print(f"\nPlates: {args.plates} synthetic plates to pretrain, then the 100 real crops of split seed "
           f"{args.plate_seed} to fine-tune; scored on the other {len(real_test)} real crops")
     t0 = time.perf_counter()
-    synth = [TextLine(s.pixels, s.text) for s in synthetic_plates(args.plates, 1)]
-    synth_val = [TextLine(s.pixels, s.text) for s in synthetic_plates(200, 2)]
-    with tempfile.TemporaryDirectory() as work:
-        pre = ocr_train(synth, synth_val, options=options, work_dir=work, on_progress=progress_printer(t0))
+    from vision.training.ocr import load_reader
+
+    saved = Path(args.pretrained) / "reader.keras" if args.pretrained else None
+    if saved is not None and saved.exists():  # a synthetic reader from an earlier run of the same settings
+        pre_model, _, report = load_reader(saved)
+        print(f"  synthetic reader loaded from {saved} (trained in {report['seconds']:.0f} s)")
+    else:
+        synth = [TextLine(s.pixels, s.text) for s in synthetic_plates(args.plates, 1)]
+        synth_val = [TextLine(s.pixels, s.text) for s in synthetic_plates(200, 2)]
+        with tempfile.TemporaryDirectory() as work:
+            pre = ocr_train(synth, synth_val, options=options, work_dir=work, on_progress=progress_printer(t0))
+        pre_model = pre.model
+        if saved is not None:
+            pre.save(saved.parent)
     # the fine-tuning picks its epoch on a third of the real training crops, never on the scored ones
-    tune = dataclasses.replace(options, learning_rate=3e-4, epochs=max(10, args.epochs // 2))
+    tune = dataclasses.replace(options, learning_rate=args.tune_lr, epochs=args.tune_epochs,
+                               patience=args.tune_patience)
     with tempfile.TemporaryDirectory() as work:
-        res = ocr_train(real_train[:67], real_train[67:], options=tune, work_dir=work, init=pre.model,
+        res = ocr_train(real_train[:67], real_train[67:], options=tune, work_dir=work, init=pre_model,
                         on_progress=progress_printer(t0))
     images, truths = [load_image(str(p)).pixels for p, _ in real_test], [t for _, t in real_test]
-    pre_m = score([r.text for r in read_with(pre.model, options, images)], truths)
+    pre_m = score([r.text for r in read_with(pre_model, options, images)], truths)
     m = score([r.text for r in read_with(res.model, options, images)], truths)
-    print(f"trained in {time.perf_counter() - t0:.0f} s")
+    print(f"trained in {time.perf_counter() - t0:.0f} s; fine-tuning kept epoch {res.best_epoch + 1} of "
+          f"{res.epochs_run}: {res.metrics['accuracy']:.1%} on the 33 real crops that chose it")
     print(header())
     print(row("synthetic plates only", pre_m))
     print(row("this product (fine-tuned on real)", m, f"{ms_per_line(res.model, options, images):.1f}"))
@@ -195,6 +207,10 @@ def main(argv=None) -> int:
     ap.add_argument("--plates", type=int, default=4000, help="synthetic plates to pretrain on")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--plate-seed", type=int, default=7)
+    ap.add_argument("--pretrained", default="", help="folder keeping the synthetic plate reader between runs")
+    ap.add_argument("--tune-lr", type=float, default=3e-4, help="fine-tuning learning rate on the real plates")
+    ap.add_argument("--tune-epochs", type=int, default=20)
+    ap.add_argument("--tune-patience", type=int, default=6)
     ap.add_argument("--whole", action="store_true", help="whole cards (CARD_WHOLE) instead of number lines")
     ap.add_argument("--skip-cards", action="store_true")
     ap.add_argument("--skip-plates", action="store_true")
