@@ -4,8 +4,10 @@
 Lines in (a photo or its path, and its text), a trained reader out: the
 CRNN of ``vision.ocr.model`` with Keras' CTC loss, Adam, the epoch with the
 best validation full-line accuracy kept (ties: the lower character error
-rate), early stopping on it (or as soon as every validation line is read
-exactly: no later epoch could be kept), a resumable work folder, cancel keeping the
+rate), early stopping on it (a lower validation loss counts as progress
+while no line is read exactly yet: CTC's first plateau; training also stops
+as soon as every validation line is read exactly: no later epoch could be
+kept), a resumable work folder, cancel keeping the
 best so far, and fine-tuning from an earlier reader (``init``).
 
 Augmentation (training only, seeded): brightness and contrast jitter and a
@@ -315,6 +317,7 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
         return history["val_accuracy"][epoch_i], -history["val_cer"][epoch_i]
 
     best_epoch = max(range(done), key=score) if done else -1
+    progress_epoch = _last_progress(history, done, score)
     cancelled = stopped_early = False
     for epoch in range(done, options.epochs):
         rng = np.random.default_rng([options.seed, epoch])
@@ -341,12 +344,13 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
         if best_epoch < 0 or score(epoch) > score(best_epoch):
             best_epoch = epoch
             model.save_weights(best_path)
+        progress_epoch = _last_progress(history, epoch + 1, score)
         wd.history_save(history)
         if on_epoch:
             on_epoch(history, "Training the reader")
         cb.progress(None, f"Training the reader: epoch {epoch + 1} done, validation accuracy {m['accuracy']:.1%}, "
                           f"CER {m['cer']:.2%}", force=True)
-        if epoch - best_epoch >= options.patience or m["accuracy"] == 1.0:  # perfect: no later epoch can be kept
+        if epoch - progress_epoch >= options.patience or m["accuracy"] == 1.0:  # perfect: none better can come
             stopped_early = True
             break
     if best_epoch < 0:  # cancelled in the first epoch: what it has, unchecked
@@ -360,6 +364,21 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
                          stopped_early=stopped_early, cancelled=cancelled, seconds=time.perf_counter() - t0,
                          model=model, options=options, metrics=metrics, n_train=len(xt), n_val=len(xv),
                          skipped=skipped, samples=samples[:50])
+
+
+def _last_progress(history: dict, epochs: int, score) -> int:
+    """The last of the first ``epochs`` epochs that made progress: a better validation score,
+    or, while no line is read exactly yet, a lower validation loss. A CTC reader reads nothing
+    for its first epochs (often more on a small set) before it starts to; early stopping must
+    not end it on that plateau. -1 before any epoch."""
+    last, best, low = -1, None, float("inf")
+    for e in range(epochs):
+        nothing_read = history["val_accuracy"][e] == 0 and (best is None or best[0] == 0)
+        if best is None or score(e) > best or (nothing_read and history["val_loss"][e] < low):
+            last = e
+        best = score(e) if best is None else max(best, score(e))
+        low = min(low, history["val_loss"][e])
+    return last
 
 
 def _encode_all(texts: Sequence[str], options: OcrOptions) -> np.ndarray:

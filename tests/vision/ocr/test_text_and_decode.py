@@ -75,3 +75,19 @@ def test_a_line_failing_its_rule_is_flagged_and_a_passing_candidate_offered_not_
     assert 0 < r.confidence < 0.6 and r.candidates[0][0] == r.text
     (ok,) = decode.read_lines(_logits(path)[None], a, Rule("card"))
     assert ok.problem == "" and ok.suggestion == "" and ok.candidates == []  # no beam when it passes
+
+
+def test_early_stopping_waits_through_the_ctc_plateau_but_not_after_it():
+    """While no line is read exactly, a falling validation loss is progress (CTC readers read
+    nothing for their first epochs); once lines are read, only a better accuracy/CER is."""
+    from vision.training.ocr import _last_progress
+
+    h = {"val_accuracy": [0, 0, 0, 0, 0.5, 0.5, 0.5], "val_cer": [1, 1, 1, 1, .2, .2, .2],
+         "val_loss": [90, 80, 70, 60, 10, 5, 1]}
+
+    def score(e):
+        return h["val_accuracy"][e], -h["val_cer"][e]
+
+    assert [_last_progress(h, n, score) for n in range(1, 8)] == [0, 1, 2, 3, 4, 4, 4]
+    flat = {"val_accuracy": [0, 0, 0], "val_cer": [1, 1, 1], "val_loss": [50, 50, 60]}
+    assert _last_progress(flat, 3, lambda e: (0, -1)) == 0
