@@ -4,8 +4,8 @@
 Lines in (a photo or its path, and its text), a trained reader out: the
 CRNN of ``vision.ocr.model`` with Keras' CTC loss, Adam, the epoch with the
 best validation full-line accuracy kept (ties: the lower character error
-rate), early stopping on it (a lower validation loss counts as progress
-while no line is read exactly yet: CTC's first plateau; training also stops
+rate), early stopping on it (a lower training or validation loss counts as
+progress while no line is read exactly yet: CTC's first plateau; training also stops
 as soon as every validation line is read exactly: no later epoch could be
 kept), a resumable work folder, cancel keeping the
 best so far, and fine-tuning from an earlier reader (``init``).
@@ -368,16 +368,19 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
 
 def _last_progress(history: dict, epochs: int, score) -> int:
     """The last of the first ``epochs`` epochs that made progress: a better validation score,
-    or, while no line is read exactly yet, a lower validation loss. A CTC reader reads nothing
-    for its first epochs (often more on a small set) before it starts to; early stopping must
-    not end it on that plateau. -1 before any epoch."""
-    last, best, low = -1, None, float("inf")
+    or, while no line is read exactly yet, a lower training or validation loss. A CTC reader
+    reads nothing for its first epochs (often more on a small set), and its validation loss
+    can even rise then (confident wrong columns) while the training loss falls; early stopping
+    must not end it on that plateau. -1 before any epoch."""
+    last, best = -1, None
+    low = {"loss": float("inf"), "val_loss": float("inf")}
     for e in range(epochs):
         nothing_read = history["val_accuracy"][e] == 0 and (best is None or best[0] == 0)
-        if best is None or score(e) > best or (nothing_read and history["val_loss"][e] < low):
+        lower = any(history[k][e] < low[k] for k in low)
+        if best is None or score(e) > best or (nothing_read and lower):
             last = e
         best = score(e) if best is None else max(best, score(e))
-        low = min(low, history["val_loss"][e])
+        low = {k: min(v, history[k][e]) for k, v in low.items()}
     return last
 
 
