@@ -180,10 +180,11 @@ def plates(args) -> None:
             pre.save(saved.parent)
     # the fine-tuning picks its epoch on a third of the real training crops, never on the scored ones
     tune = dataclasses.replace(options, learning_rate=args.tune_lr, epochs=args.tune_epochs,
-                               patience=args.tune_patience)
+                               patience=args.tune_patience, augment=not args.tune_no_augment)
+    mixed = [TextLine(s.pixels, s.text) for s in synthetic_plates(args.tune_synthetic, 5)]  # against forgetting
     with tempfile.TemporaryDirectory() as work:
-        res = ocr_train(real_train[:67], real_train[67:], options=tune, work_dir=work, init=pre_model,
-                        on_progress=progress_printer(t0))
+        res = ocr_train(real_train[:67] * args.tune_repeat + mixed, real_train[67:], options=tune, work_dir=work,
+                        init=pre_model, on_progress=progress_printer(t0))
     images, truths = [load_image(str(p)).pixels for p, _ in real_test], [t for _, t in real_test]
     pre_m = score([r.text for r in read_with(pre_model, options, images)], truths)
     m = score([r.text for r in read_with(res.model, options, images)], truths)
@@ -211,6 +212,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tune-lr", type=float, default=3e-4, help="fine-tuning learning rate on the real plates")
     ap.add_argument("--tune-epochs", type=int, default=20)
     ap.add_argument("--tune-patience", type=int, default=6)
+    ap.add_argument("--tune-no-augment", action="store_true")
+    ap.add_argument("--tune-repeat", type=int, default=1, help="times each real crop appears per epoch")
+    ap.add_argument("--tune-synthetic", type=int, default=0, help="synthetic plates mixed into the fine-tuning")
     ap.add_argument("--whole", action="store_true", help="whole cards (CARD_WHOLE) instead of number lines")
     ap.add_argument("--skip-cards", action="store_true")
     ap.add_argument("--skip-plates", action="store_true")
