@@ -288,7 +288,7 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
     alphabet = Alphabet(options.alphabet)
     xt, yt, _, skipped = _prepare(train, options, "training")
     cb.progress(0.02, f"Prepared {len(xt)} training lines")
-    xv, _, tv, skipped_v = _prepare(validation, options, "validation")
+    xv, yv, tv, skipped_v = _prepare(validation, options, "validation")
     skipped += skipped_v
     for x, side in ((xt, "training"), (xv, "validation")):
         if not len(x):
@@ -336,7 +336,7 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
             break
         logits = model.predict(xv.astype(np.float32), batch_size=128, verbose=0)
         m = evaluate_readings(read_lines(logits, alphabet, rule, beam_width=0), tv)
-        val_loss = float(np.mean(keras.losses.CTC()(_encode_all(tv, options), logits)))
+        val_loss = float(np.mean(keras.losses.CTC()(yv, logits)))
         for k, v in (("loss", float(np.mean(losses))), ("val_loss", val_loss), ("val_accuracy", m["accuracy"]),
                      ("val_cer", m["cer"])):
             history[k].append(v)
@@ -382,8 +382,3 @@ def _last_progress(history: dict, epochs: int, score) -> int:
         best = score(e) if best is None else max(best, score(e))
         low = {k: min(v, history[k][e]) for k, v in low.items()}
     return last
-
-
-def _encode_all(texts: Sequence[str], options: OcrOptions) -> np.ndarray:
-    alphabet = Alphabet(options.alphabet)
-    return np.stack([alphabet.encode(t, options.max_length) for t in texts])
