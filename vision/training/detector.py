@@ -243,27 +243,6 @@ def detect_with(model, input_size: int, num_classes: int, images: Sequence[np.nd
             for o, im in zip(out, images)]
 
 
-def best_f1_thresholds(ground_truth: Sequence[GroundTruth], detections: Sequence[Detection],
-                       class_names: Sequence[str]) -> dict:
-    """Per class, the score threshold whose detections give the best F1 at IoU 0.5 (ties: the
-    higher threshold); ``decode.SCORE_THRESHOLD`` for a class with no true positive."""
-    out = {}
-    for name in class_names:
-        gts = [g for g in ground_truth if g.label == name]
-        dets = sorted((d for d in detections if d.label == name), key=lambda d: -d.score)
-        best, thr = 0.0, SCORE_THRESHOLD
-        for k in range(1, len(dets) + 1):
-            if k < len(dets) and dets[k].score == dets[k - 1].score:
-                continue
-            ev = detection_evaluate(gts, dets[:k]).per_class
-            tp = ev[0].n_true_positives if ev else 0
-            f1 = 2 * tp / (k + len(gts)) if gts else 0.0
-            if f1 > best:
-                best, thr = f1, dets[k - 1].score
-        out[name] = float(thr)
-    return out
-
-
 def _evaluate(outputs: np.ndarray, photos: Sequence[_Photo], class_names: Sequence[str], side: int):
     gt, dets, found = [], [], []
     for i, (o, p) in enumerate(zip(outputs, photos)):
@@ -272,7 +251,7 @@ def _evaluate(outputs: np.ndarray, photos: Sequence[_Photo], class_names: Sequen
         found.append(boxes)
         gt += [GroundTruth(i, tuple(b), class_names[c]) for b, c in zip(p.boxes, p.labels)]
         dets += [Detection(i, b.box, class_names[b.label], b.score) for b in boxes]
-    return detection_evaluate(gt, dets), gt, dets, found
+    return detection_evaluate(gt, dets), found
 
 
 def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto], *, class_names: Sequence[str],
@@ -421,8 +400,10 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
             parts(model)[1].load_weights(wd.phase("head") / "best.weights.h5")
     cb.progress(0.97, "Scoring the validation photos")
     out = np.asarray(model.predict(val_px, batch_size=16, verbose=0), np.float32)
-    ev, gt, dets, found = _evaluate(out, va, names, side)
-    thresholds = best_f1_thresholds(gt, dets, names)
+    ev, found = _evaluate(out, va, names, side)
+    per_class = {c.label: c for c in ev.per_class}
+    thresholds = {n: float(per_class[n].best_f1_threshold) if n in per_class and per_class[n].best_f1_threshold is not None
+                  else SCORE_THRESHOLD for n in names}
     samples = [{"name": p.name, "width": int(p.image.shape[1]), "height": int(p.image.shape[0]),
                 "truth": [[*map(float, b), names[c]] for b, c in zip(p.boxes, p.labels)],
                 "found": [[*b.box, names[b.label], b.score] for b in f if b.score >= thresholds[names[b.label]]]}
