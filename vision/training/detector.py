@@ -36,9 +36,12 @@ from vision.detection.decode import SCORE_THRESHOLD, Box, decode
 from vision.detection.losses import box_loss, class_loss, detection_loss
 from vision.detection.model import FPN_CHANNELS, INPUT_SIZES, build_detector, parts
 from vision.detection.targets import encode
-from vision.detection_eval import Detection, DetectionEvaluation, GroundTruth, detection_evaluate
+from vision.detection_eval import CocoAP, Detection, DetectionEvaluation, GroundTruth, coco_ap, detection_evaluate
 from vision.training.loop import scored_epochs
 from vision.training.recipe import Callbacks, EpochCallback, ProgressCallback, StopCallback, TrainingResult, WorkDir
+
+CURVE_POINTS = 200
+"""Most points of a precision/recall curve kept in a report (evenly spaced by rank)."""
 
 MIN_BOXES = 15
 """Fewer training boxes than this in a class earns a warning: below it a detector rarely
@@ -156,7 +159,9 @@ class TrainedDetector(TrainingResult):
             ``(b, N, C + 5)``), best epoch's weights.
         class_names: class index → name.
         options: the :class:`DetectorOptions` used.
-        evaluation: validation AP per class and mAP@0.5 (``vision.detection_eval``).
+        evaluation: validation AP per class and mAP@0.5 (``vision.detection_eval``, VOC rules),
+            with each class's precision/recall curve.
+        coco: COCO AP@[.5:.95], AP@0.5 and AP@0.75 on the same photos.
         thresholds: class name → score threshold with the best F1 on validation (the default
             threshold when the detector is used; ``decode.SCORE_THRESHOLD`` where none was found).
         samples: validation photos with their true and found boxes (for a picture grid):
@@ -171,6 +176,7 @@ class TrainedDetector(TrainingResult):
     class_names: tuple = ()
     options: DetectorOptions = field(default_factory=DetectorOptions)
     evaluation: DetectionEvaluation | None = None
+    coco: CocoAP | None = None
     thresholds: dict = field(default_factory=dict)
     samples: list = field(default_factory=list)
     n_train: int = 0
@@ -186,13 +192,27 @@ class TrainedDetector(TrainingResult):
         return self.evaluation.mean_ap if self.evaluation else float("nan")
 
     def report(self) -> dict:
-        """JSON-able summary: options, classes, mAP and AP per class, thresholds, counts, history."""
+        """JSON-able summary: options, classes, mAP@0.5 and COCO AP, per class AP, counts, the
+        precision/recall curve (at most :data:`CURVE_POINTS` points) and best F1; thresholds,
+        counts, history."""
         ev = self.evaluation
+
+        def num(v):
+            return None if v is None or np.isnan(v) else float(v)
+
+        def curve(c):
+            keep = np.unique(np.linspace(0, len(c.recall) - 1, min(len(c.recall), CURVE_POINTS)).astype(int)) if c.recall else []
+            return {"recall": [round(c.recall[i], 4) for i in keep], "precision": [round(c.precision[i], 4) for i in keep],
+                    "scores": [round(c.scores[i], 4) for i in keep]}
+
         return {"options": asdict(self.options), "class_names": list(self.class_names),
-                "mean_ap": None if ev is None or np.isnan(ev.mean_ap) else ev.mean_ap,
+                "mean_ap": num(ev.mean_ap if ev else None),
+                "coco_ap": num(self.coco.ap if self.coco else None), "ap75": num(self.coco.ap75 if self.coco else None),
                 "per_class": [{"label": c.label, "ap": c.ap, "n_ground_truth": c.n_ground_truth,
-                               "n_detections": c.n_detections, "n_true_positives": c.n_true_positives}
+                               "n_detections": c.n_detections, "n_true_positives": c.n_true_positives,
+                               "best_f1": c.best_f1, "curve": curve(c)}
                               for c in (ev.per_class if ev else ())],
+                "samples": self.samples,
                 "thresholds": self.thresholds, "n_train": self.n_train, "n_val": self.n_val,
                 "n_boxes": self.n_boxes, "warnings": self.warnings, "skipped": self.skipped,
                 "fine_tuned": self.fine_tuned, "best_epoch": self.best_epoch, "history": self.history,
@@ -244,14 +264,15 @@ def detect_with(model, input_size: int, num_classes: int, images: Sequence[np.nd
 
 
 def _evaluate(outputs: np.ndarray, photos: Sequence[_Photo], class_names: Sequence[str], side: int):
-    gt, dets, found = [], [], []
-    for i, (o, p) in enumerate(zip(outputs, photos)):
-        h, w = p.image.shape[:2]
-        boxes = decode(o, len(class_names), side, width=w, height=h)
-        found.append(boxes)
-        gt += [GroundTruth(i, tuple(b), class_names[c]) for b, c in zip(p.boxes, p.labels)]
-        dets += [Detection(i, b.box, class_names[b.label], b.score) for b in boxes]
-    return detection_evaluate(gt, dets), found
+    found = [decode(o, len(class_names), side, width=p.image.shape[1], height=p.image.shape[0])
+             for o, p in zip(outputs, photos)]
+    return detection_evaluate(*_truth_and_found(found, photos, class_names)), found
+
+
+def _truth_and_found(found, photos, class_names):
+    gt = [GroundTruth(i, tuple(b), class_names[c]) for i, p in enumerate(photos) for b, c in zip(p.boxes, p.labels)]
+    dets = [Detection(i, b.box, class_names[b.label], b.score) for i, f in enumerate(found) for b in f]
+    return gt, dets
 
 
 def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto], *, class_names: Sequence[str],
@@ -344,7 +365,10 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
         return f"validation mAP@0.5 {m['val_map']:.3f}"
 
     metrics = [class_loss(n_cls), box_loss(n_cls)]
-    head.compile(optimizer=keras.optimizers.Adam(options.learning_rate), loss=total_loss, metrics=metrics)
+    # compile a wrapper sharing the weights: a compiled nested model would save its loss
+    # functions' names into detector.keras, and loading would need them registered
+    head_trainer = _trainer(head)
+    head_trainer.compile(optimizer=keras.optimizers.Adam(options.learning_rate), loss=total_loss, metrics=metrics)
     order_n = len(ys)
     steps = max(1, int(np.ceil(order_n / options.batch_size)))
 
@@ -357,7 +381,7 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
     ft_share = 0.0 if not options.fine_tune_epochs else 0.5
     prior = dict(history or wd.history() or {})
     head_run = scored_epochs(
-        head, epochs=options.epochs, steps=steps, batch=head_batch,
+        head_trainer, epochs=options.epochs, steps=steps, batch=head_batch,
         evaluate=evaluate_with(lambda: np.asarray(head.predict(val_maps, batch_size=32, verbose=0), np.float32)),
         score=score, work_dir=wd.phase("head"), patience=options.patience, seed=options.seed, callbacks=cb,
         phase="Training the head", span=(0.15, 1.0 - 0.85 * ft_share - 0.03), history=prior, describe=describe,
@@ -371,7 +395,9 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
         last_stage = _last_stage_layers(inner)
         for layer in inner.layers:
             layer.trainable = layer.name in last_stage and not isinstance(layer, keras.layers.BatchNormalization)
-        model.compile(optimizer=keras.optimizers.Adam(options.fine_tune_learning_rate), loss=total_loss, metrics=metrics)
+        ft_trainer = _trainer(model)
+        ft_trainer.compile(optimizer=keras.optimizers.Adam(options.fine_tune_learning_rate), loss=total_loss,
+                           metrics=metrics)
         ft_steps = max(1, int(np.ceil(len(tr) / options.batch_size)))
 
         def ft_batch(epoch, step, rng):
@@ -386,7 +412,7 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
             return np.stack(x), np.stack(y)
 
         ft = scored_epochs(
-            model, epochs=options.fine_tune_epochs, steps=ft_steps, batch=ft_batch,
+            ft_trainer, epochs=options.fine_tune_epochs, steps=ft_steps, batch=ft_batch,
             evaluate=evaluate_with(lambda: np.asarray(model.predict(val_px, batch_size=16, verbose=0), np.float32)),
             score=score, work_dir=wd.phase("fine_tune"), patience=options.patience, seed=options.seed + 1,
             callbacks=cb, phase="Fine-tuning the backbone", span=(0.5, 0.97), history=prior, prefix="fine_tune_",
@@ -397,10 +423,11 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
             fine_tuned = True
         else:  # fine-tuning did not beat the head: back to the head's best weights, backbone untouched
             model = build_detector(backbone.model, n_cls, side, channels=options.channels)
-            parts(model)[1].load_weights(wd.phase("head") / "best.weights.h5")
+            _trainer(parts(model)[1]).load_weights(wd.phase("head") / "best.weights.h5")
     cb.progress(0.97, "Scoring the validation photos")
     out = np.asarray(model.predict(val_px, batch_size=16, verbose=0), np.float32)
     ev, found = _evaluate(out, va, names, side)
+    coco = coco_ap(*_truth_and_found(found, va, names))
     per_class = {c.label: c for c in ev.per_class}
     thresholds = {n: float(per_class[n].best_f1_threshold) if n in per_class and per_class[n].best_f1_threshold is not None
                   else SCORE_THRESHOLD for n in names}
@@ -410,9 +437,16 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
                for p, f in zip(va, found)]
     return TrainedDetector(history=hist, best_epoch=max(best_epoch, 0), epochs_run=len(hist.get("loss", [])),
                            stopped_early=stopped_early, cancelled=cancelled, seconds=time.perf_counter() - t0,
-                           model=model, class_names=names, options=options, evaluation=ev, thresholds=thresholds,
+                           model=model, class_names=names, options=options, evaluation=ev, coco=coco, thresholds=thresholds,
                            samples=samples, n_train=len(tr), n_val=len(va), n_boxes=n_boxes, warnings=warnings,
                            skipped=skipped, fine_tuned=fine_tuned)
+
+
+def _trainer(model):
+    """A model calling ``model``: compiled for training in its place, same weights."""
+    import keras
+
+    return keras.Model(model.inputs, model(model.inputs), name=f"{model.name}_trainer")
 
 
 def _last_stage_layers(inner) -> set[str]:

@@ -79,6 +79,8 @@ def scored_epochs(model, *, epochs: int, steps: int, batch: Callable[[int, int, 
     history = {k[len(prefix):]: v for k, v in (history or {}).items() if k.startswith(prefix)} if prefix else dict(history or {})
     done = len(history.get("loss", []))
     if done and last.exists() and best_path.exists():
+        if model.optimizer is not None and not model.optimizer.built:  # so its saved state loads too
+            model.optimizer.build(model.trainable_variables)
         model.load_weights(last)
     else:
         history, done = {}, 0
