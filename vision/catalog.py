@@ -119,11 +119,18 @@ def _load_reader(path: Path) -> Any:
     return load_reader(path)
 
 
+def _load_detector(path: Path) -> Any:
+    from vision.training.detector import load_detector
+
+    return load_detector(path)
+
+
 #: kind -> loader(path) of a trained version's files (``ModelVersion.kind`` on the Django side).
 TRAINED_LOADERS: dict[str, Callable[[Path], Any]] = {
     "classifier": _load_classifier,
     "embedding": _load_embedding,
     "ocr": _load_reader,
+    "detector": _load_detector,
 }
 
 
@@ -159,7 +166,8 @@ def trained_load(kind: str, version_id: int, path: str | os.PathLike) -> Any:
     Returns:
         What the kind's loader returns (a classifier: ``(keras model, metadata dict)``; an
         embedding: ``(keras head, report dict)``, ``vision.training.ranking.load_embedding``; a
-        text-line reader: ``(keras model, OcrOptions, report dict)``, ``vision.training.ocr.load_reader``).
+        text-line reader: ``(keras model, OcrOptions, report dict)``, ``vision.training.ocr.load_reader``; a
+        detector: ``(keras model, DetectorOptions, report dict)``, ``vision.training.detector.load_detector``).
 
     Raises:
         ValueError: unknown kind.
