@@ -40,6 +40,11 @@ from vision.detection_eval import CocoAP, Detection, DetectionEvaluation, Ground
 from vision.training.loop import scored_epochs
 from vision.training.recipe import Callbacks, EpochCallback, ProgressCallback, StopCallback, TrainingResult, WorkDir
 
+PREPROCESSING = ("RGB, EXIF orientation applied, resized bilinearly to input_size x input_size without keeping "
+                 "the aspect ratio, float32 pixel values 0..255 (the model normalises internally); output "
+                 "(N, C + 5) per photo: C class logits, l t r b distances in strides, a centre-ness logit "
+                 "(vision.detection.model, vision.detection.decode)")
+
 CURVE_POINTS = 200
 """Most points of a precision/recall curve kept in a report (evenly spaced by rank)."""
 
@@ -218,15 +223,21 @@ class TrainedDetector(TrainingResult):
                 "fine_tuned": self.fine_tuned, "best_epoch": self.best_epoch, "history": self.history,
                 "seconds": self.seconds}
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, *, tflite: bool = True) -> Path:
         """Write ``detector.keras`` (the network: resizing to ``S`` and 0..255 pixels are the
-        caller's, ImageNet normalisation is inside) and ``detector.json`` (:meth:`report`: label
-        map, input size, thresholds). Returns the ``.keras`` path."""
+        caller's, ImageNet normalisation is inside), ``detector.json`` (:meth:`report`: label
+        map, input size, preprocessing, thresholds) and, with ``tflite``, ``detector.tflite``
+        (float32, same input and output; ``detect_tflite`` runs it). Returns the ``.keras`` path."""
+        from vision.training.export import export_tflite
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "detector.keras"
         self.model.save(path)
-        (folder / "detector.json").write_text(json.dumps(self.report(), indent=1, default=float))
+        (folder / "detector.json").write_text(json.dumps({**self.report(), "preprocessing": PREPROCESSING},
+                                                         indent=1, default=float))
+        if tflite:
+            export_tflite(self.model, folder / "detector.tflite")
         return path
 
 
@@ -261,6 +272,18 @@ def detect_with(model, input_size: int, num_classes: int, images: Sequence[np.nd
     out = np.asarray(model.predict_on_batch(x), np.float32)
     return [decode(o, num_classes, input_size, width=im.shape[1], height=im.shape[0], score_threshold=score_threshold)
             for o, im in zip(out, images)]
+
+
+def detect_tflite(path: str | Path, input_size: int, num_classes: int, images: Sequence[np.ndarray], *,
+                  score_threshold: float = SCORE_THRESHOLD) -> list[list[Box]]:
+    """:func:`detect_with` for a ``detector.tflite`` file (TensorFlow Lite interpreter)."""
+    from vision.training.export import predict_tflite
+
+    if not len(images):
+        return []
+    out = predict_tflite(Path(path), np.stack([augment.to_input(im, input_size) for im in images]))
+    return [decode(o, num_classes, input_size, width=im.shape[1], height=im.shape[0], score_threshold=score_threshold)
+            for o, im in zip(np.asarray(out, np.float32), images)]
 
 
 def _evaluate(outputs: np.ndarray, photos: Sequence[_Photo], class_names: Sequence[str], side: int):
@@ -368,9 +391,10 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
     # compile a wrapper sharing the weights: a compiled nested model would save its loss
     # functions' names into detector.keras, and loading would need them registered
     head_trainer = _trainer(head)
-    head_trainer.compile(optimizer=keras.optimizers.Adam(options.learning_rate), loss=total_loss, metrics=metrics)
     order_n = len(ys)
     steps = max(1, int(np.ceil(order_n / options.batch_size)))
+    head_trainer.compile(optimizer=keras.optimizers.Adam(_cosine(options.learning_rate, options.epochs * steps)),
+                         loss=total_loss, metrics=metrics)
 
     def head_batch(epoch, step, rng):
         if step == 0:
@@ -396,9 +420,10 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
         for layer in inner.layers:
             layer.trainable = layer.name in last_stage and not isinstance(layer, keras.layers.BatchNormalization)
         ft_trainer = _trainer(model)
-        ft_trainer.compile(optimizer=keras.optimizers.Adam(options.fine_tune_learning_rate), loss=total_loss,
-                           metrics=metrics)
         ft_steps = max(1, int(np.ceil(len(tr) / options.batch_size)))
+        ft_trainer.compile(optimizer=keras.optimizers.Adam(_cosine(options.fine_tune_learning_rate,
+                                                                   options.fine_tune_epochs * ft_steps)),
+                           loss=total_loss, metrics=metrics)
 
         def ft_batch(epoch, step, rng):
             if step == 0:
@@ -440,6 +465,15 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
                            model=model, class_names=names, options=options, evaluation=ev, coco=coco, thresholds=thresholds,
                            samples=samples, n_train=len(tr), n_val=len(va), n_boxes=n_boxes, warnings=warnings,
                            skipped=skipped, fine_tuned=fine_tuned)
+
+
+def _cosine(rate: float, steps: int):
+    """The learning rate falling from ``rate`` to 5 % of it along a half cosine over ``steps``
+    (Loshchilov & Hutter 2017, SGDR, without restarts): the last epochs settle instead of
+    jumping between minima, so the kept epoch depends less on validation noise."""
+    import keras
+
+    return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, steps), alpha=0.05)
 
 
 def _trainer(model):
