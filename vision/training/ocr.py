@@ -29,6 +29,7 @@ import numpy as np
 from vision.ocr.decode import Reading, read_lines
 from vision.ocr.model import LineShape, build_reader, line_input
 from vision.ocr.text import DIGITS, PLATE, Alphabet, Rule, edit_distance
+from vision.training.loop import scored_epochs
 from vision.training.recipe import Callbacks, EpochCallback, ProgressCallback, StopCallback, TrainingResult, WorkDir
 
 
@@ -303,64 +304,37 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
     else:
         model = build_reader(options.shape, alphabet.size, filters=options.filters, rnn_units=options.rnn_units)
     model.compile(optimizer=keras.optimizers.Adam(options.learning_rate), loss=keras.losses.CTC())
-    history = dict(history or wd.history() or {})
-    last, best_path = wd.path / "last.weights.h5", wd.path / "best.weights.h5"
-    done = len(history.get("loss", []))
-    if done and last.exists() and best_path.exists():
-        model.load_weights(last)
-    else:
-        history, done = {"loss": [], "val_loss": [], "val_accuracy": [], "val_cer": []}, 0
     steps = max(1, int(np.ceil(len(xt) / options.batch_size)))
     rule = Rule(options.rule, options.pattern)
 
-    def score(epoch_i: int) -> tuple[float, float]:
-        return history["val_accuracy"][epoch_i], -history["val_cer"][epoch_i]
+    def score(h: dict, e: int) -> tuple[float, float]:
+        return h["val_accuracy"][e], -h["val_cer"][e]
 
-    best_epoch = max(range(done), key=score) if done else -1
-    progress_epoch = _last_progress(history, done, score)
-    cancelled = stopped_early = False
-    for epoch in range(done, options.epochs):
-        rng = np.random.default_rng([options.seed, epoch])
-        order = rng.permutation(len(xt))
-        losses = []
-        for step in range(steps):
-            rows = order[step * options.batch_size:(step + 1) * options.batch_size]
-            x = _augment(xt[rows], rng) if options.augment else xt[rows].astype(np.float32)
-            losses.append(float(model.train_on_batch(x, yt[rows])))
-            cb.progress(0.05 + 0.95 * (epoch + (step + 1) / steps) / options.epochs,
-                        f"Training the reader: epoch {epoch + 1}, batch {step + 1} of {steps}")
-            if cb.stopped():
-                cancelled = True
-                break
-        if cancelled:
-            break
+    def batch(epoch: int, step: int, rng):
+        if step == 0:
+            batch.order = rng.permutation(len(xt))
+        rows = batch.order[step * options.batch_size:(step + 1) * options.batch_size]
+        return (_augment(xt[rows], rng) if options.augment else xt[rows].astype(np.float32)), yt[rows]
+
+    def evaluate() -> dict:
         logits = model.predict(xv.astype(np.float32), batch_size=128, verbose=0)
         m = evaluate_readings(read_lines(logits, alphabet, rule, beam_width=0), tv)
-        val_loss = float(np.mean(keras.losses.CTC()(yv, logits)))
-        for k, v in (("loss", float(np.mean(losses))), ("val_loss", val_loss), ("val_accuracy", m["accuracy"]),
-                     ("val_cer", m["cer"])):
-            history[k].append(v)
-        model.save_weights(last)
-        if best_epoch < 0 or score(epoch) > score(best_epoch):
-            best_epoch = epoch
-            model.save_weights(best_path)
-        progress_epoch = _last_progress(history, epoch + 1, score)
-        wd.history_save(history)
-        if on_epoch:
-            on_epoch(history, "Training the reader")
-        cb.progress(None, f"Training the reader: epoch {epoch + 1} done, validation accuracy {m['accuracy']:.1%}, "
-                          f"CER {m['cer']:.2%}", force=True)
-        if epoch - progress_epoch >= options.patience or m["accuracy"] == 1.0:  # perfect: none better can come
-            stopped_early = True
-            break
-    if best_epoch < 0:  # cancelled in the first epoch: what it has, unchecked
-        model.save_weights(best_path)
-    model.load_weights(best_path)
+        return {"val_loss": float(np.mean(keras.losses.CTC()(yv, logits))), "val_accuracy": m["accuracy"],
+                "val_cer": m["cer"]}
+
+    run = scored_epochs(model, epochs=options.epochs, steps=steps, batch=batch, evaluate=evaluate, score=score,
+                        work_dir=wd.phase("train"), patience=options.patience, seed=options.seed,
+                        callbacks=cb, phase="Training the reader", span=(0.05, 1.0),
+                        history=dict(history or wd.history() or {}),
+                        progress_since=lambda h, n: _last_progress(h, n, lambda e: score(h, e)),
+                        done_when=lambda m: m["val_accuracy"] == 1.0,  # perfect: none better can come
+                        describe=lambda m: f"validation accuracy {m['val_accuracy']:.1%}, CER {m['val_cer']:.2%}")
+    history, best_epoch, cancelled, stopped_early = run.history, run.best_epoch, run.cancelled, run.stopped_early
     readings = read_lines(model.predict(xv.astype(np.float32), batch_size=128, verbose=0), alphabet, rule)
     metrics = evaluate_readings(readings, tv)
     samples = sorted(({"truth": t, "text": r.text, "confidence": round(r.confidence, 3), "problem": r.problem,
                        "suggestion": r.suggestion} for r, t in zip(readings, tv)), key=lambda s: s["truth"] == s["text"])
-    return TrainedReader(history=history, best_epoch=max(best_epoch, 0), epochs_run=len(history["loss"]),
+    return TrainedReader(history=history, best_epoch=max(best_epoch, 0), epochs_run=len(history.get("loss", [])),
                          stopped_early=stopped_early, cancelled=cancelled, seconds=time.perf_counter() - t0,
                          model=model, options=options, metrics=metrics, n_train=len(xt), n_val=len(xv),
                          skipped=skipped, samples=samples[:50])
