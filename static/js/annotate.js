@@ -401,29 +401,41 @@ var Annotate = (function () {
   }
 
   /* Detect page: draw the job's boxes with class and score. */
+  /* Boxes on an SVG overlay whose viewBox is the photo's pixel size (the Detect result, a
+     detector's validation photos): r = {width, boxes: [{box: [x0, y0, x1, y1], label, score?}]}.
+     opts.color (default red); opts.labels false: no text; opts.list: an <ol> to fill, one line per
+     box, and the labels numbered (a crowded photo gets numbers only, so labels do not cover each other). */
+  function drawBoxes(svg, r, opts) {
+    opts = opts || {};
+    var color = opts.color || "#e6194b", list = opts.list;
+    var lw = Math.max(2, r.width / 250), crowded = list && r.boxes.length > 8;
+    r.boxes.forEach(function (d, i) {
+      var b = d.box, score = typeof d.score === "number" ? " " + d.score.toFixed(2) : "";
+      el("rect", {x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1], fill: "none", stroke: color, "stroke-width": lw}, svg);
+      if (opts.labels !== false) {
+        var text = crowded ? String(i + 1) : (list ? (i + 1) + ". " : "") + d.label + score;
+        var size = Math.max(12, Math.min(r.width / 45, (b[2] - b[0]) / 2.5));
+        var right = b[0] + text.length * size * 0.6 > r.width;  // would run off the photo: end it at the box's right side
+        var t = el("text", {x: right ? b[2] : b[0], y: Math.max(size, b[1] - 4), "font-size": size, fill: color,
+          "text-anchor": right ? "end" : "start", stroke: "#fff", "stroke-width": size / 6, "paint-order": "stroke",
+          "font-weight": 700}, svg);
+        t.textContent = text;
+      }
+      if (list) {
+        var li = document.createElement("li");
+        li.textContent = d.label + (score ? " · score " + d.score.toFixed(3) : "") + " · [" + b.map(Math.round).join(", ") + "]";
+        list.appendChild(li);
+      }
+    });
+  }
+
   function detectResult(section) {
     var box = section.querySelector(".jobbox"), svg = section.querySelector("#overlay"), list = section.querySelector("#found");
     function draw(r) {
       svg.innerHTML = ""; list.innerHTML = "";
-      var lw = Math.max(2, r.width / 250), crowded = r.boxes.length > 8;
-      r.boxes.forEach(function (d, i) {
-        var b = d.box;
-        el_("rect", {x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1], fill: "none", stroke: "#e6194b", "stroke-width": lw});
-        // a crowded photo gets numbers only (the list below says the rest), so labels do not cover each other
-        var text = crowded ? String(i + 1) : (i + 1) + ". " + d.label + " " + d.score.toFixed(2);
-        var size = Math.max(12, Math.min(r.width / 45, (b[2] - b[0]) / 2.5));
-        var right = b[0] + text.length * size * 0.6 > r.width;  // would run off the photo: end it at the box's right side
-        var t = el_("text", {x: right ? b[2] : b[0], y: Math.max(size, b[1] - 4), "font-size": size, fill: "#e6194b",
-          "text-anchor": right ? "end" : "start", stroke: "#fff", "stroke-width": size / 6, "paint-order": "stroke",
-          "font-weight": 700});
-        t.textContent = text;
-        var li = document.createElement("li");
-        li.textContent = d.label + " · score " + d.score.toFixed(3) + " · [" + b.map(Math.round).join(", ") + "]";
-        list.appendChild(li);
-      });
+      drawBoxes(svg, r, {list: list});
       if (!r.boxes.length) list.innerHTML = "<li>Nothing found.</li>";
     }
-    function el_(tag, attrs) { return el(tag, attrs, svg); }
     function show(j) {
       Vision.fillJobBox(box, j);
       if (j.state !== "queued" && j.state !== "running") {
@@ -439,5 +451,5 @@ var Annotate = (function () {
 
   var root = document.getElementById("annotator");
   if (root) init(root);
-  return {detectResult: detectResult};
+  return {detectResult: detectResult, drawBoxes: drawBoxes};
 })();

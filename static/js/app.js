@@ -183,6 +183,18 @@ var Vision = (function () {
     drawCurves(cerSvg, [], h.val_cer, [0, Math.max.apply(null, [1].concat(h.val_cer || []))]);
   }
 
+  // A detector's curves (vision.training.detector): total, classification (focal) and box (IoU) losses,
+  // then the validation mAP@0.5; fine-tuning epochs (fine_tune_*) after a dashed line, as drawHistory.
+  function drawDetectorHistory(lossSvg, classSvg, boxSvg, mapSvg, h) {
+    h = h || {};
+    function cat(k) { return (h[k] || []).concat(h["fine_tune_" + k] || []); }
+    var mark = (h.fine_tune_loss && h.fine_tune_loss.length) ? {at: (h.loss || []).length, label: "fine-tuning"} : null;
+    drawCurves(lossSvg, cat("loss"), cat("val_loss"), null, mark);
+    drawCurves(classSvg, cat("class_loss"), [], null, mark);
+    drawCurves(boxSvg, cat("box_loss"), [], null, mark);
+    drawCurves(mapSvg, [], cat("val_map"), [0, 1], mark);
+  }
+
   function drawCurves(svg, train, val, range, mark) {
     if (!svg) return;
     svg.innerHTML = "";
@@ -219,6 +231,6 @@ var Vision = (function () {
 
   function escape(text) { var d = document.createElement("div"); d.textContent = text; return d.innerHTML; }
 
-  return {duration: duration, timeLeft: timeLeft, fmtTime: fmtTime, isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, drawOcrHistory: drawOcrHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive, queuePlace: queuePlace,
+  return {duration: duration, timeLeft: timeLeft, fmtTime: fmtTime, isActive: isActive, followJobBoxes: followJobBoxes, escape: escape, drawCurves: drawCurves, drawHistory: drawHistory, drawOcrHistory: drawOcrHistory, drawDetectorHistory: drawDetectorHistory, followJob: followJob, fillJobBox: fillJobBox, autoRefreshWhileActive: autoRefreshWhileActive, queuePlace: queuePlace,
           checkinResult: checkinResult, cameraCheckin: cameraCheckin};
 })();

@@ -187,7 +187,7 @@ def test_preannotate_cancelled_after_the_first_photo_keeps_its_boxes(staff_user,
 
     ds = _face_dataset()
     first, second = ds.images.order_by("id")
-    cancel_when(processing, "detect_objects")
+    cancel_when(processing, "detect")
     job, _ = jobs.preannotate_enqueue(dataset=ds, user=staff_user, detector="dlib_hog_face", min_score=0.0)
     tasks.preannotate.apply(args=[job.pk])
     job.refresh_from_db()

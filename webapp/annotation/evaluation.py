@@ -1,7 +1,7 @@
-"""Score a pretrained detector against boxes (a dataset's, or an
-``annotations.csv`` with its photos) with AP@0.5 per class and mAP
-(``vision.detection_eval``). Runs detectors, so only the worker or the
-command line call it."""
+"""Score a detector (pretrained, or ``trained:<id>``: ``webapp.annotation.detectors``)
+against boxes (a dataset's, or an ``annotations.csv`` with its photos) with AP@0.5
+per class and mAP (``vision.detection_eval``, the code training's validation mAP
+uses). Runs detectors, so only the worker or the command line call it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Callable, Iterable
 
 from vision.detection_eval import Detection, DetectionEvaluation, GroundTruth, detection_evaluate
 from vision.detection_io.csv_format import annotations_csv_read
-from vision.detectors import DETECTORS, detect_objects
+from vision.detectors import DETECTORS
 from vision.images import displayed_size, load_image
+from webapp.annotation.detectors import detect, detector_classes
 
 
 @dataclass(frozen=True)
@@ -27,21 +28,27 @@ class EvaluationRun:
 def evaluate_detector(*, detector: str, photos: Iterable[tuple[str, Callable[[], bytes]]],
                       ground_truth: list[GroundTruth], upsample: int = 1) -> EvaluationRun:
     """Run ``detector`` on every photo and score it on the ground-truth boxes
-    of the class it detects (other classes are left out).
+    of the classes it detects (other classes are left out). A trained detector
+    keeps every box down to ``vision.detection.decode.SCORE_THRESHOLD``, as its
+    validation mAP during training did (AP needs the low scores' tail).
 
     Args:
+        detector: a pretrained detector's name or ``trained:<id>``.
         photos: ``(image id, read bytes)`` pairs; every photo counts, with or
             without boxes of that class (a detection on a photo without one
             is a false positive).
         ground_truth: boxes whose ``image`` matches the photo ids.
     """
-    label = DETECTORS[detector][0]
-    gt = [g for g in ground_truth if g.label == label]
+    from vision.detection.decode import SCORE_THRESHOLD
+
+    labels = set(detector_classes(detector))
+    gt = [g for g in ground_truth if g.label in labels]
+    min_score = None if detector in DETECTORS else SCORE_THRESHOLD
     dets, n, spent = [], 0, 0.0
     for image_id, read in photos:
         pixels = load_image(read()).pixels
         t0 = time.perf_counter()
-        found = detect_objects(pixels, detector=detector, upsample=upsample)
+        found = detect(pixels, detector=detector, min_score=min_score, upsample=upsample)
         spent += time.perf_counter() - t0
         dets += [Detection(image_id, d.box, d.label, d.score) for d in found]
         n += 1

@@ -1,9 +1,26 @@
 from django import forms
 
-from vision.detectors import DETECTORS
+from webapp.annotation.detectors import detector_choices
 from webapp.core.forms import MultipleFileField, UploadField
 
-DETECTOR_CHOICES = [(k, v[1]) for k, v in DETECTORS.items()]
+
+class DetectorChoiceField(forms.ChoiceField):
+    """Any detector ``user`` may run (``annotation.detectors.detector_choices``: the pretrained
+    ones and the active trained detectors of the datasets they may open)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[], error_messages={
+            "invalid_choice": "There is no detector “%(value)s” you may use: it is unknown, deleted, not the active "
+                              "version of its dataset, or on a dataset not shared with you.",
+            "required": "Choose a detector."}, **kwargs)
+
+
+class _DetectorForm(forms.Form):
+    """A form with a ``detector`` field whose choices depend on the user."""
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["detector"].choices = detector_choices(user=user)
 
 
 class DatasetCreateForm(forms.Form):
@@ -42,13 +59,15 @@ class ImportForm(forms.Form):
                                                   "this dataset are skipped either way).")
 
 
-class PreannotateForm(forms.Form):
-    detector = forms.ChoiceField(choices=DETECTOR_CHOICES)
-    min_score = forms.FloatField(initial=0.0, label="Minimum score",
-                                 help_text="Detections scoring lower are dropped (higher: fewer, surer boxes).")
+class PreannotateForm(_DetectorForm):
+    detector = DetectorChoiceField()
+    min_score = forms.FloatField(required=False, label="Minimum score",
+                                 help_text="Detections scoring lower are dropped (higher: fewer, surer boxes). "
+                                           "Empty: the detector's own threshold (a trained detector's score with "
+                                           "the best F1 on its validation photos, per class).")
     skip_annotated = forms.BooleanField(required=False, initial=True, label="Skip photos already annotated")
 
 
-class DetectForm(forms.Form):
+class DetectForm(_DetectorForm):
     photo = UploadField(widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
-    detector = forms.ChoiceField(choices=DETECTOR_CHOICES)
+    detector = DetectorChoiceField()

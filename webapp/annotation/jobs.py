@@ -17,9 +17,11 @@ def export_enqueue(*, dataset, user, num_shards: int = 10):
                       params={"dataset_id": dataset.pk, "num_shards": int(num_shards)}, user=user)
 
 
-def preannotate_enqueue(*, dataset, user, detector: str, min_score: float, skip_annotated: bool = True):
+def preannotate_enqueue(*, dataset, user, detector: str, min_score: float | None = None, skip_annotated: bool = True):
+    """``min_score`` ``None``: the detector's own threshold (``processing.preannotate``)."""
     return job_create(PREANNOTATE, key=PREANNOTATE.key("dataset", dataset.pk),
-                      params={"dataset_id": dataset.pk, "detector": detector, "min_score": float(min_score),
+                      params={"dataset_id": dataset.pk, "detector": detector,
+                              "min_score": None if min_score is None else float(min_score),
                               "skip_annotated": bool(skip_annotated)}, user=user)
 
 

@@ -1,6 +1,6 @@
-"""Worker-side work for annotation jobs: run a pretrained detector on a photo
-or over a dataset, write a dataset's export zip. Only the worker calls these
-(they load dlib/OpenCV models through ``vision.detectors``)."""
+"""Worker-side work for annotation jobs: run a detector (pretrained or trained,
+``webapp.annotation.detectors``) on a photo or over a dataset, write a dataset's
+export zip. Only the worker calls these (they load models)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Callable
 from django.conf import settings
 from django.db import transaction
 
-from vision.detectors import DETECTORS, detect_objects
+from webapp.annotation.detectors import UnknownDetector, detect, detector_classes
 from webapp.annotation.exchange import NothingToExport, dataset_export_zip, export_left_out_text
 from webapp.annotation.models import Box, DetectPhoto, ImageState
 from webapp.annotation.selectors import StoredBoxes
@@ -23,33 +23,49 @@ from webapp.jobs.runner import job_row
 from webapp.jobs.services import cancel_checker
 
 
+def _classes(detector: str) -> list[str]:
+    """The classes ``detector`` finds; a trained one deleted since the job was queued fails the job in words."""
+    try:
+        return detector_classes(detector)
+    except UnknownDetector as err:
+        raise JobFailed(err.message, "deleted") from None
+
+
 def detect_boxes(*, photo: DetectPhoto) -> dict:
-    """Boxes of the chosen detector on a Detect-page photo.
+    """Boxes of the chosen detector on a Detect-page photo (a trained one keeps each class's
+    best-F1 threshold).
 
     Returns:
-        ``{detector, label, width, height, boxes: [{box, label, score}]}``.
+        ``{detector, label, width, height, boxes: [{box, label, score}]}`` (``label``: the class a
+        one-class detector finds, else ``"object"``).
     """
+    classes = _classes(photo.detector)
     img = stored_image(photo.file)
-    found = detect_objects(img.pixels, detector=photo.detector)
-    return {"detector": photo.detector, "label": DETECTORS[photo.detector][0], "width": img.width, "height": img.height,
+    found = detect(img.pixels, detector=photo.detector)
+    return {"detector": photo.detector, "label": classes[0] if len(classes) == 1 else "object",
+            "width": img.width, "height": img.height,
             "boxes": [{"box": [round(v, 1) for v in d.box], "label": d.label, "score": round(d.score, 4)} for d in found]}
 
 
 def preannotate(*, dataset: Dataset, detector: str, min_score: float | None = None,
-                        skip_annotated: bool = True, user=None,
-                        progress: Callable[[float, str], None] | None = None,
-                        should_stop: Callable[[], bool] | None = None) -> dict:
+                skip_annotated: bool = True, user=None,
+                progress: Callable[[float, str], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> dict:
     """Propose machine boxes on every readable photo (``accepted=False``
-    until an annotator accepts or corrects each).
+    until an annotator accepts or corrects each) with any detector
+    (``webapp.annotation.detectors``: pretrained, or ``trained:<id>``).
 
     Idempotent: the unaccepted machine boxes of the same detector on a photo
-    are replaced. The detector's class (``face``, ``person``) joins the label
-    map with the first box it adds, not before. Photos already annotated (an accepted box, or "no objects")
-    are skipped when ``skip_annotated``. A proposal repeating a box already on
+    are replaced. Each class the detector finds (``face``, ``person``, a trained
+    detector's classes) joins the label map with the first box it adds, not
+    before. Photos already annotated (an accepted box, or "no objects") are
+    skipped when ``skip_annotated``. A proposal repeating a box already on
     the photo (same class, ``selectors.DUPLICATE_IOU``: another detector's, or
     one drawn by a person) is left out and counted in ``duplicates``.
 
     Args:
+        min_score: drop boxes scoring lower; ``None``: the detector's own threshold
+            (a trained detector: each class's best-F1 threshold).
         should_stop: asked before each photo (``cancel_checker``); when it
             answers True the work stops there.
 
@@ -57,15 +73,13 @@ def preannotate(*, dataset: Dataset, detector: str, min_score: float | None = No
         ``{photos, boxes, skipped, duplicates, detector}``.
 
     Raises:
-        ValueError: unknown detector.
+        UnknownDetector: no such detector (a ``ValueError``).
         JobCancelled: ``should_stop`` said so; the boxes of the photos done
             (each photo's in one transaction) are kept, and the result (as
             above, plus ``cancelled: True``) counts them.
     """
-    if detector not in DETECTORS:
-        raise ValueError(f"Unknown detector {detector!r}")
-    class_name = DETECTORS[detector][0]
-    label = dataset.classes.filter(name=class_name).first()  # created with the first box of that class
+    class_names = detector_classes(detector)
+    labels = {c.name: c for c in dataset.classes.filter(name__in=class_names)}  # others: with their first box
     images = list(dataset.images.filter(status=DatasetImage.Status.OK).order_by("id"))
     done_ids = set()
     if skip_annotated:
@@ -81,20 +95,21 @@ def preannotate(*, dataset: Dataset, detector: str, min_score: float | None = No
             skipped += 1
             continue
         pixels = stored_image(img.file).pixels
-        found = detect_objects(pixels, detector=detector, min_score=min_score)
+        found = detect(pixels, detector=detector, min_score=min_score)
         with transaction.atomic():
             Box.objects.filter(image=img, source=Box.Source.MACHINE, detector=detector, accepted=False).delete()
             stored = StoredBoxes([img.pk])
-            rows = [Box(image=img, label=label, xmin=round(d.box[0], 2), ymin=round(d.box[1], 2),
-                        xmax=round(d.box[2], 2), ymax=round(d.box[3], 2), source=Box.Source.MACHINE, detector=detector,
-                        score=d.score, accepted=False, created_by=user, updated_by=user)
+            rows = [(d.label, Box(image=img, xmin=round(d.box[0], 2), ymin=round(d.box[1], 2),
+                                  xmax=round(d.box[2], 2), ymax=round(d.box[3], 2), source=Box.Source.MACHINE,
+                                  detector=detector, score=d.score, accepted=False, created_by=user, updated_by=user))
                     for d in found if d.box[2] - d.box[0] >= 0.01 and d.box[3] - d.box[1] >= 0.01]
-            new = [b for b in rows if label is None or not stored.repeats(img.pk, label.pk, b.xyxy)]
-            if new and label is None:
-                label = dataset_class_get_or_create(dataset=dataset, name=class_name)
-            for b in new:
-                b.label = label
-            Box.objects.bulk_create(new)
+            new = [(name, b) for name, b in rows
+                   if name not in labels or not stored.repeats(img.pk, labels[name].pk, b.xyxy)]
+            for name, b in new:
+                if name not in labels:
+                    labels[name] = dataset_class_get_or_create(dataset=dataset, name=name)
+                b.label = labels[name]
+            Box.objects.bulk_create([b for _, b in new])
         duplicates += len(rows) - len(new)
         n_boxes += len(new)
         n_photos += 1
@@ -129,10 +144,11 @@ def dataset_export(job, progress) -> tuple[dict, str]:
 def dataset_preannotate(job, progress) -> tuple[dict, str]:
     """Job ``annotation.preannotate``: :func:`preannotate` with the job's parameters."""
     dataset = job_row(job, Dataset, "dataset_id", "The dataset was deleted before it was pre-annotated.")
+    _classes(job.params["detector"])
     result = preannotate(dataset=dataset, detector=job.params["detector"],
-                                 min_score=job.params.get("min_score"),
-                                 skip_annotated=job.params.get("skip_annotated", True), user=job.created_by,
-                                 progress=progress, should_stop=cancel_checker(job.pk))
+                         min_score=job.params.get("min_score"),
+                         skip_annotated=job.params.get("skip_annotated", True), user=job.created_by,
+                         progress=progress, should_stop=cancel_checker(job.pk))
     dup = result["duplicates"]
     return result, (f"{result['boxes']} machine boxes on {result['photos']} photos"
                     f"{f'; {dup} left out that repeated a box already there' if dup else ''}")

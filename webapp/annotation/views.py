@@ -74,7 +74,7 @@ def dataset_detail(request, dataset_id: int):
         "ds": ds, "page": page, "progress": selectors.dataset_progress(dataset=ds), "can_manage": manage,
         "classes": ds.classes.all(), "unreadable": ds.images.filter(status="unreadable")[:50],
         "members": ds.members.all(), "class_form": ClassAddForm(), "member_form": AnnotatorAddForm(),
-        "photos_form": PhotosForm(), "import_form": ImportForm(), "preannotate_form": PreannotateForm(),
+        "photos_form": PhotosForm(), "import_form": ImportForm(), "preannotate_form": PreannotateForm(user=request.user),
         "export_job": last(jobs.EXPORT) if manage else None, "preannotate_job": last(jobs.PREANNOTATE) if manage else None,
         "photos_job": last(IMPORT) if manage else None, "import_report": import_report,
         "first_todo": selectors.first_unannotated(dataset=ds)})
@@ -224,9 +224,9 @@ def label_map_download(request, dataset_id: int):
 @require_POST
 def preannotate_start(request, dataset_id: int):
     ds = _managed_dataset(request, dataset_id)
-    form = PreannotateForm(request.POST)
+    form = PreannotateForm(request.POST, user=request.user)
     if not form.is_valid():
-        messages.error(request, "Choose a detector and a minimum score.")
+        messages.error(request, first_form_error(form, "Choose a detector and a minimum score.").messages[0])
         return redirect("annotation:dataset", dataset_id=ds.pk)
     jobs.preannotate_enqueue(dataset=ds, user=request.user, **form.cleaned_data)
     messages.info(request, "The detector is running over the photos; its boxes appear as machine boxes to accept or correct.")
@@ -342,7 +342,8 @@ def _detect_create(request, form) -> DetectPhoto:
 
 
 def detect_page(request):
-    form = DetectForm(request.POST or None, request.FILES or None)
+    form = DetectForm(request.POST or None, request.FILES or None, user=request.user,
+                      initial={"detector": request.GET.get("detector")})
     if request.method == "POST" and form.is_valid():
         try:
             photo = _detect_create(request, form)
@@ -364,10 +365,11 @@ def detect_result(request, photo_id: int):
 
 @require_POST
 def api_detect(request):
-    """``POST /api/detect`` (multipart ``photo``, ``detector``) -> 202
-    ``{photo_id, job}``; poll ``/api/jobs/<id>``: ``result.boxes`` holds
-    ``[{box: [xmin, ymin, xmax, ymax], label, score}]`` in pixels."""
-    form = DetectForm(request.POST, request.FILES)
+    """``POST /api/detect`` (multipart ``photo``, ``detector``: a pretrained detector's name or
+    ``trained:<id>`` of an active trained detector) -> 202 ``{photo_id, job}``; poll
+    ``/api/jobs/<id>``: ``result.boxes`` holds ``[{box: [xmin, ymin, xmax, ymax], label, score}]``
+    in pixels. An unknown detector: 400 ``{message, code: "invalid_choice", fields: {detector}}``."""
+    form = DetectForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         err = first_form_error(form, "Send a photo (multipart field “photo”) and a detector.")
         return JsonResponse({"message": err.messages[0], "code": err.code,

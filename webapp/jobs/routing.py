@@ -6,7 +6,7 @@ Two queues, so that a person waiting never waits behind long work:
 
 * ``interactive``: check-in, enrolment, search, classify, detect, predict,
   activation maps, reading a text line (seconds; a user is waiting);
-* ``batch``: training (classifiers, embeddings, text-line readers), dataset
+* ``batch``: training (classifiers, embeddings, text-line readers, detectors), dataset
   import, gallery embedding and index builds, pre-annotation, exports
   (minutes to hours).
 

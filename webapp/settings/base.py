@@ -195,6 +195,7 @@ CELERY_TASK_ROUTES = {
     # batch: minutes to hours
     **{task: {"queue": BATCH_QUEUE} for task in (
         "workers.training.classifier", "workers.training.embedding", "workers.training.ocr",
+        "workers.training.detector",
         "workers.datasets.import", "workers.search.embed", "workers.search.build_index",
         "workers.annotation.preannotate", "workers.annotation.export")},
 }

@@ -11,3 +11,5 @@ EMBEDDING = job_type("training", "embedding", "Embedding training",
 OCR = job_type("training", "ocr", "Text-line reader training",
                stopping="Cancelling… (keeping the best reader so far)")
 READ = job_type("training", "read", "Text-line reading")
+DETECTOR = job_type("training", "detector", "Detector training",
+                    stopping="Cancelling… (keeping the best detector so far)")

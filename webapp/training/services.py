@@ -175,11 +175,11 @@ def embedding_start(*, dataset: Dataset, user=None, epochs: int | None = None, m
               "mining": mining or d.mining, "margin": d.margin if margin is None else float(margin),
               "backbone": d.backbone, "image_size": d.image_size, "dim": d.dim,
               "architecture": architecture or d.architecture}
-    return _dataset_job_start(EMBEDDING, dataset=dataset, params=params, user=user,
+    return dataset_job_start(EMBEDDING, dataset=dataset, params=params, user=user,
                               options_from_params=embedding_options_from_params, what="An embedding job")
 
 
-def _dataset_job_start(job_type, *, dataset: Dataset, params: dict, user, options_from_params, what: str):
+def dataset_job_start(job_type, *, dataset: Dataset, params: dict, user, options_from_params, what: str):
     """Queue a training job of ``job_type`` on ``dataset`` (one at a time per dataset: the same
     request twice, a double click, finds its job) once ``options_from_params(params)`` accepts
     the settings.
@@ -283,7 +283,7 @@ def ocr_start(*, dataset: Dataset, user=None, preset: str = "card_line", epochs:
               "epochs": OCR_PRESETS[preset].epochs if epochs is None else int(epochs), "pattern": pattern,
               "base_model_version_id": int(base_model_version_id) if base_model_version_id else None,
               "options": extra}
-    return _dataset_job_start(OCR, dataset=dataset, params=params, user=user,
+    return dataset_job_start(OCR, dataset=dataset, params=params, user=user,
                               options_from_params=ocr_options_from_params, what="A reader job")
 
 

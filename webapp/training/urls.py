@@ -1,6 +1,7 @@
 from django.urls import path
 
 from webapp.training import views
+from webapp.training.detectors import views as detector_views
 
 app_name = "training"
 urlpatterns = [
@@ -9,6 +10,7 @@ urlpatterns = [
     path("embeddings/", views.embedding_home, name="embeddings"),
     path("readers/", views.reader_home, name="readers"),
     path("read/", views.reader_read, name="read"),
+    path("detectors/", detector_views.detector_home, name="detectors"),
     path("jobs/<int:job_id>/", views.training_job, name="job"),
     path("models/<int:mv_id>/", views.model_detail, name="model"),
     path("models/<int:mv_id>/files/<str:name>", views.model_file, name="model_file"),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,15 @@ from webapp.registry.models import ModelVersion
 from webapp.training import services
 from webapp.training.forms import (OCR_PRESET_CHOICES, ActivationsForm, EmbeddingForm, OcrForm, PhotoForm,
                                    PlaygroundForm, ReadForm, TrainForm)
-from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, EMBEDDING, OCR, READ
+from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, DETECTOR, EMBEDDING, OCR, READ
 
 MODEL_FILES = {"model.keras": "application/octet-stream", "model.tflite": "application/octet-stream",
                "confusion.png": "image/png", "kernels.png": "image/png", "model.json": "application/json",
-               "reader.keras": "application/octet-stream", "reader.json": "application/json"}
+               "reader.keras": "application/octet-stream", "reader.json": "application/json",
+               "detector.keras": "application/octet-stream", "detector.json": "application/json",
+               "detector.tflite": "application/octet-stream"}
+#: A detector's precision/recall picture per class (``detectors.processing.PR_CURVE_FILE``).
+PR_CURVE_NAME = re.compile(r"pr-\d{1,4}\.png")
 
 
 def _datasets(user, kind: str = Dataset.Kind.CLASSIFICATION):
@@ -160,7 +165,7 @@ def reader_home(request):
 
 def training_job(request, job_id: int):
     job = job_get(user=request.user, job_id=job_id)
-    if job is None or job.kind not in (CLASSIFIER.kind, EMBEDDING.kind, OCR.kind):
+    if job is None or job.kind not in (CLASSIFIER.kind, EMBEDDING.kind, OCR.kind, DETECTOR.kind):
         raise Http404("No such training job")
     mv = ModelVersion.objects.filter(job=job).first()
     dataset = Dataset.objects.filter(pk=job.params.get("dataset_id")).first()
@@ -170,7 +175,8 @@ def training_job(request, job_id: int):
                                                  "preset": dict(OCR_PRESET_CHOICES).get(job.params.get("preset"))})
 
 
-TRAINED_KINDS = (ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.EMBEDDING, ModelVersion.Kind.OCR)
+TRAINED_KINDS = (ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.EMBEDDING, ModelVersion.Kind.OCR,
+                 ModelVersion.Kind.DETECTOR)
 
 
 def model_detail(request, mv_id: int):
@@ -179,6 +185,10 @@ def model_detail(request, mv_id: int):
         return _embedding_detail(request, mv)
     if mv.kind == ModelVersion.Kind.OCR:
         return _reader_detail(request, mv)
+    if mv.kind == ModelVersion.Kind.DETECTOR:
+        from webapp.training.detectors.views import detector_detail  # it imports this module's helpers
+
+        return detector_detail(request, mv)
     layers = mv.metrics.get("layers", [])
     act_job = job_get(user=request.user, job_id=int(request.GET["act_job"])) if request.GET.get("act_job", "").isdigit() else None
     shown_layer = act_job.params.get("layer") if act_job and act_job.kind == ACTIVATIONS.kind else None
@@ -299,15 +309,17 @@ def api_read(request):
 
 
 def model_file(request, mv_id: int, name: str):
-    mv = _model_for(request.user, mv_id, kinds=(ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.OCR))
-    if name not in MODEL_FILES:
+    mv = _model_for(request.user, mv_id, kinds=(ModelVersion.Kind.CLASSIFIER, ModelVersion.Kind.OCR,
+                                                ModelVersion.Kind.DETECTOR))
+    content_type = MODEL_FILES.get(name) or ("image/png" if PR_CURVE_NAME.fullmatch(name) else None)
+    if content_type is None:
         raise Http404("No such file")
     path = Path(mv.path).parent / name
     if not path.is_file():
         raise Http404("This file was not produced for this model")
     download = not name.endswith(".png")
     filename = f"{mv.dataset.name if mv.dataset else 'model'}-v{mv.version}-{name}".replace(" ", "_")
-    return FileResponse(open(path, "rb"), content_type=MODEL_FILES[name], as_attachment=download, filename=filename)
+    return FileResponse(open(path, "rb"), content_type=content_type, as_attachment=download, filename=filename)
 
 
 @require_POST

@@ -183,7 +183,7 @@ def test_preannotation_adds_its_class_only_with_a_box(detection_dataset, monkeyp
     from webapp.annotation import processing
 
     found = []
-    monkeypatch.setattr(processing, "detect_objects", lambda pixels, **kw: list(found))
+    monkeypatch.setattr(processing, "detect", lambda pixels, **kw: list(found))
     before = list(detection_dataset.classes.values_list("name", flat=True))
     result = processing.preannotate(dataset=detection_dataset, detector="dlib_hog_face")
     assert result["boxes"] == 0 and list(detection_dataset.classes.values_list("name", flat=True)) == before

@@ -1,10 +1,14 @@
-"""``manage.py evaluate_detectors``: AP@0.5 per class and mAP of the pretrained detectors.
+"""``manage.py evaluate_detectors``: AP@0.5 per class and mAP of the pretrained detectors and
+of trained ones (``--detector trained:<id>``, a detector version's id; ``--trained``: every
+active one, each on its own dataset).
 
 * ``evaluate_detectors --standard [--shared ../shared/datasets/detection]``: dlib's HOG
   and CNN face detectors on the dlib face photos, OpenCV's HOG people detector
   on the COCO photos (the boxes of ``annotations.csv``).
 * ``evaluate_detectors --csv annotations.csv [--prefix coco/] --detector NAME ...``
 * ``evaluate_detectors --dataset ID --detector NAME ...``: a detection dataset's accepted boxes.
+* ``evaluate_detectors --trained``: every active trained detector on its own dataset's accepted
+  boxes (the photos it trained on count too: for its held-out figure see its page).
 """
 
 from pathlib import Path
@@ -26,14 +30,27 @@ class Command(BaseCommand):
         parser.add_argument("--csv", help="an annotations.csv next to its photos")
         parser.add_argument("--prefix", default="", help="only photos whose relative name starts with this")
         parser.add_argument("--dataset", help="detection dataset id or name")
-        parser.add_argument("--detector", action="append", choices=sorted(DETECTORS), default=[])
+        parser.add_argument("--detector", action="append", default=[],
+                            help=f"{', '.join(sorted(DETECTORS))}, or trained:<id> of a trained detector")
+        parser.add_argument("--trained", action="store_true", help="every active trained detector on its dataset")
         parser.add_argument("--upsample", type=int, default=1, help="dlib upsampling (0..2)")
 
-    def handle(self, standard, shared, csv, prefix, dataset, detector, upsample, **options):
+    def handle(self, standard, shared, csv, prefix, dataset, detector, upsample, trained, **options):
+        from webapp.annotation.detectors import UnknownDetector, detector_classes, trained_detector_id, trained_detectors
         from webapp.annotation.evaluation import csv_ground_truth, dataset_ground_truth, evaluate_detector
 
+        for d in detector:
+            try:
+                detector_classes(d)
+            except UnknownDetector as err:
+                raise CommandError(err.message) from None
         runs = []
-        if standard:
+        if trained:
+            runs = [(trained_detector_id(mv), lambda ds=mv.dataset: dataset_ground_truth(dataset=ds),
+                     f"dataset “{mv.dataset}”") for mv in trained_detectors().filter(dataset__isnull=False)]
+            if not runs:
+                raise CommandError("No active trained detector: train one first (Train → Train an object detector).")
+        elif standard:
             path = Path(shared) / "annotations.csv"
             if not path.is_file():
                 raise CommandError(f"{path} not found; pass --shared DIR.")
@@ -52,7 +69,7 @@ class Command(BaseCommand):
                 where = f"dataset “{ds}”"
             runs = [(d, load, where) for d in detector]
         else:
-            raise CommandError("Use --standard, --csv FILE or --dataset ID.")
+            raise CommandError("Use --standard, --trained, --csv FILE or --dataset ID.")
         for det, load, where in runs:
             photos, gt = load()
             run = evaluate_detector(detector=det, photos=photos, ground_truth=gt, upsample=upsample)
