@@ -179,3 +179,13 @@ def test_no_box_and_unreadable_photos_are_refused_in_words(data, efficientnet_ba
         detector_train(empty, va, class_names=["square"], options=TINY, work_dir=tmp_path / "a")
     with pytest.raises(ValueError, match="No usable validation photo"):
         detector_train(tr, [BoxedPhoto(str(bad))], class_names=["square", "disc"], options=TINY, work_dir=tmp_path / "b")
+
+
+def test_fine_tuning_runs_after_the_head_and_keeps_the_better_phase(data, efficientnet_backbone, tmp_path):
+    tr, va = data[0][:4], data[1][:2]
+    opts = DetectorOptions(**{**TINY.__dict__, "epochs": 1, "fine_tune_epochs": 1})
+    r = detector_train(tr, va, class_names=["square", "disc"], options=opts, work_dir=tmp_path / "f")
+    assert len(r.history["fine_tune_val_map"]) == 1 and len(r.history["val_map"]) == 1
+    # the kept weights are the better phase's: fine-tuned only when it beat the head
+    assert r.fine_tuned == (r.history["fine_tune_val_map"][0] > r.history["val_map"][0])
+    assert r.mean_ap == pytest.approx(max(r.history["fine_tune_val_map"][0], r.history["val_map"][0]), abs=1e-6)

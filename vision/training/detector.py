@@ -480,7 +480,8 @@ def _trainer(model):
     """A model calling ``model``: compiled for training in its place, same weights."""
     import keras
 
-    return keras.Model(model.inputs, model(model.inputs), name=f"{model.name}_trainer")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, model(inputs), name=f"{model.name}_trainer")
 
 
 def _last_stage_layers(inner) -> set[str]:
