@@ -235,6 +235,13 @@ def test_unknown_deleted_or_unshared_detectors_get_a_clear_answer(staff_client, 
         assert r.status_code == 400 and "There is no detector" in body["message"] and "detector" in body["fields"]
     r = staff_client.post("/detect/", {"detector": "trained:999999", "photo": _upload(1)})
     assert r.status_code == 400 and "There is no detector" in r.content.decode()
+    # made active on its page (one active version per dataset), the older version is offered instead
+    assert staff_client.post(f"/training/models/{old.pk}/activate/").status_code == 302
+    r = staff_client.post("/api/detect", {"detector": f"trained:{old.pk}", "photo": _upload(1)})
+    assert r.status_code == 202 and not ModelVersion.objects.get(pk=mv.pk).active
+    assert f"trained:{mv.pk}" not in staff_client.get("/detect/").content.decode()
+    ModelVersion.objects.filter(pk=mv.pk).update(active=True)
+    ModelVersion.objects.filter(pk=old.pk).update(active=False)
     outsider = Client()
     outsider.force_login(django_user_model.objects.create_user("outsider", password="pw-out-1"))
     r = outsider.post("/api/detect", {"detector": f"trained:{mv.pk}", "photo": _upload(1)})
