@@ -7,7 +7,7 @@ reads rows only, so the web process may call everything but :func:`detect`."""
 
 from __future__ import annotations
 
-from vision.detectors import DETECTORS, DetectedObject
+from vision.detectors import DETECTORS, DetectedObject, detect_objects
 from webapp.datasets.selectors import datasets_visible
 from webapp.registry.models import ModelVersion
 
@@ -86,8 +86,6 @@ def detect(image, *, detector: str, min_score: float | None = None, upsample: in
     Raises:
         UnknownDetector: no such detector; WeightsMissingError: a trained detector's file is gone.
     """
-    from vision.detectors import detect_objects
-
     if detector in DETECTORS:
         return detect_objects(image, detector=detector, min_score=min_score, upsample=upsample)
     detector_classes(detector)  # raises for an unknown id
