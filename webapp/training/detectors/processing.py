@@ -113,7 +113,7 @@ def detector_train(job: Job, progress) -> tuple[dict, str]:
                "stopped_early": trained.stopped_early, "epochs_run": trained.epochs_run}
     active = model_version_active(kind=ModelVersion.Kind.DETECTOR, dataset=dataset)
     active_map = (active.metrics.get("mean_ap") or 0.0) if active else None
-    better = active is None or (trained.mean_ap or 0.0) >= active_map
+    better = active is None or (report["mean_ap"] or 0.0) >= active_map  # None: no validation box to score
     mv = model_version_register(kind=ModelVersion.Kind.DETECTOR, name=f"fcos-{options.backbone}-{options.input_size}",
                                 dataset=dataset, path=str(path), params=p, metrics=metrics, classes=names, job=job,
                                 activate=better)
