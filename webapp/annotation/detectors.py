@@ -53,6 +53,14 @@ def trained_version(detector: str) -> ModelVersion | None:
     return ModelVersion.objects.filter(kind=ModelVersion.Kind.DETECTOR, pk=int(detector[len(TRAINED_PREFIX):])).first()
 
 
+def detector_label(detector: str) -> str:
+    """Words for any detector id (pretrained name or ``trained:<id>``), for pages that name it."""
+    if detector in DETECTORS:
+        return DETECTORS[detector][1]
+    mv = trained_version(detector)
+    return trained_detector_label(mv) if mv else f"{detector} (deleted)"
+
+
 def detector_classes(detector: str) -> list[str]:
     """Class names a detector finds (``["face"]``; a trained one's label map).
 

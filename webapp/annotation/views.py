@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from vision.detection_io.csv_format import refused_rows_csv_text
 from webapp.annotation import exchange, importing, jobs, selectors, services
+from webapp.annotation.detectors import detector_label
 from webapp.annotation.forms import (
     AnnotatorAddForm,
     ClassAddForm,
@@ -360,7 +361,8 @@ def detect_result(request, photo_id: int):
         qs = qs.filter(created_by=request.user)
     photo = get_object_or_404(qs, pk=photo_id)
     return render(request, "annotation/detect_result.html",
-                  {"photo": photo, "job_json": job_to_dict(photo.job) if photo.job else None})
+                  {"photo": photo, "detector_label": detector_label(photo.detector),
+                   "job_json": job_to_dict(photo.job) if photo.job else None})
 
 
 @require_POST

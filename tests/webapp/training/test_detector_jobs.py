@@ -133,6 +133,8 @@ def test_a_detector_is_trained_as_a_job_shown_on_its_page_and_used_to_detect(sta
     assert [b["label"] for b in found] == ["square"] * len(sample["found"]) and detect.result["label"] == "square"
     assert np.allclose([b["box"] for b in found], [f[:4] for f in sample["found"]], atol=0.2)
     assert all(b["score"] >= m["thresholds"]["square"] for b in found)
+    page = staff_client.get(f"/detect/{r.json()['photo_id']}/").content.decode()
+    assert "Trained on" in page and f"v{mv.version}" in page  # named in words, not by its id
 
     # pre-annotation with it: machine boxes on the photo nobody annotated
     from webapp.annotation.jobs import preannotate_enqueue
