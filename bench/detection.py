@@ -92,7 +92,8 @@ def train_main(args):
     from vision.training.detector import BoxedPhoto, DetectorOptions, detect_with
 
     catalog.setup()
-    over = {k: v for k, v in (("epochs", args.epochs), ("views", args.views), ("input_size", args.size)) if v}
+    over = {k: v for k, v in (("epochs", args.epochs), ("views", args.views), ("input_size", args.size),
+                              ("patience", args.patience), ("fine_tune_epochs", args.fine_tune)) if v}
     options = dataclasses.replace(DetectorOptions(), **over)
     print(f"Detector training, {options}")
     sets = args.sets.split(",")
@@ -146,6 +147,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=0)
     ap.add_argument("--views", type=int, default=0)
     ap.add_argument("--size", type=int, default=0)
+    ap.add_argument("--patience", type=int, default=0)
+    ap.add_argument("--fine-tune", type=int, default=0, help="fine-tuning epochs after the head")
     args = ap.parse_args()
     if args.train:
         return train_main(args)

@@ -28,7 +28,7 @@ class DetectorForm(forms.Form):
     epochs = forms.IntegerField(min_value=1, max_value=300, initial=_DEFAULTS.epochs, label="Epochs (at most)",
                                 help_text=f"Stops earlier after {_DEFAULTS.patience} epochs without a better validation "
                                           "mAP@0.5; the best epoch is kept. The backbone's maps are computed once, "
-                                          "so an epoch takes seconds on a CPU.")
+                                          "so an epoch takes about 15 s per 100 photos at 320 px on 2 CPU cores.")
     fine_tune_epochs = forms.IntegerField(min_value=0, max_value=100, initial=_DEFAULTS.fine_tune_epochs,
                                           label="Fine-tuning epochs",
                                           help_text="0 (default): the backbone stays as ImageNet trained it. Then "
