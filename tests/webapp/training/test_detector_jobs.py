@@ -106,6 +106,7 @@ def test_a_detector_is_trained_as_a_job_shown_on_its_page_and_used_to_detect(sta
     # the job page draws the four curves; the detector's page its figures, pictures and photos
     job_page = staff_client.get(f"/training/jobs/{job.pk}/").content.decode()
     assert "object detector" in job_page and "map-chart" in job_page and "Box loss (IoU)" in job_page
+    assert "seeded views of each photo" in job_page and "<dd>no</dd>" not in job_page
     page = staff_client.get(f"/training/models/{mv.pk}/").content.decode()
     for words in ("mAP@0.5", "COCO AP@[.5:.95]", f"/training/models/{mv.pk}/files/pr-0.png", "Validation photos",
                   "samples-data", "Annotate.drawBoxes", "Detect on a photo with it", "detector.json", "detector.tflite",
