@@ -189,3 +189,17 @@ def test_fine_tuning_runs_after_the_head_and_keeps_the_better_phase(data, effici
     # the kept weights are the better phase's: fine-tuned only when it beat the head
     assert r.fine_tuned == (r.history["fine_tune_val_map"][0] > r.history["val_map"][0])
     assert r.mean_ap == pytest.approx(max(r.history["fine_tune_val_map"][0], r.history["val_map"][0]), abs=1e-6)
+
+
+def test_fewer_views_are_kept_when_the_maps_would_not_fit_in_memory(data, efficientnet_backbone, tmp_path, monkeypatch):
+    from vision.training import detector as D
+
+    tr, va = data[0][:3], data[1][:2]
+    per_view = (32 * 32 * 40 + 16 * 16 * 112 + 8 * 8 * 320) * 2  # Lite0's three maps at 256 px, float16
+    monkeypatch.setattr(D, "MAX_VIEW_BYTES", 3 * 3 * per_view)  # room for 3 views of the 3 photos
+    opts = DetectorOptions(**{**TINY.__dict__, "views": 6, "epochs": 1})
+    seen = []
+    r = detector_train(tr, va, class_names=["square", "disc"], options=opts, work_dir=tmp_path / "m",
+                       on_progress=lambda f, m, force=False: seen.append(m))
+    assert any("3 views per photo were kept instead of 6" in w for w in r.warnings)
+    assert any(m.endswith("9 of 9") for m in seen)

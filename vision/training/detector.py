@@ -48,6 +48,11 @@ PREPROCESSING = ("RGB, EXIF orientation applied, resized bilinearly to input_siz
 CURVE_POINTS = 200
 """Most points of a precision/recall curve kept in a report (evenly spaced by rank)."""
 
+MAX_VIEW_BYTES = 3 * 2 ** 30
+"""Memory the head phase's cached backbone maps may take (float16): beyond it fewer views per
+photo are kept (at least 2: the photo and its mirror), with a warning. At 320 px a view is
+about 0.28 MB, so 8 views of about 1,400 photos fit."""
+
 MIN_BOXES = 15
 """Fewer training boxes than this in a class earns a warning: below it a detector rarely
 finds the class at all (the raccoon set's 120 boxes reach mAP@0.5 ≈ 0.9; about 50 per class
@@ -351,11 +356,17 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
     cb.progress(0.01, f"Loaded {len(tr)} training and {len(va)} validation photos")
 
     # Phase 1 inputs: backbone maps of every training view, computed once.
-    views_x, views_y = [], []
-    total = len(tr) * options.views
+    per_view = sum(int(np.prod(t.shape[1:])) for t in maps_model.outputs) * 2  # float16 bytes
+    views = int(min(options.views, max(2, MAX_VIEW_BYTES // max(1, len(tr) * per_view))))
+    if views < options.views:
+        warnings.append(f"{views} views per photo were kept instead of {options.views}, so that the backbone maps "
+                        f"of {len(tr)} training photos fit in {MAX_VIEW_BYTES / 2 ** 30:.0f} GiB of memory.")
+    total = len(tr) * views
+    xs = [np.empty((total, *t.shape[1:]), np.float16) for t in maps_model.outputs]  # filled in place: no 2x peak
+    views_y = []
     for i, p in enumerate(tr):
         batch_px, batch_t = [], []
-        for v in range(options.views):
+        for v in range(views):
             if v < 2:
                 image, boxes = (p.image, p.boxes) if v == 0 else augment.flipped(p.image, p.boxes)
                 px, b = augment.to_input(image, side), augment.resize_boxes(
@@ -365,14 +376,13 @@ def detector_train(train: Sequence[BoxedPhoto], validation: Sequence[BoxedPhoto]
                 px, b, lab = augment.augmented(p.image, p.boxes, p.labels, side, np.random.default_rng([options.seed, i, v]))
             batch_px.append(px)
             batch_t.append(encode(b, lab, n_cls, side))
-        maps = maps_model.predict_on_batch(np.stack(batch_px))
-        views_x.append([np.asarray(m, np.float16) for m in maps])
+        for x, m in zip(xs, maps_model.predict_on_batch(np.stack(batch_px))):
+            x[i * views:(i + 1) * views] = np.asarray(m, np.float16)
         views_y += batch_t
         cb.progress_or_stop(0.01 + 0.14 * (i + 1) / len(tr), f"Backbone maps of the training views: "
-                            f"{(i + 1) * options.views} of {total}", "Cancelled while computing the training views.")
-    xs = [np.concatenate([v[k] for v in views_x]) for k in range(3)]
+                            f"{(i + 1) * views} of {total}", "Cancelled while computing the training views.")
     ys = np.stack(views_y)
-    del views_x, views_y
+    del views_y
     val_px = np.stack([augment.to_input(p.image, side) for p in va])
     val_maps = [np.asarray(m, np.float32) for m in maps_model.predict(val_px, batch_size=16, verbose=0)]
     val_y = np.stack([encode(augment.resize_boxes(p.boxes, width=p.image.shape[1], height=p.image.shape[0], side=side),
