@@ -10,6 +10,8 @@ or at most :data:`DUPLICATE_BITS` differing bits.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -35,20 +37,18 @@ def read_folder(folder: str | Path, *, csv_name: str = "annotations.csv") -> tup
         FileNotFoundError: no ``annotations.csv`` in ``folder``.
     """
     from vision.detection_io.csv_format import annotations_csv_read
+    from vision.errors import InvalidImageError
+    from vision.images import displayed_size
 
     folder = Path(folder)
     data = (folder / csv_name).read_bytes()
-    import csv
-    import io
-
     names = {row[0] for row in list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1:] if row}
     sizes = {}
     for n in names:
-        try:
-            with Image.open(folder / n) as im:
-                sizes[n] = im.size
-        except OSError:
-            continue
+        try:  # boxes are drawn on the photo as displayed: EXIF orientation applied
+            sizes[n] = displayed_size(folder / n)
+        except (InvalidImageError, OSError):
+            continue  # reported by the reader as a photo it does not know
     parsed = annotations_csv_read(data, sizes=sizes)
     classes = sorted({b.label for a in parsed.images for b in a.boxes})
     photos = [BoxedPhoto(str(folder / a.filename), tuple(tuple(b.box) for b in a.boxes),

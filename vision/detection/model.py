@@ -85,23 +85,28 @@ def locations(input_size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(pts), np.concatenate(strides)
 
 
+def block_strides(model) -> list[tuple[int, int]]:
+    """``(n, stride)`` of every MBConv block ``block{n}_`` of an EfficientNet-Lite model
+    (``vision.backbones.efficientnet_lite.build_model``): the stride of its output relative to
+    the input (the stem halves, then each block's depthwise stride)."""
+    names = {layer.name for layer in model.layers}
+    out, stride, n = [], 2, 0
+    while f"block{n}_dwconv" in names:
+        stride *= int(model.get_layer(f"block{n}_dwconv").strides[0])
+        out.append((n, stride))
+        n += 1
+    return out
+
+
 def backbone_layers(model) -> list[str]:
     """Names of the layers whose outputs are the stride 8, 16 and 32 maps of an
-    EfficientNet-Lite model (``vision.backbones.efficientnet_lite.build_model``):
-    the last block of each stride (its residual ``add`` where it has one).
+    EfficientNet-Lite model: the last block of each stride (its residual ``add`` where it has one).
 
     Raises:
         ValueError: a model without EfficientNet-Lite's block layer names.
     """
-    last: dict[int, str] = {}
-    stride = 2  # after the stem
-    n = 0
     names = {layer.name for layer in model.layers}
-    while f"block{n}_dwconv" in names:
-        dw = model.get_layer(f"block{n}_dwconv")
-        stride *= int(dw.strides[0])
-        last[stride] = f"block{n}_add" if f"block{n}_add" in names else f"block{n}_project_bn"
-        n += 1
+    last = {s: (f"block{n}_add" if f"block{n}_add" in names else f"block{n}_project_bn") for n, s in block_strides(model)}
     if not all(s in last for s in STRIDES):
         raise ValueError("The detector needs an EfficientNet-Lite backbone (named blocks at strides 8, 16 and 32).")
     return [last[s] for s in STRIDES]

@@ -34,7 +34,7 @@ from vision import registry
 from vision.detection import augment
 from vision.detection.decode import SCORE_THRESHOLD, Box, decode
 from vision.detection.losses import box_loss, class_loss, detection_loss
-from vision.detection.model import FPN_CHANNELS, INPUT_SIZES, build_detector, parts
+from vision.detection.model import FPN_CHANNELS, INPUT_SIZES, block_strides, build_detector, parts
 from vision.detection.targets import encode
 from vision.detection_eval import CocoAP, Detection, DetectionEvaluation, GroundTruth, coco_ap, detection_evaluate
 from vision.training.loop import scored_epochs
@@ -276,12 +276,7 @@ def detect_with(model, input_size: int, num_classes: int, images: Sequence[np.nd
     Returns:
         Per photo, :class:`~vision.detection.decode.Box` list in that photo's pixels, best first.
     """
-    if not len(images):
-        return []
-    x = np.stack([augment.to_input(im, input_size) for im in images])
-    out = np.asarray(model.predict_on_batch(x), np.float32)
-    return [decode(o, num_classes, input_size, width=im.shape[1], height=im.shape[0], score_threshold=score_threshold)
-            for o, im in zip(out, images)]
+    return _detect(lambda x: model.predict_on_batch(x), input_size, num_classes, images, score_threshold)
 
 
 def detect_tflite(path: str | Path, input_size: int, num_classes: int, images: Sequence[np.ndarray], *,
@@ -289,11 +284,16 @@ def detect_tflite(path: str | Path, input_size: int, num_classes: int, images: S
     """:func:`detect_with` for a ``detector.tflite`` file (TensorFlow Lite interpreter)."""
     from vision.training.export import predict_tflite
 
+    return _detect(lambda x: predict_tflite(Path(path), x), input_size, num_classes, images, score_threshold)
+
+
+def _detect(run, input_size: int, num_classes: int, images: Sequence[np.ndarray], score_threshold: float):
+    """Resize the photos, ``run`` the network on the batch, decode each photo's boxes."""
     if not len(images):
         return []
-    out = predict_tflite(Path(path), np.stack([augment.to_input(im, input_size) for im in images]))
+    out = np.asarray(run(np.stack([augment.to_input(im, input_size) for im in images])), np.float32)
     return [decode(o, num_classes, input_size, width=im.shape[1], height=im.shape[0], score_threshold=score_threshold)
-            for o, im in zip(np.asarray(out, np.float32), images)]
+            for o, im in zip(out, images)]
 
 
 def _evaluate(outputs: np.ndarray, photos: Sequence[_Photo], class_names: Sequence[str], side: int):
@@ -500,12 +500,6 @@ def _trainer(model):
 
 
 def _last_stage_layers(inner) -> set[str]:
-    """Layer names of the blocks at the backbone's coarsest stride (its last stage or two)."""
-    names = {layer.name for layer in inner.layers}
-    stride, n, blocks = 2, 0, []
-    while f"block{n}_dwconv" in names:
-        stride *= int(inner.get_layer(f"block{n}_dwconv").strides[0])
-        if stride == 32:
-            blocks.append(f"block{n}_")
-        n += 1
-    return {name for name in names if any(name.startswith(b) for b in blocks)}
+    """Layer names of the blocks at the backbone's coarsest stride (32: its last stages)."""
+    blocks = [f"block{n}_" for n, stride in block_strides(inner) if stride == 32]
+    return {layer.name for layer in inner.layers if layer.name.startswith(tuple(blocks))}
