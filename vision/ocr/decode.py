@@ -13,6 +13,11 @@ import numpy as np
 from vision.ocr.text import Alphabet, Rule
 
 
+#: The problem of a line read as nothing: every column's best class was the blank.
+NO_TEXT = ("No text was found on this photo: it may hold no line of text, or none this reader was trained to "
+           "read (crop close to one line).")
+
+
 @dataclass(frozen=True)
 class Reading:
     """One line read.
@@ -22,7 +27,8 @@ class Reading:
         confidences: one per character of ``text``, 0..1: the highest probability the
             character had in the columns it was read from.
         confidence: the line's, 0..1: its least sure character's (0 for an empty line).
-        problem: why ``text`` fails the rule, in words; ``""`` when it passes (or no rule).
+        problem: why ``text`` fails the rule, in words, or :data:`NO_TEXT` when nothing was read;
+            ``""`` when it passes (or no rule).
         suggestion: the most probable beam candidate that passes the rule when ``text`` does
             not (``""`` when none does, or no beam was run); offered, never substituted.
         candidates: ``[(text, log probability)]`` of the beam, best first (empty without one).
@@ -109,9 +115,9 @@ def read_lines(logits: np.ndarray, alphabet: Alphabet, rule: Rule = Rule(), *, b
     failing = []
     for i in range(len(probs)):
         text, confs = greedy(probs[i], alphabet)
-        problem = rule.check(text)
+        problem = rule.check(text) if text else NO_TEXT  # an empty reading is never "accepted"
         readings.append([text, confs, problem])
-        if problem and beam_width:
+        if problem and beam_width and text:
             failing.append(i)
     beams = dict(zip(failing, beam(np.asarray(logits)[failing], alphabet, beam_width))) if failing else {}
     out = []

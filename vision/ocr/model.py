@@ -93,7 +93,8 @@ def line_input(pixels: np.ndarray, shape: LineShape) -> np.ndarray:
     return out[..., None]
 
 
-def build_reader(shape: LineShape, classes: int, *, filters: int = 64, rnn_units: int = 128, dropout: float = 0.25):
+def build_reader(shape: LineShape, classes: int, *, filters: int = 64, rnn_units: int = 128, dropout: float = 0.25,
+                 unroll: bool = False):
     """The CRNN (Shi, Bai & Yao, "An End-to-End Trainable Neural Network for Image-based
     Sequence Recognition", TPAMI 2017; the seed's section 7 model).
 
@@ -102,6 +103,10 @@ def build_reader(shape: LineShape, classes: int, *, filters: int = 64, rnn_units
         classes: output classes, the alphabet plus the blank (``Alphabet.size``).
         filters: width of the first convolutions (the later ones double it).
         rnn_units: units of each GRU direction.
+        dropout: training-time dropout; 0 builds no dropout state at all.
+        unroll: the GRUs as ``width / 4`` unrolled steps for one line at a time (batch 1) instead
+            of a loop: the same weights and outputs, and the form TensorFlow Lite's converter
+            takes (it cannot lower Keras 3's GRU loop, whose tensor lists have no static shape).
 
     Returns:
         ``keras.Model``: ``(b, height, width, 1) float32`` 0..255 -> ``(b, width / 4, classes)``
@@ -110,7 +115,7 @@ def build_reader(shape: LineShape, classes: int, *, filters: int = 64, rnn_units
     import keras
     from keras import layers
 
-    inputs = keras.Input((shape.height, shape.width, 1), name="line")
+    inputs = keras.Input((shape.height, shape.width, 1), name="line", batch_size=1 if unroll else None)
     x = layers.Rescaling(1 / 127.5, -1.0)(inputs)
     for i, (f, pool) in enumerate(((filters, (2, 2)), (filters * 2, (2, 2)), (filters * 2, (2, 1)),
                                    (filters * 4, (2, 1)))):
@@ -124,7 +129,7 @@ def build_reader(shape: LineShape, classes: int, *, filters: int = 64, rnn_units
     x = layers.Dense(rnn_units, activation="relu", name="columns")(x)
     x = layers.Dropout(dropout)(x)
     for i in range(2):
-        x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dropout=dropout / 2),
+        x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dropout=dropout / 2, unroll=unroll),
                                  name=f"bigru{i + 1}")(x)
     outputs = layers.Dense(classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="line_reader")

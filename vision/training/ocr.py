@@ -220,15 +220,33 @@ class TrainedReader(TrainingResult):
                 "skipped": [{"file": n, "reason": r} for n, r in self.skipped], "samples": self.samples,
                 "seconds": self.seconds}
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, *, tflite: bool = True) -> Path:
         """Write ``reader.keras`` and ``reader.json`` (its report, with the options that say
-        how to feed and decode it) to ``folder`` (created); returns the model's path."""
+        how to feed and decode it) to ``folder`` (created), and with ``tflite`` ``reader.tflite``
+        (:func:`export_reader_tflite`); returns the ``.keras`` path."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "reader.keras"
         self.model.save(path)
         (folder / "reader.json").write_text(json.dumps(self.report(), default=float))
+        if tflite:
+            export_reader_tflite(self.model, self.options, folder / "reader.tflite")
         return path
+
+
+def export_reader_tflite(model, options: OcrOptions, path: str | Path) -> Path:
+    """Write a reader as TensorFlow Lite (float32): ``(1, height, width, 1)`` grey 0..255 in,
+    ``(1, width / 4, alphabet + 1)`` logits out, one line per call (:func:`read_tflite`).
+
+    The converter cannot lower Keras 3's GRU loop, so the reader is rebuilt with unrolled GRUs
+    for batch 1 (``build_reader(unroll=True)``, no dropout state) and given the trained weights:
+    the same outputs, in a graph of plain operations."""
+    from vision.training.export import export_tflite
+
+    twin = build_reader(options.shape, Alphabet(options.alphabet).size, filters=options.filters,
+                        rnn_units=options.rnn_units, dropout=0.0, unroll=True)
+    twin.set_weights(model.get_weights())
+    return export_tflite(twin, Path(path))
 
 
 def load_reader(path: str | Path) -> tuple[Any, OcrOptions, dict]:
@@ -251,14 +269,47 @@ def read_with(model, options: OcrOptions, images: Sequence[np.ndarray], rule: Ru
     Raises:
         ValueError: a photo too small or too wide for the reader (in words).
     """
+    def run(x: np.ndarray) -> np.ndarray:
+        if len(x) <= batch_size:  # one compiled call: predict()'s per-call setup costs more than the reading,
+            return np.asarray(model.predict_on_batch(x))  # and an eager call runs the GRUs step by step
+        return model.predict(x, batch_size=batch_size, verbose=0)
+
+    return _read(run, options, images, rule)
+
+
+def read_tflite(path: str | Path, options: OcrOptions, images: Sequence[np.ndarray], rule: Rule | None = None
+                ) -> list[Reading]:
+    """:func:`read_with` for a ``reader.tflite`` file (TensorFlow Lite interpreter, one line per call).
+
+    Raises:
+        ValueError: a photo too small or too wide for the reader (in words).
+        OSError: the file is missing.
+    """
+    import tensorflow as tf
+
+    if not Path(path).is_file():
+        raise OSError(f"No TFLite reader at {path}.")
+    interp = tf.lite.Interpreter(model_path=str(path))
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        logits = []
+        for line in x:
+            interp.set_tensor(inp, line[None])
+            interp.invoke()
+            logits.append(interp.get_tensor(out)[0])
+        return np.stack(logits)
+
+    return _read(run, options, images, rule)
+
+
+def _read(run, options: OcrOptions, images: Sequence[np.ndarray], rule: Rule | None) -> list[Reading]:
+    """Prepare the lines, ``run`` them (``(n, h, w, 1) float32`` -> ``(n, T, C)`` logits), decode."""
     if not len(images):
         return []
     x = np.stack([line_input(im, options.shape) for im in images])
-    if len(x) <= batch_size:  # one compiled call: predict()'s per-call setup costs more than the reading,
-        logits = np.asarray(model.predict_on_batch(x))  # and an eager call runs the GRUs step by step
-    else:
-        logits = model.predict(x, batch_size=batch_size, verbose=0)
-    return read_lines(logits, Alphabet(options.alphabet), rule or Rule(options.rule, options.pattern))
+    return read_lines(run(x), Alphabet(options.alphabet), rule or Rule(options.rule, options.pattern))
 
 
 def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, options: OcrOptions = CARD_LINE,

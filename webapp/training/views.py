@@ -36,6 +36,7 @@ from webapp.training.jobs import ACTIVATIONS, CLASSIFIER, DETECTOR, EMBEDDING, O
 MODEL_FILES = {"model.keras": "application/octet-stream", "model.tflite": "application/octet-stream",
                "confusion.png": "image/png", "kernels.png": "image/png", "model.json": "application/json",
                "reader.keras": "application/octet-stream", "reader.json": "application/json",
+               "reader.tflite": "application/octet-stream",
                "detector.keras": "application/octet-stream", "detector.json": "application/json",
                "detector.tflite": "application/octet-stream"}
 #: A detector's precision/recall picture per class (``detectors.processing.PR_CURVE_FILE``).
@@ -223,6 +224,8 @@ def _reader_detail(request, mv: ModelVersion):
     confusions = [(*pair.split(">", 1), n) for pair, n in mv.metrics["metrics"]["confusions"].items()]  # "O>0"
     return render(request, "training/reader.html", {"mv": mv, "m": mv.metrics, "versions": versions,
                                                     "confusions": confusions,
+                                                    "files": {n: (Path(mv.path).parent / n).is_file()
+                                                              for n in ("reader.keras", "reader.json", "reader.tflite")},
                                                     "preset": dict(OCR_PRESET_CHOICES).get(mv.metrics.get("preset"))})
 
 

@@ -2,7 +2,8 @@
 input's refusals (a tiny image, a line wider than the reader takes), the
 synthetic generator's determinism, and ``ocr_train``'s contract: unusable
 lines listed with the reason, curves per epoch, cancel keeping the best so
-far, resume, fine-tuning, and the saved reader reading the same text back.
+far, resume, fine-tuning, and the saved reader (``.keras`` and TFLite) reading the
+same text back.
 How well it reads is measured by ``bench/ocr.py``, not here."""
 
 import dataclasses
@@ -67,7 +68,20 @@ def test_training_lists_unusable_lines_and_the_saved_reader_reads_the_same(card_
     assert len(res.samples) == 8 and {"truth", "text", "confidence", "problem"} <= set(res.samples[0])
     model, options, report = O.load_reader(res.save(tmp_path / "saved"))
     images = [line.image for line in card_lines[32:36]]
-    assert [r.text for r in O.read_with(model, options, images)] == [r.text for r in res.read(images)]
+    expected = res.read(images)
+    assert [r.text for r in O.read_with(model, options, images)] == [r.text for r in expected]
+    # the TFLite file (unrolled GRUs) reads the same lines with the same confidences
+    lite = O.read_tflite(tmp_path / "saved" / "reader.tflite", options, images)
+    assert [r.text for r in lite] == [r.text for r in expected]
+    assert np.allclose([r.confidence for r in lite], [r.confidence for r in expected], atol=1e-3)
+    import tensorflow as tf  # and the same logits column by column (the texts of a 2-epoch reader may be empty)
+
+    interp = tf.lite.Interpreter(model_path=str(tmp_path / "saved" / "reader.tflite"))
+    interp.allocate_tensors()
+    x = line_input(images[0], options.shape)[None]
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    assert np.allclose(interp.get_tensor(interp.get_output_details()[0]["index"]), model.predict_on_batch(x), atol=1e-3)
     assert options == TINY and report["n_train"] == 32
 
 

@@ -77,6 +77,15 @@ def test_a_line_failing_its_rule_is_flagged_and_a_passing_candidate_offered_not_
     assert ok.problem == "" and ok.suggestion == "" and ok.candidates == []  # no beam when it passes
 
 
+def test_a_line_read_as_nothing_is_flagged_as_no_text_with_or_without_a_rule():
+    a = Alphabet(DIGITS)
+    for rule in (Rule(), Rule("card")):
+        (r,) = decode.read_lines(_logits([0] * 8)[None], a, rule)
+        assert r.text == "" and r.confidence == 0.0 and r.problem == decode.NO_TEXT and r.suggestion == ""
+    (some,) = decode.read_lines(_logits([0, 3, 0, 4])[None], a, Rule())
+    assert some.text == "23" and some.problem == ""
+
+
 def test_early_stopping_waits_through_the_ctc_plateau_but_not_after_it():
     """While no line is read exactly, a falling training or validation loss is progress (CTC
     readers read nothing for their first epochs); once lines are read, only a better
