@@ -178,14 +178,15 @@ def plates(args) -> None:
     else:
         synth = [TextLine(s.pixels, s.text) for s in synthetic_plates(args.plates, 1)]
         synth_val = [TextLine(s.pixels, s.text) for s in synthetic_plates(200, 2)]
-        with tempfile.TemporaryDirectory() as work:
-            pre = ocr_train(synth, synth_val, options=options, work_dir=work, on_progress=progress_printer(t0))
+        with tempfile.TemporaryDirectory() as work:  # no geometric jitter: the generator varies the geometry itself
+            pre = ocr_train(synth, synth_val, options=dataclasses.replace(options, warp=0.0), work_dir=work,
+                            on_progress=progress_printer(t0))
         pre_model = pre.model
         if saved is not None:
             pre.save(saved.parent)
     # the fine-tuning picks its epoch on a third of the real training crops, never on the scored ones
     tune = dataclasses.replace(options, learning_rate=args.tune_lr, epochs=args.tune_epochs,
-                               patience=args.tune_patience, augment=not args.tune_no_augment)
+                               patience=args.tune_patience, augment=not args.tune_no_augment, warp=args.tune_warp)
     mixed = [TextLine(s.pixels, s.text) for s in synthetic_plates(args.tune_synthetic, 5)]  # against forgetting
     with tempfile.TemporaryDirectory() as work:
         res = ocr_train(real_train[:67] * args.tune_repeat + mixed, real_train[67:], options=tune, work_dir=work,
@@ -208,6 +209,8 @@ def plates(args) -> None:
 
 
 def main(argv=None) -> int:
+    from vision.training.ocr import PLATE_LINE
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cards", type=int, default=4000, help="synthetic training lines")
     ap.add_argument("--plates", type=int, default=4000, help="synthetic plates to pretrain on")
@@ -218,6 +221,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tune-epochs", type=int, default=30)
     ap.add_argument("--tune-patience", type=int, default=8)
     ap.add_argument("--tune-no-augment", action="store_true")
+    ap.add_argument("--tune-warp", type=float, default=PLATE_LINE.warp,
+                    help="geometric jitter of the real crops in fine-tuning (OcrOptions.warp; 0: none)")
     ap.add_argument("--tune-repeat", type=int, default=5, help="times each real crop appears per epoch")
     ap.add_argument("--tune-synthetic", type=int, default=300, help="synthetic plates mixed into the fine-tuning")
     ap.add_argument("--whole", action="store_true", help="whole cards (CARD_WHOLE) instead of number lines")

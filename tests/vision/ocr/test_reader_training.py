@@ -36,6 +36,19 @@ def test_line_input_keeps_the_aspect_pads_with_the_background_and_refuses_in_wor
         line_input(np.zeros((6, 8, 3), np.uint8), LineShape(32, 320))
 
 
+def test_the_geometric_jitter_is_seeded_keeps_the_line_and_is_bounded():
+    x = np.full((2, 64, 128, 1), 220, np.uint8)
+    x[:, 20:44, 30:98] = 20  # a dark block in the middle of a light line
+    a = O._augment(x, np.random.default_rng(1), warp=0.1)
+    assert a.shape == x.shape and a.dtype == np.float32
+    assert np.array_equal(a, O._augment(x, np.random.default_rng(1), warp=0.1))
+    warped = O._warp(x, np.random.default_rng(2), 0.1)
+    assert not np.array_equal(warped, x) and warped[0, 32, 64, 0] < 60  # moved a little, still in place
+    assert warped[:, 0, 0, 0].min() > 150  # corners filled with the line's own border grey, not black
+    with pytest.raises(ValueError, match="warp"):
+        dataclasses.replace(O.PLATE_LINE, warp=0.5)
+
+
 def test_the_generator_is_seeded_per_sample():
     a, b = synthetic_cards(3, 5), synthetic_cards(2, 5, start=1)
     assert [s.text for s in a[1:]] == [s.text for s in b] and np.array_equal(a[2].pixels, b[1].pixels)
