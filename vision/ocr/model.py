@@ -94,7 +94,7 @@ def line_input(pixels: np.ndarray, shape: LineShape) -> np.ndarray:
 
 
 def build_reader(shape: LineShape, classes: int, *, filters: int = 64, rnn_units: int = 128, dropout: float = 0.25,
-                 unroll: bool = False):
+                 batch_size: int | None = None):
     """The CRNN (Shi, Bai & Yao, "An End-to-End Trainable Neural Network for Image-based
     Sequence Recognition", TPAMI 2017; the seed's section 7 model).
 
@@ -104,9 +104,8 @@ def build_reader(shape: LineShape, classes: int, *, filters: int = 64, rnn_units
         filters: width of the first convolutions (the later ones double it).
         rnn_units: units of each GRU direction.
         dropout: training-time dropout; 0 builds no dropout state at all.
-        unroll: the GRUs as ``width / 4`` unrolled steps for one line at a time (batch 1) instead
-            of a loop: the same weights and outputs, and the form TensorFlow Lite's converter
-            takes (it cannot lower Keras 3's GRU loop, whose tensor lists have no static shape).
+        batch_size: a fixed batch (None: any). TensorFlow Lite's converter lowers the GRU loop
+            only where its tensor lists have a static shape: batch 1, with no dropout state.
 
     Returns:
         ``keras.Model``: ``(b, height, width, 1) float32`` 0..255 -> ``(b, width / 4, classes)``
@@ -115,7 +114,7 @@ def build_reader(shape: LineShape, classes: int, *, filters: int = 64, rnn_units
     import keras
     from keras import layers
 
-    inputs = keras.Input((shape.height, shape.width, 1), name="line", batch_size=1 if unroll else None)
+    inputs = keras.Input((shape.height, shape.width, 1), name="line", batch_size=batch_size)
     x = layers.Rescaling(1 / 127.5, -1.0)(inputs)
     for i, (f, pool) in enumerate(((filters, (2, 2)), (filters * 2, (2, 2)), (filters * 2, (2, 1)),
                                    (filters * 4, (2, 1)))):
@@ -129,7 +128,7 @@ def build_reader(shape: LineShape, classes: int, *, filters: int = 64, rnn_units
     x = layers.Dense(rnn_units, activation="relu", name="columns")(x)
     x = layers.Dropout(dropout)(x)
     for i in range(2):
-        x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dropout=dropout / 2, unroll=unroll),
+        x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dropout=dropout / 2),
                                  name=f"bigru{i + 1}")(x)
     outputs = layers.Dense(classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="line_reader")

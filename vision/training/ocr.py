@@ -269,13 +269,13 @@ def export_reader_tflite(model, options: OcrOptions, path: str | Path) -> Path:
     """Write a reader as TensorFlow Lite (float32): ``(1, height, width, 1)`` grey 0..255 in,
     ``(1, width / 4, alphabet + 1)`` logits out, one line per call (:func:`read_tflite`).
 
-    The converter cannot lower Keras 3's GRU loop, so the reader is rebuilt with unrolled GRUs
-    for batch 1 (``build_reader(unroll=True)``, no dropout state) and given the trained weights:
-    the same outputs, in a graph of plain operations."""
+    The converter lowers Keras 3's GRU loop only with static shapes, so the reader is rebuilt for
+    batch 1 with no dropout state (``build_reader(batch_size=1, dropout=0)``) and given the
+    trained weights: the same outputs."""
     from vision.training.export import export_tflite
 
     twin = build_reader(options.shape, Alphabet(options.alphabet).size, filters=options.filters,
-                        rnn_units=options.rnn_units, dropout=0.0, unroll=True)
+                        rnn_units=options.rnn_units, dropout=0.0, batch_size=1)
     twin.set_weights(model.get_weights())
     return export_tflite(twin, Path(path))
 

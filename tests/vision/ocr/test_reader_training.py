@@ -83,7 +83,7 @@ def test_training_lists_unusable_lines_and_the_saved_reader_reads_the_same(card_
     images = [line.image for line in card_lines[32:36]]
     expected = res.read(images)
     assert [r.text for r in O.read_with(model, options, images)] == [r.text for r in expected]
-    # the TFLite file (unrolled GRUs) reads the same lines with the same confidences
+    # the TFLite file (batch 1) reads the same lines with the same confidences
     lite = O.read_tflite(tmp_path / "saved" / "reader.tflite", options, images)
     assert [r.text for r in lite] == [r.text for r in expected]
     assert np.allclose([r.confidence for r in lite], [r.confidence for r in expected], atol=1e-3)
