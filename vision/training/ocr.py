@@ -43,6 +43,10 @@ class OcrOptions:
         max_length: the longest text, 1..(width / 8): CTC needs a column per character and
             one between repeats.
         epochs: 1..500; patience: epochs without a better validation accuracy before stopping.
+        keep: "best": the epoch with the best validation full-line accuracy (ties: lower CER),
+            stopping early; "last": every epoch run and the last kept, the validation lines only
+            drawn as curves (for training on every labelled line, with an epoch count chosen
+            on an earlier run that held some out).
         batch_size, learning_rate: Adam's, on batches of this many lines.
         filters, rnn_units: model width (``build_reader``).
         augment: brightness, contrast and shift jitter in training.
@@ -65,6 +69,7 @@ class OcrOptions:
     max_length: int = 16
     epochs: int = 40
     patience: int = 6
+    keep: str = "best"
     batch_size: int = 32
     learning_rate: float = 1e-3
     filters: int = 32
@@ -84,7 +89,8 @@ class OcrOptions:
                   (1 <= self.epochs <= 500 and self.patience >= 1, "Epochs must be 1–500, patience at least 1."),
                   (1 <= self.batch_size <= 512 and self.learning_rate > 0, "Batch size 1–512, learning rate above 0."),
                   (8 <= self.filters <= 256 and 16 <= self.rnn_units <= 512, "Filters 8–256, GRU units 16–512."),
-                  (0 <= self.warp <= 0.3, "The geometric jitter (warp) must be 0–0.3.")]
+                  (0 <= self.warp <= 0.3, "The geometric jitter (warp) must be 0–0.3."),
+                  (self.keep in ("best", "last"), "Keep the 'best' or the 'last' epoch.")]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
@@ -389,8 +395,10 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
     steps = max(1, int(np.ceil(len(xt) / options.batch_size)))
     rule = Rule(options.rule, options.pattern)
 
-    def score(h: dict, e: int) -> tuple[float, float]:
-        return h["val_accuracy"][e], -h["val_cer"][e]
+    last = options.keep == "last"
+
+    def score(h: dict, e: int) -> tuple[float, ...]:
+        return (e,) if last else (h["val_accuracy"][e], -h["val_cer"][e])
 
     def batch(epoch: int, step: int, rng):
         if step == 0:
@@ -405,11 +413,12 @@ def ocr_train(train: Sequence[TextLine], validation: Sequence[TextLine], *, opti
                 "val_cer": m["cer"]}
 
     run = scored_epochs(model, epochs=options.epochs, steps=steps, batch=batch, evaluate=evaluate, score=score,
-                        work_dir=wd.phase("train"), patience=options.patience, seed=options.seed,
+                        work_dir=wd.phase("train"), patience=options.epochs if last else options.patience,
+                        seed=options.seed,
                         callbacks=cb, phase="Training the reader", span=(0.05, 1.0),
                         history=dict(history or wd.history() or {}),
                         progress_since=lambda h, n: _last_progress(h, n, lambda e: score(h, e)),
-                        done_when=lambda m: m["val_accuracy"] == 1.0,  # perfect: none better can come
+                        done_when=None if last else lambda m: m["val_accuracy"] == 1.0,  # none better can come
                         describe=lambda m: f"validation accuracy {m['val_accuracy']:.1%}, CER {m['val_cer']:.2%}")
     history, best_epoch, cancelled, stopped_early = run.history, run.best_epoch, run.cancelled, run.stopped_early
     readings = read_lines(model.predict(xv.astype(np.float32), batch_size=128, verbose=0), alphabet, rule)

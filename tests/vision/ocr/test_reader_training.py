@@ -108,6 +108,10 @@ def test_a_cancelled_call_keeps_its_epoch_a_resumed_one_goes_on_and_a_reader_fin
     tuned = O.ocr_train(card_lines[:8], card_lines[32:], options=dataclasses.replace(TINY, epochs=1),
                         work_dir=tmp_path / "t", init=again.model)
     assert tuned.epochs_run == 1
+    last = O.ocr_train(card_lines[:8], card_lines[32:], options=dataclasses.replace(TINY, epochs=2, patience=1,
+                                                                                   keep="last"),
+                       work_dir=tmp_path / "l", init=again.model)
+    assert last.epochs_run == 2 and last.best_epoch == 1  # every epoch run, the last kept, whatever validation says
     with pytest.raises(ValueError, match="another input size or alphabet"):
         O.ocr_train(card_lines[:8], card_lines[32:], options=dataclasses.replace(TINY, width=256),
                     work_dir=tmp_path / "x", init=again.model)
