@@ -236,8 +236,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tune-no-augment", action="store_true")
     ap.add_argument("--tune-warp", type=float, default=PLATE_LINE.warp,
                     help="geometric jitter of the real crops in fine-tuning (OcrOptions.warp; 0: none)")
-    ap.add_argument("--tune-all", action="store_true",
-                    help="after choosing the epoch count on 67/33, fine-tune again on all 100 real crops")
+    ap.add_argument("--tune-all", action=argparse.BooleanOptionalAction, default=True,
+                    help="after choosing the epoch count on 67/33, fine-tune again on all 100 real crops "
+                         "(chosen on plate split 8: 78 %% against 76 %% without)")
     ap.add_argument("--tune-repeat", type=int, default=5, help="times each real crop appears per epoch")
     ap.add_argument("--tune-synthetic", type=int, default=300, help="synthetic plates mixed into the fine-tuning")
     ap.add_argument("--whole", action="store_true", help="whole cards (CARD_WHOLE) instead of number lines")
